@@ -1,0 +1,419 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// ReachabilityTestSpec declares the edges that must be allowed and denied.
+type ReachabilityTestSpec struct {
+	// edges are the connections to check, each with its expected outcome.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=2000
+	// +required
+	Edges []Edge `json:"edges"`
+
+	// probeTimeoutSeconds bounds each connection attempt and DNS look-up.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=60
+	// +kubebuilder:default=2
+	// +optional
+	ProbeTimeoutSeconds int32 `json:"probeTimeoutSeconds,omitempty"`
+
+	// attempts is how often a check is tried while what it sees differs from what is
+	// expected, to ride out policy propagation.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10
+	// +kubebuilder:default=3
+	// +optional
+	Attempts int32 `json:"attempts,omitempty"`
+
+	// probePod adjusts the probe pods the controller starts.
+	// +optional
+	ProbePod *ProbePodSpec `json:"probePod,omitempty"`
+}
+
+// Edge is one connection from a source identity to a destination.
+// +kubebuilder:validation:XValidation:rule="!has(self.to.dns) || !has(self.protocol)",message="a dns destination takes no protocol: remove protocol from this edge"
+type Edge struct {
+	// name identifies the edge in results, events and metrics.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +required
+	Name string `json:"name"`
+
+	// from is the source identity the probe pod takes on.
+	// +required
+	From Source `json:"from"`
+
+	// to is the destination: exactly one of service, pods, host or dns.
+	// +required
+	To Destination `json:"to"`
+
+	// protocol is TCP (the default) or UDP. UDP counts as connected only when a reply
+	// comes back, so the destination must answer (netconform serve echoes).
+	// +optional
+	Protocol Protocol `json:"protocol,omitempty"`
+
+	// expect is Allow or Deny.
+	// +required
+	Expect Expectation `json:"expect"`
+}
+
+// Source is the identity a probe pod takes on so that policies select it as they
+// would select the real workload.
+// +kubebuilder:validation:XValidation:rule="!has(self.podLabels) || self.podLabels.all(k, !k.startsWith('netconform.io/'))",message="podLabels must not use the netconform.io/ prefix: it is reserved for labels netconform adds"
+type Source struct {
+	// namespace the probe pod runs in.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +required
+	Namespace string `json:"namespace"`
+
+	// podLabels are the labels the probe pod carries; empty for an unlabelled pod.
+	// +kubebuilder:validation:MaxProperties=32
+	// +optional
+	PodLabels map[string]string `json:"podLabels,omitempty"`
+
+	// serviceAccountName the probe pod runs as (default: the namespace's default).
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+}
+
+// Destination is exactly one kind of target.
+// +kubebuilder:validation:XValidation:rule="[has(self.service), has(self.pods), has(self.host), has(self.dns)].filter(x, x).size() == 1",message="to must set exactly one of service, pods, host or dns"
+type Destination struct {
+	// service probes the Service's DNS name, so DNS is part of the path.
+	// +optional
+	Service *ServiceDestination `json:"service,omitempty"`
+
+	// pods probes every ready pod that matches.
+	// +optional
+	Pods *PodsDestination `json:"pods,omitempty"`
+
+	// host probes a DNS name or IP address, for destinations off the cluster.
+	// +optional
+	Host *HostDestination `json:"host,omitempty"`
+
+	// dns resolves a name through the cluster's DNS.
+	// +optional
+	DNS *DNSDestination `json:"dns,omitempty"`
+}
+
+// ServiceDestination is a Service reached through its DNS name.
+type ServiceDestination struct {
+	// name of the Service.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
+	// +required
+	Name string `json:"name"`
+
+	// namespace of the Service.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +required
+	Namespace string `json:"namespace"`
+
+	// port is a Service port number or name.
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:MaxLength=15
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? (self >= 1 && self <= 65535) : (size(self) <= 15 && self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && self.matches('[a-z]'))",message="port must be a number from 1 to 65535 or a port name (lowercase letters, digits and '-', at most 15 characters)"
+	// +required
+	Port intstr.IntOrString `json:"port"`
+}
+
+// PodsDestination is every ready pod matching the labels.
+type PodsDestination struct {
+	// namespace of the pods.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +required
+	Namespace string `json:"namespace"`
+
+	// podLabels select the pods; all must match.
+	// +kubebuilder:validation:MinProperties=1
+	// +kubebuilder:validation:MaxProperties=32
+	// +required
+	PodLabels map[string]string `json:"podLabels"`
+
+	// port is a container port number or name.
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:MaxLength=15
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? (self >= 1 && self <= 65535) : (size(self) <= 15 && self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && self.matches('[a-z]'))",message="port must be a number from 1 to 65535 or a port name (lowercase letters, digits and '-', at most 15 characters)"
+	// +required
+	Port intstr.IntOrString `json:"port"`
+}
+
+// HostDestination is a DNS name or IP address with a port.
+type HostDestination struct {
+	// host is a DNS name or an IP address.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9:]([-A-Za-z0-9.:]*[A-Za-z0-9.])?$`
+	// +required
+	Host string `json:"host"`
+
+	// port to connect to.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +required
+	Port int32 `json:"port"`
+}
+
+// DNSDestination is a name to resolve.
+type DNSDestination struct {
+	// name to resolve, such as kubernetes.default.svc.cluster.local.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*\.?$`
+	// +required
+	Name string `json:"name"`
+}
+
+// ProbePodSpec adjusts the probe pods.
+type ProbePodSpec struct {
+	// image overrides the probe image the manager uses.
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Image string `json:"image,omitempty"`
+
+	// nodeSelector constrains the nodes probe pods run on.
+	// +kubebuilder:validation:MaxProperties=32
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+
+	// tolerations of the probe pods.
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=atomic
+	// +optional
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+
+	// resources of the probe container (default: small requests and limits).
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// priorityClassName of the probe pods.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	PriorityClassName string `json:"priorityClassName,omitempty"`
+}
+
+// Protocol is a transport protocol.
+// +kubebuilder:validation:Enum=TCP;UDP
+type Protocol string
+
+// Protocols.
+const (
+	ProtocolTCP Protocol = "TCP"
+	ProtocolUDP Protocol = "UDP"
+)
+
+// Expectation is what an edge must do.
+// +kubebuilder:validation:Enum=Allow;Deny
+type Expectation string
+
+// Expectations.
+const (
+	ExpectAllow Expectation = "Allow"
+	ExpectDeny  Expectation = "Deny"
+)
+
+// Observation is how a check ended.
+// +kubebuilder:validation:Enum=Connected;Refused;Timeout;Unreachable;DNSFailure;Error
+type Observation string
+
+// Observations.
+const (
+	// ObservedConnected: a TCP handshake completed, a UDP reply came back, or a name resolved.
+	ObservedConnected Observation = "Connected"
+	// ObservedRefused: ECONNREFUSED, from a RST or an ICMP port-unreachable reject.
+	ObservedRefused Observation = "Refused"
+	// ObservedTimeout: nothing came back; the traffic was dropped.
+	ObservedTimeout Observation = "Timeout"
+	// ObservedUnreachable: EHOSTUNREACH, ENETUNREACH or ICMP admin-prohibited.
+	ObservedUnreachable Observation = "Unreachable"
+	// ObservedDNSFailure: the destination's name did not resolve.
+	ObservedDNSFailure Observation = "DNSFailure"
+	// ObservedError: the probe could not run.
+	ObservedError Observation = "Error"
+)
+
+// Verdict compares an observation with the expectation.
+// +kubebuilder:validation:Enum=Pass;Fail;Inconclusive
+type Verdict string
+
+// Verdicts.
+const (
+	VerdictPass         Verdict = "Pass"
+	VerdictFail         Verdict = "Fail"
+	VerdictInconclusive Verdict = "Inconclusive"
+)
+
+// Condition types.
+const (
+	// ConditionCompleted is True once a run for the current generation finished.
+	ConditionCompleted = "Completed"
+	// ConditionPassed is True when every edge of the last run passed.
+	ConditionPassed = "Passed"
+)
+
+// Condition reasons.
+const (
+	ReasonRunning           = "Running"
+	ReasonRunCompleted      = "RunCompleted"
+	ReasonAllEdgesPassed    = "AllEdgesPassed"
+	ReasonEdgesFailed       = "EdgesFailed"
+	ReasonEdgesInconclusive = "EdgesInconclusive"
+	ReasonNoRunYet          = "NoRunYet"
+)
+
+// ReachabilityTestStatus is what the last run saw.
+type ReachabilityTestStatus struct {
+	// observedGeneration is the generation the last completed run checked.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Completed and Passed.
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// summary counts the verdicts of the last run.
+	// +optional
+	Summary *Summary `json:"summary,omitempty"`
+
+	// results hold one entry per edge of the last completed run.
+	// +listType=map
+	// +listMapKey=edge
+	// +kubebuilder:validation:MaxItems=2000
+	// +optional
+	Results []EdgeResult `json:"results,omitempty"`
+
+	// activeRun is the run in progress, if any.
+	// +optional
+	ActiveRun *Run `json:"activeRun,omitempty"`
+
+	// lastRunStartTime is when the last completed run started.
+	// +optional
+	LastRunStartTime *metav1.Time `json:"lastRunStartTime,omitempty"`
+
+	// lastRunCompletionTime is when the last run completed.
+	// +optional
+	LastRunCompletionTime *metav1.Time `json:"lastRunCompletionTime,omitempty"`
+
+	// nextRunTime is when the next scheduled run starts.
+	// +optional
+	NextRunTime *metav1.Time `json:"nextRunTime,omitempty"`
+}
+
+// Run identifies a run in progress.
+type Run struct {
+	// id labels the run's probe pods.
+	// +kubebuilder:validation:MaxLength=63
+	// +required
+	ID string `json:"id"`
+
+	// generation of the spec the run checks.
+	// +required
+	Generation int64 `json:"generation"`
+
+	// startTime of the run.
+	// +required
+	StartTime metav1.Time `json:"startTime"`
+}
+
+// Summary counts verdicts.
+type Summary struct {
+	// edges checked.
+	// +required
+	Edges int32 `json:"edges"`
+	// passed edges.
+	// +required
+	Passed int32 `json:"passed"`
+	// failed edges.
+	// +required
+	Failed int32 `json:"failed"`
+	// inconclusive edges.
+	// +required
+	Inconclusive int32 `json:"inconclusive"`
+}
+
+// EdgeResult is the outcome of one edge.
+type EdgeResult struct {
+	// edge is the edge's name.
+	// +kubebuilder:validation:MaxLength=63
+	// +required
+	Edge string `json:"edge"`
+
+	// expected is what the edge declared.
+	// +required
+	Expected Expectation `json:"expected"`
+
+	// observed is how the deciding check ended.
+	// +required
+	Observed Observation `json:"observed"`
+
+	// verdict compares observed with expected.
+	// +required
+	Verdict Verdict `json:"verdict"`
+
+	// attempts the deciding check made.
+	// +optional
+	Attempts int32 `json:"attempts,omitempty"`
+
+	// target is what was dialed, such as 10.96.0.12:8080/TCP.
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Target string `json:"target,omitempty"`
+
+	// latencyMilliseconds of the deciding check's last attempt.
+	// +optional
+	LatencyMilliseconds int32 `json:"latencyMilliseconds,omitempty"`
+
+	// message explains the observation and the verdict.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// ReachabilityTest declares network edges that must be allowed or denied and reports
+// what a live cluster really lets through.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=rt,categories=netconform
+// +kubebuilder:printcolumn:name="Passed",type=string,JSONPath=`.status.conditions[?(@.type=="Passed")].status`
+// +kubebuilder:printcolumn:name="Edges",type=integer,JSONPath=`.status.summary.edges`
+// +kubebuilder:printcolumn:name="Failed",type=integer,JSONPath=`.status.summary.failed`
+// +kubebuilder:printcolumn:name="Last run",type=date,JSONPath=`.status.lastRunCompletionTime`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type ReachabilityTest struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec declares the edges.
+	// +required
+	Spec ReachabilityTestSpec `json:"spec"`
+
+	// status reports the last run.
+	// +optional
+	Status ReachabilityTestStatus `json:"status,omitempty"`
+}
+
+// ReachabilityTestList is a list of ReachabilityTests.
+// +kubebuilder:object:root=true
+type ReachabilityTestList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ReachabilityTest `json:"items"`
+}

@@ -1,0 +1,59 @@
+// Package app is the netconform command line: one file per subcommand.
+package app
+
+import (
+	"fmt"
+	"io"
+	"sort"
+)
+
+// Exit codes.
+const (
+	ExitOK    = 0
+	ExitFail  = 1
+	ExitUsage = 2
+)
+
+type command struct {
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) int
+}
+
+var commands = map[string]command{
+	"manager": {"run the operator", runManager},
+	"probe":   {"run checks inside a probe pod and report them in the termination message", runProbe},
+	"serve":   {"listen on TCP ports and echo UDP, for fixtures and canaries", runServe},
+	"version": {"print the version", runVersion},
+}
+
+// Run executes the subcommand named by args[0] and returns the process exit code.
+func Run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return ExitUsage
+		}
+		return ExitOK
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "netconform: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return ExitUsage
+	}
+	return cmd.run(args[1:], stdout, stderr)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: netconform COMMAND [flags]")
+	fmt.Fprintln(w, "\nCommands:")
+	names := make([]string, 0, len(commands))
+	for name := range commands {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", name, commands[name].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'netconform COMMAND -h' for the flags of a command.")
+}

@@ -1,0 +1,140 @@
+package controllers
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/netconform/netconform/api/v1alpha1"
+)
+
+// Violation kinds split failures by what they mean.
+const (
+	// ViolationUnexpectedAllow is a Deny edge that got through: a security hole.
+	ViolationUnexpectedAllow = "unexpected_allow"
+	// ViolationUnexpectedDeny is an Allow edge that was blocked: an outage.
+	ViolationUnexpectedDeny = "unexpected_deny"
+)
+
+var (
+	edgeVerdictDesc = prometheus.NewDesc("netconform_edge_verdict",
+		"Verdict of an edge in the last completed run: 1 for the current verdict, 0 for the others.",
+		[]string{"test", "edge", "expected", "verdict"}, nil)
+	edgeObservationDesc = prometheus.NewDesc("netconform_edge_observation",
+		"Observation of an edge in the last completed run (always 1, the observation is a label).",
+		[]string{"test", "edge", "observation"}, nil)
+	testPassedDesc = prometheus.NewDesc("netconform_test_passed",
+		"Whether every edge of the test passed in its last completed run (1) or not (0).",
+		[]string{"test"}, nil)
+	testLastRunDesc = prometheus.NewDesc("netconform_test_last_run_timestamp_seconds",
+		"When the test's last run completed, in seconds since the epoch.",
+		[]string{"test"}, nil)
+	verdicts = []v1alpha1.Verdict{v1alpha1.VerdictPass, v1alpha1.VerdictFail, v1alpha1.VerdictInconclusive}
+)
+
+// Metrics are the manager's Prometheus metrics. Per-edge state is read from the cache
+// at scrape time, so it vanishes with its test; the counters are deleted explicitly.
+type Metrics struct {
+	runDuration *prometheus.HistogramVec
+	violations  *prometheus.CounterVec
+	probeErrors *prometheus.CounterVec
+}
+
+// NewMetrics registers the metrics into reg; tests are read from reader at scrape time.
+func NewMetrics(reg prometheus.Registerer, reader client.Reader) *Metrics {
+	m := &Metrics{
+		runDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "netconform_run_duration_seconds",
+			Help:    "Time from the start of a run to its completion.",
+			Buckets: []float64{1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 300},
+		}, []string{"test"}),
+		violations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "netconform_violations_total",
+			Help: "Runs in which an edge did not do what it declared: unexpected_allow (a security hole) or unexpected_deny (an outage).",
+		}, []string{"test", "edge", "kind"}),
+		probeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "netconform_probe_errors_total",
+			Help: "Checks that could not run, by reason.",
+		}, []string{"reason"}),
+	}
+	reg.MustRegister(m.runDuration, m.violations, m.probeErrors, &testCollector{reader: reader})
+	return m
+}
+
+// RunCompleted records a finished run.
+func (m *Metrics) RunCompleted(test string, duration time.Duration, results []v1alpha1.EdgeResult) {
+	m.runDuration.WithLabelValues(test).Observe(duration.Seconds())
+	for _, r := range results {
+		if r.Verdict != v1alpha1.VerdictFail {
+			continue
+		}
+		kind := ViolationUnexpectedDeny
+		if r.Expected == v1alpha1.ExpectDeny {
+			kind = ViolationUnexpectedAllow
+		}
+		m.violations.WithLabelValues(test, r.Edge, kind).Inc()
+	}
+}
+
+// ProbeErrors counts checks that could not run.
+func (m *Metrics) ProbeErrors(reason string, checks int) {
+	m.probeErrors.WithLabelValues(reason).Add(float64(checks))
+}
+
+// Forget deletes the series of a deleted test.
+func (m *Metrics) Forget(test string) {
+	m.runDuration.DeletePartialMatch(prometheus.Labels{"test": test})
+	m.violations.DeletePartialMatch(prometheus.Labels{"test": test})
+}
+
+// testCollector exports each test's last results from the cache.
+type testCollector struct {
+	reader client.Reader
+}
+
+func (c *testCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- edgeVerdictDesc
+	ch <- edgeObservationDesc
+	ch <- testPassedDesc
+	ch <- testLastRunDesc
+}
+
+func (c *testCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var tests v1alpha1.ReachabilityTestList
+	if err := c.reader.List(ctx, &tests); err != nil {
+		ch <- prometheus.NewInvalidMetric(edgeVerdictDesc, err)
+		return
+	}
+	for i := range tests.Items {
+		collectTest(ch, &tests.Items[i])
+	}
+}
+
+func collectTest(ch chan<- prometheus.Metric, t *v1alpha1.ReachabilityTest) {
+	if t.Status.LastRunCompletionTime == nil {
+		return
+	}
+	passed := 1.0
+	for _, r := range t.Status.Results {
+		for _, v := range verdicts {
+			ch <- prometheus.MustNewConstMetric(edgeVerdictDesc, prometheus.GaugeValue, boolValue(r.Verdict == v), t.Name, r.Edge, string(r.Expected), string(v))
+		}
+		ch <- prometheus.MustNewConstMetric(edgeObservationDesc, prometheus.GaugeValue, 1, t.Name, r.Edge, string(r.Observed))
+		if r.Verdict != v1alpha1.VerdictPass {
+			passed = 0
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(testPassedDesc, prometheus.GaugeValue, passed, t.Name)
+	ch <- prometheus.MustNewConstMetric(testLastRunDesc, prometheus.GaugeValue, float64(t.Status.LastRunCompletionTime.Unix()), t.Name)
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,330 @@
+// Package controllers holds the ReachabilityTest reconciler.
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+
+	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/probes"
+)
+
+// Event reasons.
+const (
+	EventRunStarted     = "RunStarted"
+	EventRunPassed      = "RunPassed"
+	EventRunFailed      = "RunFailed"
+	EventProbePodFailed = "ProbePodFailed"
+	EventEdgeRegressed  = "EdgeRegressed"
+	EventEdgeRecovered  = "EdgeRecovered"
+)
+
+// Options configure the reconciler.
+type Options struct {
+	// Pod holds the manager-wide probe pod settings.
+	Pod probes.PodSettings
+	// Plan tunes planning.
+	Plan probes.PlanOptions
+	// PodStartTimeout bounds how long a probe pod may take to start.
+	PodStartTimeout time.Duration
+	// MaxConcurrentReconciles is the number of workers.
+	MaxConcurrentReconciles int
+}
+
+// ReachabilityTestReconciler runs ReachabilityTests: it plans probe pods, starts them
+// within the global cap, reads their results, judges every edge and reports.
+type ReachabilityTestReconciler struct {
+	Client    client.Client
+	APIReader client.Reader
+	Events    events.EventRecorder
+	Metrics   *Metrics
+	Limiter   *PodLimiter
+	Options   Options
+	Now       func() time.Time
+
+	// plans caches the plan of each active run; a restarted manager plans again.
+	plans sync.Map
+	// rejected remembers probe pods the API server refused, per run.
+	rejected sync.Map
+	// completed holds each test's last completed run: a cache that still shows it as
+	// active is stale, and acting on it would start its pods again.
+	completed sync.Map
+}
+
+// +kubebuilder:rbac:groups=netconform.io,resources=reachabilitytests,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=netconform.io,resources=reachabilitytests/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=netconform.io,resources=reachabilitytests/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups="",resources=services,verbs=get
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=list
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// SetupWithManager registers the reconciler; it watches tests and the probe pods they own.
+func (r *ReachabilityTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.ReachabilityTest{}).
+		Owns(&corev1.Pod{}, builder.MatchEveryOwner).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Options.MaxConcurrentReconciles, 1)}).
+		Complete(r)
+}
+
+// Reconcile advances a test's run by one step.
+func (r *ReachabilityTestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx)
+	test := &v1alpha1.ReachabilityTest{}
+	if err := r.Client.Get(ctx, req.NamespacedName, test); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Metrics.Forget(req.Name)
+			r.completed.Delete(req.Name)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if test.DeletionTimestamp != nil {
+		return ctrl.Result{}, nil
+	}
+	pods, err := r.probePods(ctx, test)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	run := test.Status.ActiveRun
+	if last, ok := r.completed.Load(test.Name); ok && run != nil && run.ID == last {
+		return ctrl.Result{}, nil // the status update that completed it is on its way
+	}
+	if run == nil || run.Generation != test.Generation {
+		if run == nil && test.Status.ObservedGeneration == test.Generation {
+			return ctrl.Result{}, r.deletePods(ctx, pods, "")
+		}
+		if run, err = r.startRun(ctx, test); err != nil {
+			return ctrl.Result{}, err
+		}
+		log.Info("Run started", "reachabilityTest", klog.KObj(test), "run", run.ID, "generation", run.Generation)
+	}
+	if err := r.deletePods(ctx, pods, run.ID); err != nil {
+		return ctrl.Result{}, err
+	}
+	return r.advanceRun(ctx, test, *run, pods)
+}
+
+// probePods lists the probe pods a test owns, from the cache.
+func (r *ReachabilityTestReconciler) probePods(ctx context.Context, test *v1alpha1.ReachabilityTest) ([]corev1.Pod, error) {
+	var list corev1.PodList
+	if err := r.Client.List(ctx, &list, client.MatchingLabels{probes.LabelTestUID: string(test.UID)}); err != nil {
+		return nil, fmt.Errorf("listing probe pods: %w", err)
+	}
+	return list.Items, nil
+}
+
+// startRun records a new run on the status before any pod exists, so that a restarted
+// manager resumes this run instead of starting another.
+func (r *ReachabilityTestReconciler) startRun(ctx context.Context, test *v1alpha1.ReachabilityTest) (*v1alpha1.Run, error) {
+	now := metav1.NewTime(r.Now().Truncate(time.Second))
+	run := v1alpha1.Run{
+		ID:         fmt.Sprintf("g%d-%s", test.Generation, strconv.FormatInt(now.Unix(), 36)),
+		Generation: test.Generation,
+		StartTime:  now,
+	}
+	base := test.DeepCopy()
+	startRunStatus(&test.Status, run)
+	if err := r.Client.Status().Patch(ctx, test, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return nil, fmt.Errorf("recording run %s: %w", run.ID, err)
+	}
+	r.Events.Eventf(test, nil, corev1.EventTypeNormal, EventRunStarted, "StartRun", "Run %s started for generation %d with %d edges", run.ID, run.Generation, len(test.Spec.Edges))
+	return test.Status.ActiveRun, nil
+}
+
+// advanceRun creates the probe pods the run still needs, within the cap, and completes
+// the run once every pod has ended or been given up.
+func (r *ReachabilityTestReconciler) advanceRun(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, pods []corev1.Pod) (ctrl.Result, error) {
+	plan := r.planFor(ctx, test, run)
+	existing := make(map[string]*corev1.Pod, len(pods))
+	for i := range pods {
+		existing[pods[i].Name] = &pods[i]
+	}
+	progress := runProgress{results: map[string][]probes.Result{}, checks: map[string][]probes.Check{}}
+	var missing []*corev1.Pod
+	now := r.Now()
+	for _, p := range plan.Pods {
+		pod := probes.ProbePod(test, run.ID, p, r.Options.Pod)
+		if found, ok := existing[pod.Name]; ok {
+			progress.add(p.Checks, assessPod(found, len(p.Checks), now, r.Options.PodStartTimeout))
+			continue
+		}
+		if f, ok := r.rejected.Load(rejectedKey(test, run, pod.Name)); ok {
+			progress.add(p.Checks, podOutcome{Done: true, Failure: f.(*podFailure)})
+			continue
+		}
+		missing = append(missing, pod)
+	}
+	waitForCapacity, err := r.createPods(ctx, test, run, missing, &progress)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if progress.pending > 0 || waitForCapacity {
+		return ctrl.Result{RequeueAfter: progress.recheckAfter(waitForCapacity)}, nil
+	}
+	return ctrl.Result{}, r.completeRun(ctx, test, run, plan, progress, pods)
+}
+
+// createPods starts the missing pods the cap allows. It reports whether some must wait.
+func (r *ReachabilityTestReconciler) createPods(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, missing []*corev1.Pod, progress *runProgress) (bool, error) {
+	if len(missing) == 0 {
+		return false, nil
+	}
+	seen, running, err := r.allProbePods(ctx)
+	if err != nil {
+		return false, err
+	}
+	names := make([]string, len(missing))
+	for i, pod := range missing {
+		names[i] = podKey(pod)
+	}
+	granted := r.Limiter.Reserve(names, seen, running)
+	for _, pod := range missing[:len(granted)] {
+		err := r.Client.Create(ctx, pod)
+		switch {
+		case err == nil || apierrors.IsAlreadyExists(err):
+			progress.pending++
+		case isRejection(err):
+			r.Limiter.Release(podKey(pod))
+			f := &podFailure{Reason: FailureRejected, Message: fmt.Sprintf("probe pod %s/%s was rejected: %v", pod.Namespace, pod.Name, err)}
+			r.rejected.Store(rejectedKey(test, run, pod.Name), f)
+			checks, _ := probes.ChecksOf(pod)
+			progress.add(checks, podOutcome{Done: true, Failure: f})
+		default:
+			r.Limiter.Release(podKey(pod))
+			return false, fmt.Errorf("creating probe pod %s/%s: %w", pod.Namespace, pod.Name, err)
+		}
+	}
+	return len(granted) < len(missing), nil
+}
+
+// isRejection is an error that retrying the same pod will not fix: admission denied, an
+// invalid spec, a missing namespace or service account.
+func isRejection(err error) bool {
+	return apierrors.IsForbidden(err) || apierrors.IsInvalid(err) || apierrors.IsNotFound(err) || apierrors.IsBadRequest(err)
+}
+
+// allProbePods returns every probe pod the cache knows, and how many are still running.
+func (r *ReachabilityTestReconciler) allProbePods(ctx context.Context) (map[string]bool, int, error) {
+	var list corev1.PodList
+	if err := r.Client.List(ctx, &list, client.HasLabels{probes.LabelRun}); err != nil {
+		return nil, 0, fmt.Errorf("listing probe pods: %w", err)
+	}
+	seen := make(map[string]bool, len(list.Items))
+	running := 0
+	for i := range list.Items {
+		pod := &list.Items[i]
+		seen[podKey(pod)] = true
+		if pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed {
+			running++
+		}
+	}
+	return seen, running, nil
+}
+
+// completeRun judges every edge, writes the status once, reports, and only then deletes
+// the run's pods, so that a crash in between loses no results.
+func (r *ReachabilityTestReconciler) completeRun(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, plan probes.Plan, progress runProgress, pods []corev1.Pod) error {
+	results := judgeRun(test.Spec.Edges, plan, progress, r.listens(ctx, test, progress))
+	previous := test.Status.Results
+	base := test.DeepCopy()
+	now := metav1.NewTime(r.Now())
+	completeRunStatus(&test.Status, run, results, now)
+	if err := r.Client.Status().Patch(ctx, test, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("recording the results of run %s: %w", run.ID, err)
+	}
+	r.report(test, run, results, previous, progress.failures, now.Sub(run.StartTime.Time))
+	r.completed.Store(test.Name, run.ID)
+	r.plans.Delete(planKey(test, run))
+	r.forgetRejected(test, run)
+	ctrl.LoggerFrom(ctx).Info("Run completed", "reachabilityTest", klog.KObj(test), "run", run.ID, "passed", test.Status.Summary.Passed, "failed", test.Status.Summary.Failed, "inconclusive", test.Status.Summary.Inconclusive)
+	return r.deletePods(ctx, pods, "")
+}
+
+func (r *ReachabilityTestReconciler) report(test *v1alpha1.ReachabilityTest, run v1alpha1.Run, results, previous []v1alpha1.EdgeResult, failures []podFailure, took time.Duration) {
+	r.Metrics.RunCompleted(test.Name, took, results)
+	for _, f := range failures {
+		r.Metrics.ProbeErrors(f.Reason, 1)
+		r.Events.Eventf(test, nil, corev1.EventTypeWarning, EventProbePodFailed, "RunProbe", "%s", f.Message)
+	}
+	for _, c := range verdictChanges(previous, results) {
+		reason, kind := EventEdgeRecovered, corev1.EventTypeNormal
+		if c.Regressed {
+			reason, kind = EventEdgeRegressed, corev1.EventTypeWarning
+		}
+		r.Events.Eventf(test, nil, kind, reason, "JudgeEdge", "Edge %s went from %s to %s (expected %s, observed %s): %s", c.Edge, c.Before, c.Now.Verdict, c.Now.Expected, c.Now.Observed, c.Now.Message)
+	}
+	passed := test.Status.Summary.Passed == test.Status.Summary.Edges
+	if passed {
+		r.Events.Eventf(test, nil, corev1.EventTypeNormal, EventRunPassed, "JudgeRun", "Run %s: all %d edges passed", run.ID, len(results))
+		return
+	}
+	cond := passedCondition(*test.Status.Summary, results, run.Generation)
+	r.Events.Eventf(test, nil, corev1.EventTypeWarning, EventRunFailed, "JudgeRun", "Run %s: %s", run.ID, cond.Message)
+}
+
+// deletePods deletes the probe pods that do not belong to keepRun: pods already read,
+// or left from an earlier run or generation.
+func (r *ReachabilityTestReconciler) deletePods(ctx context.Context, pods []corev1.Pod, keepRun string) error {
+	for i := range pods {
+		pod := &pods[i]
+		if pod.Labels[probes.LabelRun] == keepRun || pod.DeletionTimestamp != nil {
+			continue
+		}
+		if err := r.Client.Delete(ctx, pod, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting probe pod %s/%s: %w", pod.Namespace, pod.Name, err)
+		}
+	}
+	return nil
+}
+
+// planFor returns the run's plan, planning it on first use.
+func (r *ReachabilityTestReconciler) planFor(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run) probes.Plan {
+	key := planKey(test, run)
+	if p, ok := r.plans.Load(key); ok {
+		return p.(probes.Plan)
+	}
+	plan := probes.BuildPlan(ctx, test.Spec.Edges, apiResolver{reader: r.APIReader}, r.Options.Plan)
+	r.plans.Store(key, plan)
+	return plan
+}
+
+func (r *ReachabilityTestReconciler) forgetRejected(test *v1alpha1.ReachabilityTest, run v1alpha1.Run) {
+	prefix := planKey(test, run) + "/"
+	r.rejected.Range(func(k, _ any) bool {
+		if s := k.(string); len(s) > len(prefix) && s[:len(prefix)] == prefix {
+			r.rejected.Delete(k)
+		}
+		return true
+	})
+}
+
+func planKey(test *v1alpha1.ReachabilityTest, run v1alpha1.Run) string {
+	return string(test.UID) + "/" + run.ID
+}
+
+func rejectedKey(test *v1alpha1.ReachabilityTest, run v1alpha1.Run, pod string) string {
+	return planKey(test, run) + "/" + pod
+}
+
+func podKey(pod *corev1.Pod) string {
+	return types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}.String()
+}

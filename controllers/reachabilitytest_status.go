@@ -1,0 +1,142 @@
+package controllers
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/netconform/netconform/api/v1alpha1"
+)
+
+// startRunStatus records a new run on the status: Completed turns False until it ends;
+// the results of the previous run stay visible meanwhile.
+func startRunStatus(status *v1alpha1.ReachabilityTestStatus, run v1alpha1.Run) {
+	status.ActiveRun = &run
+	meta.SetStatusCondition(&status.Conditions, metav1.Condition{
+		Type:               v1alpha1.ConditionCompleted,
+		Status:             metav1.ConditionFalse,
+		ObservedGeneration: run.Generation,
+		Reason:             v1alpha1.ReasonRunning,
+		Message:            fmt.Sprintf("Run %s is checking generation %d", run.ID, run.Generation),
+	})
+	if meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionPassed) == nil {
+		meta.SetStatusCondition(&status.Conditions, metav1.Condition{
+			Type:               v1alpha1.ConditionPassed,
+			Status:             metav1.ConditionUnknown,
+			ObservedGeneration: run.Generation,
+			Reason:             v1alpha1.ReasonNoRunYet,
+			Message:            "No run has completed yet",
+		})
+	}
+}
+
+// completeRunStatus records the results of a finished run.
+func completeRunStatus(status *v1alpha1.ReachabilityTestStatus, run v1alpha1.Run, results []v1alpha1.EdgeResult, now metav1.Time) {
+	summary := summarize(results)
+	status.ActiveRun = nil
+	status.ObservedGeneration = run.Generation
+	status.Results = results
+	status.Summary = &summary
+	status.LastRunStartTime = run.StartTime.DeepCopy()
+	status.LastRunCompletionTime = now.DeepCopy()
+	meta.SetStatusCondition(&status.Conditions, metav1.Condition{
+		Type:               v1alpha1.ConditionCompleted,
+		Status:             metav1.ConditionTrue,
+		ObservedGeneration: run.Generation,
+		Reason:             v1alpha1.ReasonRunCompleted,
+		Message:            fmt.Sprintf("Run %s checked %d edges in %s", run.ID, summary.Edges, now.Sub(run.StartTime.Time).Round(10e6)),
+	})
+	meta.SetStatusCondition(&status.Conditions, passedCondition(summary, results, run.Generation))
+}
+
+func summarize(results []v1alpha1.EdgeResult) v1alpha1.Summary {
+	s := v1alpha1.Summary{Edges: int32(len(results))}
+	for _, r := range results {
+		switch r.Verdict {
+		case v1alpha1.VerdictPass:
+			s.Passed++
+		case v1alpha1.VerdictFail:
+			s.Failed++
+		default:
+			s.Inconclusive++
+		}
+	}
+	return s
+}
+
+func passedCondition(s v1alpha1.Summary, results []v1alpha1.EdgeResult, generation int64) metav1.Condition {
+	c := metav1.Condition{Type: v1alpha1.ConditionPassed, ObservedGeneration: generation}
+	switch {
+	case s.Failed > 0:
+		c.Status, c.Reason = metav1.ConditionFalse, v1alpha1.ReasonEdgesFailed
+		c.Message = fmt.Sprintf("%d of %d edges failed: %s", s.Failed, s.Edges, edgeNames(results, v1alpha1.VerdictFail))
+	case s.Inconclusive > 0:
+		c.Status, c.Reason = metav1.ConditionFalse, v1alpha1.ReasonEdgesInconclusive
+		c.Message = fmt.Sprintf("%d of %d edges are inconclusive: %s", s.Inconclusive, s.Edges, edgeNames(results, v1alpha1.VerdictInconclusive))
+	default:
+		c.Status, c.Reason = metav1.ConditionTrue, v1alpha1.ReasonAllEdgesPassed
+		c.Message = fmt.Sprintf("All %d edges passed", s.Edges)
+	}
+	return c
+}
+
+// edgeNames lists the edges with a verdict, at most ten, for messages people read.
+func edgeNames(results []v1alpha1.EdgeResult, v v1alpha1.Verdict) string {
+	const shown = 10
+	var names []string
+	total := 0
+	for _, r := range results {
+		if r.Verdict != v {
+			continue
+		}
+		total++
+		if len(names) < shown {
+			names = append(names, r.Edge)
+		}
+	}
+	out := strings.Join(names, ", ")
+	if total > shown {
+		out += fmt.Sprintf(" and %d more", total-shown)
+	}
+	return out
+}
+
+// verdictChange is an edge whose verdict moved between two runs.
+type verdictChange struct {
+	Edge string
+	// Regressed is true when the verdict got worse: Pass to Inconclusive or Fail, or
+	// Inconclusive to Fail. Otherwise the edge improved.
+	Regressed bool
+	Before    v1alpha1.Verdict
+	Now       v1alpha1.EdgeResult
+}
+
+// verdictChanges compares a run's results with the previous run's, edge by edge.
+func verdictChanges(before, now []v1alpha1.EdgeResult) []verdictChange {
+	prev := make(map[string]v1alpha1.Verdict, len(before))
+	for _, r := range before {
+		prev[r.Edge] = r.Verdict
+	}
+	var changes []verdictChange
+	for _, r := range now {
+		was, ok := prev[r.Edge]
+		if !ok || was == r.Verdict {
+			continue
+		}
+		changes = append(changes, verdictChange{Edge: r.Edge, Regressed: severity(r.Verdict) > severity(was), Before: was, Now: r})
+	}
+	return changes
+}
+
+// severity orders verdicts from best to worst.
+func severity(v v1alpha1.Verdict) int {
+	switch v {
+	case v1alpha1.VerdictPass:
+		return 0
+	case v1alpha1.VerdictInconclusive:
+		return 1
+	}
+	return 2
+}

@@ -1,0 +1,166 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/netconform/netconform/probes"
+)
+
+// apiResolver resolves destinations with live reads: target pods and Services are not
+// cached, so the manager's memory does not grow with the cluster.
+type apiResolver struct {
+	reader client.Reader
+}
+
+var _ probes.Resolver = apiResolver{}
+
+func (r apiResolver) ReadyPods(ctx context.Context, namespace string, labels map[string]string) ([]probes.PodTarget, error) {
+	var pods corev1.PodList
+	if err := r.reader.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabels(labels)); err != nil {
+		return nil, err
+	}
+	var targets []probes.PodTarget
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		if !podReady(pod) || pod.Status.PodIP == "" || pod.DeletionTimestamp != nil {
+			continue
+		}
+		targets = append(targets, probes.PodTarget{Name: pod.Name, IP: pod.Status.PodIP, Ports: namedPorts(pod)})
+	}
+	return targets, nil
+}
+
+func (r apiResolver) ServicePortNumber(ctx context.Context, namespace, service, name string) (int32, error) {
+	var svc corev1.Service
+	if err := r.reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: service}, &svc); err != nil {
+		return 0, err
+	}
+	for _, p := range svc.Spec.Ports {
+		if p.Name == name {
+			return p.Port, nil
+		}
+	}
+	return 0, fmt.Errorf("the Service has no port named %q", name)
+}
+
+func podReady(pod *corev1.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func namedPorts(pod *corev1.Pod) map[string]int32 {
+	ports := map[string]int32{}
+	for _, c := range pod.Spec.Containers {
+		for _, p := range c.Ports {
+			if p.Name != "" {
+				ports[p.Name] = p.ContainerPort
+			}
+		}
+	}
+	return ports
+}
+
+// endpointEvidence answers whether a destination has ready endpoints for a port, from
+// the EndpointSlices of its namespace, read once per namespace and run.
+type endpointEvidence struct {
+	reader client.Reader
+	slices map[string][]discoveryv1.EndpointSlice
+	svcs   map[types.NamespacedName]*corev1.Service
+}
+
+func newEndpointEvidence(reader client.Reader) *endpointEvidence {
+	return &endpointEvidence{reader: reader, slices: map[string][]discoveryv1.EndpointSlice{}, svcs: map[types.NamespacedName]*corev1.Service{}}
+}
+
+// podListens: a ready endpoint with this IP serves the port.
+func (e *endpointEvidence) podListens(ctx context.Context, namespace, ip string, port int32, protocol corev1.Protocol) bool {
+	for _, s := range e.namespaceSlices(ctx, namespace) {
+		if slicePortReady(s, protocol, func(p discoveryv1.EndpointPort) bool { return p.Port != nil && *p.Port == port }, ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// serviceListens: the Service port has at least one ready endpoint.
+func (e *endpointEvidence) serviceListens(ctx context.Context, namespace, name string, port int32, protocol corev1.Protocol) bool {
+	svc := e.service(ctx, namespace, name)
+	if svc == nil {
+		return false
+	}
+	for _, sp := range svc.Spec.Ports {
+		if sp.Port != port || sp.Protocol != protocol {
+			continue
+		}
+		for _, s := range e.namespaceSlices(ctx, namespace) {
+			if s.Labels[discoveryv1.LabelServiceName] != name {
+				continue
+			}
+			if slicePortReady(s, protocol, func(p discoveryv1.EndpointPort) bool { return p.Name != nil && *p.Name == sp.Name }, "") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func slicePortReady(s discoveryv1.EndpointSlice, protocol corev1.Protocol, match func(discoveryv1.EndpointPort) bool, ip string) bool {
+	portFound := false
+	for _, p := range s.Ports {
+		if match(p) && (p.Protocol == nil || *p.Protocol == protocol) {
+			portFound = true
+		}
+	}
+	if !portFound {
+		return false
+	}
+	for _, ep := range s.Endpoints {
+		if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+			continue
+		}
+		if ip == "" {
+			return true
+		}
+		for _, a := range ep.Addresses {
+			if a == ip {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (e *endpointEvidence) namespaceSlices(ctx context.Context, namespace string) []discoveryv1.EndpointSlice {
+	if s, ok := e.slices[namespace]; ok {
+		return s
+	}
+	var list discoveryv1.EndpointSliceList
+	if err := e.reader.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+		list.Items = nil // no evidence is the safe answer: the edge becomes Inconclusive
+	}
+	e.slices[namespace] = list.Items
+	return list.Items
+}
+
+func (e *endpointEvidence) service(ctx context.Context, namespace, name string) *corev1.Service {
+	key := types.NamespacedName{Namespace: namespace, Name: name}
+	if svc, ok := e.svcs[key]; ok {
+		return svc
+	}
+	svc := &corev1.Service{}
+	if err := e.reader.Get(ctx, key, svc); err != nil {
+		svc = nil
+	}
+	e.svcs[key] = svc
+	return svc
+}

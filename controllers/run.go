@@ -1,0 +1,102 @@
+package controllers
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/probes"
+)
+
+// runProgress gathers what the pods of a run have reported so far.
+type runProgress struct {
+	checks   map[string][]probes.Check
+	results  map[string][]probes.Result
+	failures []podFailure
+	// pending counts pods still running or starting.
+	pending int
+	recheck time.Duration
+}
+
+// waitForCapacityRecheck is how often a run waiting for the probe pod cap looks again:
+// pods of other tests free the capacity, and their events do not reach this test.
+const waitForCapacityRecheck = time.Second
+
+func (p *runProgress) add(checks []probes.Check, o podOutcome) {
+	if !o.Done {
+		p.pending++
+		if p.recheck == 0 || o.RecheckAfter < p.recheck {
+			p.recheck = o.RecheckAfter
+		}
+		return
+	}
+	results := o.Results
+	if o.Failure != nil {
+		p.failures = append(p.failures, *o.Failure)
+		results = errorResults(len(checks), o.Failure)
+	}
+	for i, c := range checks {
+		p.checks[c.Edge] = append(p.checks[c.Edge], c)
+		p.results[c.Edge] = append(p.results[c.Edge], results[i])
+	}
+}
+
+func (p *runProgress) recheckAfter(waitForCapacity bool) time.Duration {
+	d := p.recheck
+	if waitForCapacity && (d == 0 || d > waitForCapacityRecheck) {
+		d = waitForCapacityRecheck
+	}
+	if d <= 0 {
+		d = waitForCapacityRecheck
+	}
+	return d
+}
+
+// judgeRun decides every edge of the spec, in spec order.
+func judgeRun(edges []v1alpha1.Edge, plan probes.Plan, progress runProgress, listens probes.Listens) []v1alpha1.EdgeResult {
+	results := make([]v1alpha1.EdgeResult, 0, len(edges))
+	for _, edge := range edges {
+		if r, ok := plan.Unprobed[edge.Name]; ok {
+			results = append(results, probes.UnprobedEdge(edge, r))
+			continue
+		}
+		results = append(results, probes.JudgeEdge(edge, progress.checks[edge.Name], progress.results[edge.Name], listens))
+	}
+	return results
+}
+
+// listens builds the evidence that a denying destination really listens: another check
+// of the same run connected to the same address, or ready endpoints for the port.
+func (r *ReachabilityTestReconciler) listens(ctx context.Context, test *v1alpha1.ReachabilityTest, progress runProgress) probes.Listens {
+	connected := map[string]bool{}
+	for _, results := range progress.results {
+		for _, res := range results {
+			if res.Observation == v1alpha1.ObservedConnected && res.Target != "" {
+				connected[res.Target] = true
+			}
+		}
+	}
+	edges := make(map[string]v1alpha1.Edge, len(test.Spec.Edges))
+	for _, e := range test.Spec.Edges {
+		edges[e.Name] = e
+	}
+	endpoints := newEndpointEvidence(r.APIReader)
+	return func(c probes.Check, res probes.Result) bool {
+		if connected[res.Target] {
+			return true
+		}
+		protocol := corev1.ProtocolTCP
+		if c.Kind == probes.KindUDP {
+			protocol = corev1.ProtocolUDP
+		}
+		switch to := edges[c.Edge].To; {
+		case to.Service != nil:
+			return endpoints.serviceListens(ctx, to.Service.Namespace, to.Service.Name, c.Port, protocol)
+		case to.Pods != nil:
+			return endpoints.podListens(ctx, to.Pods.Namespace, c.Host, c.Port, protocol)
+		}
+		return false
+	}
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every Go test against the cached API-server binaries, keeps the verbose log, and
+# prints each package's verdict, the failures, and one closing count.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+assets=$(hack/k8s-binaries.sh etcd kube-apiserver kubectl) || exit 1
+log="${NETCONFORM_CACHE:-$HOME/.cache/netconform}/test-$(date +%Y%m%d-%H%M%S).log"
+mkdir -p "$(dirname "$log")"
+KUBEBUILDER_ASSETS=$assets go test -count=1 -v "$@" ./... >"$log" 2>&1
+rc=$?
+grep -E '^(ok|FAIL|panic:)|^\s*--- FAIL|_test\.go:[0-9]+:' "$log" | grep -vE '^\s*--- PASS' || true
+passed=$(grep -cE '^\s*--- PASS' "$log")
+failed=$(grep -cE '^\s*--- FAIL' "$log")
+echo "full log: $log"
+echo "tests: $passed passed, $failed failed"
+exit $rc

@@ -1,0 +1,107 @@
+package probes
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/netconform/netconform/api/v1alpha1"
+)
+
+// Kind is what a check does.
+type Kind string
+
+// Kinds of checks.
+const (
+	KindTCP Kind = "tcp" // a TCP handshake
+	KindUDP Kind = "udp" // a UDP datagram that must be answered
+	KindDNS Kind = "dns" // a DNS look-up
+)
+
+// Check is one connection or look-up a probe pod makes.
+type Check struct {
+	// Edge names the edge the check belongs to.
+	Edge string `json:"e"`
+	// Kind of check.
+	Kind Kind `json:"k"`
+	// Host is a DNS name or IP address.
+	Host string `json:"h"`
+	// Port is the destination port; zero for look-ups.
+	Port int32 `json:"p,omitempty"`
+	// Deny is true when the edge expects the check to be denied. The probe retries
+	// only while what it sees differs from that.
+	Deny bool `json:"d,omitempty"`
+}
+
+// Address is host:port for connections and the host alone for look-ups.
+func (c Check) Address() string {
+	if c.Kind == KindDNS {
+		return c.Host
+	}
+	return net.JoinHostPort(c.Host, strconv.Itoa(int(c.Port)))
+}
+
+// Expect is the check's expected outcome.
+func (c Check) Expect() v1alpha1.Expectation {
+	if c.Deny {
+		return v1alpha1.ExpectDeny
+	}
+	return v1alpha1.ExpectAllow
+}
+
+// Result is how one check ended.
+type Result struct {
+	Observation v1alpha1.Observation
+	// Attempts made, at least one when the check ran.
+	Attempts int
+	// Latency of the last attempt.
+	Latency time.Duration
+	// Target is what was dialed: ip:port, or the name server of a look-up.
+	Target string
+	// Message explains the observation when it needs explaining.
+	Message string
+}
+
+// EncodeChecks renders checks for the probe's command line.
+func EncodeChecks(checks []Check) string {
+	b, err := json.Marshal(checks)
+	if err != nil { // Check holds only strings, ints and bools.
+		panic(err)
+	}
+	return string(b)
+}
+
+// DecodeChecks parses checks from the probe's command line.
+func DecodeChecks(s string) ([]Check, error) {
+	var checks []Check
+	if err := json.Unmarshal([]byte(s), &checks); err != nil {
+		return nil, fmt.Errorf("decoding checks: %w", err)
+	}
+	for i, c := range checks {
+		if err := c.validate(); err != nil {
+			return nil, fmt.Errorf("check %d (%s): %w", i, c.Edge, err)
+		}
+	}
+	return checks, nil
+}
+
+func (c Check) validate() error {
+	switch c.Kind {
+	case KindTCP, KindUDP:
+		if c.Port < 1 || c.Port > 65535 {
+			return fmt.Errorf("port %d out of range 1-65535", c.Port)
+		}
+	case KindDNS:
+		if c.Port != 0 {
+			return fmt.Errorf("a dns check takes no port")
+		}
+	default:
+		return fmt.Errorf("unknown kind %q", c.Kind)
+	}
+	if c.Host == "" {
+		return fmt.Errorf("empty host")
+	}
+	return nil
+}

@@ -1,0 +1,121 @@
+// Package dialer is what runs inside a probe pod: it makes each check's TCP handshake,
+// UDP exchange or DNS look-up, retries while the outcome differs from the expectation,
+// and reports how every check ended.
+package dialer
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/probes"
+)
+
+const (
+	// maxInFlight lets every check of a pod run at once, so a pod ends within its deadline;
+	// at most MaxChecksPerPod sockets stay well below a pod's file limit.
+	maxInFlight       = probes.MaxChecksPerPod
+	defaultResolvConf = "/etc/resolv.conf"
+	defaultBackoff    = 200 * time.Millisecond
+	defaultTimeout    = 2 * time.Second
+)
+
+// Config tunes how checks are made.
+type Config struct {
+	// Timeout bounds each attempt's connect, UDP reply wait and DNS query.
+	Timeout time.Duration
+	// Attempts is how often a check is tried while it differs from its expectation; at least 1.
+	Attempts int
+	// NameServers are "ip:port" addresses; empty means those in ResolvConf.
+	NameServers []string
+	// ResolvConf is read when NameServers is empty; default /etc/resolv.conf.
+	ResolvConf string
+	// Backoff is the pause between attempts; default 200ms.
+	Backoff time.Duration
+}
+
+// prober holds what every check of one Run shares.
+type prober struct {
+	timeout  time.Duration
+	attempts int
+	backoff  time.Duration
+	resolver *resolver
+	// resolverErr is why no name server is known; it fails only checks that need one.
+	resolverErr error
+	// pause waits between attempts and reports whether to go on; tests replace it.
+	pause func(ctx context.Context, d time.Duration) bool
+}
+
+func newProber(cfg Config) *prober {
+	p := &prober{timeout: cfg.Timeout, attempts: cfg.Attempts, backoff: cfg.Backoff, pause: wait}
+	if p.timeout <= 0 {
+		p.timeout = defaultTimeout
+	}
+	p.attempts = max(p.attempts, 1)
+	if p.backoff <= 0 {
+		p.backoff = defaultBackoff
+	}
+	servers, err := nameServers(cfg)
+	p.resolver, p.resolverErr = &resolver{servers: servers, timeout: p.timeout}, err
+	return p
+}
+
+// Run runs all checks concurrently and returns their results in check order.
+func Run(ctx context.Context, cfg Config, checks []probes.Check) []probes.Result {
+	return newProber(cfg).run(ctx, checks)
+}
+
+func (p *prober) run(ctx context.Context, checks []probes.Check) []probes.Result {
+	results := make([]probes.Result, len(checks))
+	slots := make(chan struct{}, maxInFlight)
+	var wg sync.WaitGroup
+	for i, c := range checks {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			results[i] = p.check(ctx, c)
+		})
+	}
+	wg.Wait()
+	return results
+}
+
+// check tries c until it behaves as expected, its attempts run out or ctx ends.
+func (p *prober) check(ctx context.Context, c probes.Check) probes.Result {
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		r := p.attempt(ctx, c)
+		r.Latency, r.Attempts = time.Since(start), attempt
+		if err := ctx.Err(); err != nil && r.Observation != v1alpha1.ObservedConnected {
+			// A cancelled probe saw nothing about the network.
+			r.Observation, r.Message = v1alpha1.ObservedError, "probe stopped: "+err.Error()
+		}
+		if expected(c, r.Observation) || attempt >= p.attempts || !p.pause(ctx, p.backoff) {
+			return r
+		}
+	}
+}
+
+// expected reports whether o is what c's edge declared, which ends the retries.
+func expected(c probes.Check, o v1alpha1.Observation) bool {
+	if !c.Deny {
+		return o == v1alpha1.ObservedConnected
+	}
+	switch o {
+	case v1alpha1.ObservedRefused, v1alpha1.ObservedTimeout, v1alpha1.ObservedUnreachable:
+		return true
+	}
+	return false
+}
+
+func wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,212 @@
+package probes
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/netconform/netconform/api/v1alpha1"
+)
+
+// Identity is what a probe pod looks like to NetworkPolicy: its namespace, labels and
+// service account. Edges from the same identity share probe pods.
+type Identity struct {
+	Namespace      string
+	Labels         map[string]string
+	ServiceAccount string
+}
+
+// Key is a canonical string for the identity.
+func (id Identity) Key() string {
+	var b strings.Builder
+	b.WriteString(id.Namespace + "/" + id.ServiceAccount + "/")
+	for i, k := range slices.Sorted(maps.Keys(id.Labels)) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(k + "=" + id.Labels[k])
+	}
+	return b.String()
+}
+
+// PodTarget is a ready pod an edge points at.
+type PodTarget struct {
+	Name string
+	IP   string
+	// Ports maps the pod's named container ports to their numbers.
+	Ports map[string]int32
+}
+
+// Resolver looks up the destinations that need the API to be known.
+type Resolver interface {
+	// ReadyPods returns the ready pods in a namespace that carry all the labels.
+	ReadyPods(ctx context.Context, namespace string, labels map[string]string) ([]PodTarget, error)
+	// ServicePortNumber returns the number of a Service's port named name.
+	ServicePortNumber(ctx context.Context, namespace, service, name string) (int32, error)
+}
+
+// PlanOptions tune planning.
+type PlanOptions struct {
+	// ClusterDomain completes Service DNS names, such as cluster.local.
+	ClusterDomain string
+	// MaxChecksPerPod splits an identity's checks across pods; at most MaxChecksPerPod.
+	MaxChecksPerPod int
+}
+
+// PodPlan is one probe pod: an identity and the checks it makes.
+type PodPlan struct {
+	Identity Identity
+	// Index numbers the pods of one identity.
+	Index  int
+	Checks []Check
+}
+
+// Plan is what a run does: the probe pods to start and the edges that were decided
+// without a probe because their destination could not be resolved.
+type Plan struct {
+	Pods     []PodPlan
+	Unprobed map[string]Result
+}
+
+// BuildPlan turns edges into probe pods, one or more per source identity, in the order
+// the identities first appear, so that the same inputs always give the same plan.
+func BuildPlan(ctx context.Context, edges []v1alpha1.Edge, r Resolver, opts PlanOptions) Plan {
+	perPod := opts.MaxChecksPerPod
+	if perPod <= 0 || perPod > MaxChecksPerPod {
+		perPod = MaxChecksPerPod
+	}
+	plan := Plan{Unprobed: map[string]Result{}}
+	var order []string
+	byIdentity := map[string]*identityChecks{}
+	for _, edge := range edges {
+		checks, err := ChecksFor(ctx, edge, r, opts.ClusterDomain)
+		if err != nil {
+			plan.Unprobed[edge.Name] = Result{Observation: v1alpha1.ObservedError, Message: err.Error()}
+			continue
+		}
+		id := IdentityOf(edge.From)
+		key := id.Key()
+		group, ok := byIdentity[key]
+		if !ok {
+			group = &identityChecks{identity: id}
+			byIdentity[key] = group
+			order = append(order, key)
+		}
+		group.checks = append(group.checks, checks...)
+	}
+	for _, key := range order {
+		group := byIdentity[key]
+		for i, chunk := range chunks(group.checks, perPod) {
+			plan.Pods = append(plan.Pods, PodPlan{Identity: group.identity, Index: i, Checks: chunk})
+		}
+	}
+	return plan
+}
+
+type identityChecks struct {
+	identity Identity
+	checks   []Check
+}
+
+func chunks(checks []Check, size int) [][]Check {
+	var out [][]Check
+	for len(checks) > size {
+		out = append(out, checks[:size:size])
+		checks = checks[size:]
+	}
+	return append(out, checks)
+}
+
+// IdentityOf is the identity a probe pod takes on for a source.
+func IdentityOf(from v1alpha1.Source) Identity {
+	return Identity{Namespace: from.Namespace, Labels: maps.Clone(from.PodLabels), ServiceAccount: from.ServiceAccountName}
+}
+
+// ChecksFor expands an edge into the checks that probe it: one per ready pod for a pods
+// destination, one otherwise.
+func ChecksFor(ctx context.Context, edge v1alpha1.Edge, r Resolver, clusterDomain string) ([]Check, error) {
+	kind := KindTCP
+	if edge.Protocol == v1alpha1.ProtocolUDP {
+		kind = KindUDP
+	}
+	base := Check{Edge: edge.Name, Kind: kind, Deny: edge.Expect == v1alpha1.ExpectDeny}
+	to := edge.To
+	switch {
+	case to.Service != nil:
+		port, err := servicePort(ctx, r, to.Service)
+		if err != nil {
+			return nil, err
+		}
+		base.Host = ServiceDNSName(to.Service.Name, to.Service.Namespace, clusterDomain)
+		base.Port = port
+		return []Check{base}, nil
+	case to.Pods != nil:
+		return podChecks(ctx, base, to.Pods, r)
+	case to.Host != nil:
+		base.Host, base.Port = to.Host.Host, to.Host.Port
+		return []Check{base}, nil
+	case to.DNS != nil:
+		base.Kind, base.Host = KindDNS, to.DNS.Name
+		return []Check{base}, nil
+	}
+	return nil, fmt.Errorf("edge %q has no destination: set one of to.service, to.pods, to.host or to.dns", edge.Name)
+}
+
+// ServiceDNSName is the absolute DNS name of a Service.
+func ServiceDNSName(name, namespace, clusterDomain string) string {
+	return fmt.Sprintf("%s.%s.svc.%s.", name, namespace, strings.TrimSuffix(clusterDomain, "."))
+}
+
+func servicePort(ctx context.Context, r Resolver, svc *v1alpha1.ServiceDestination) (int32, error) {
+	if svc.Port.Type == intstr.Int {
+		return svc.Port.IntVal, nil
+	}
+	port, err := r.ServicePortNumber(ctx, svc.Namespace, svc.Name, svc.Port.StrVal)
+	if err != nil {
+		return 0, fmt.Errorf("resolving port %q of Service %s/%s: %w", svc.Port.StrVal, svc.Namespace, svc.Name, err)
+	}
+	return port, nil
+}
+
+func podChecks(ctx context.Context, base Check, dest *v1alpha1.PodsDestination, r Resolver) ([]Check, error) {
+	pods, err := r.ReadyPods(ctx, dest.Namespace, dest.PodLabels)
+	if err != nil {
+		return nil, fmt.Errorf("listing pods in %s: %w", dest.Namespace, err)
+	}
+	if len(pods) == 0 {
+		return nil, fmt.Errorf("no ready pod in namespace %s matches %s: start the destination or fix to.pods.podLabels", dest.Namespace, selectorString(dest.PodLabels))
+	}
+	checks := make([]Check, 0, len(pods))
+	for _, pod := range pods {
+		port, err := podPort(pod, dest.Port)
+		if err != nil {
+			return nil, err
+		}
+		c := base
+		c.Host, c.Port = pod.IP, port
+		checks = append(checks, c)
+	}
+	return checks, nil
+}
+
+func podPort(pod PodTarget, port intstr.IntOrString) (int32, error) {
+	if port.Type == intstr.Int {
+		return port.IntVal, nil
+	}
+	if n, ok := pod.Ports[port.StrVal]; ok {
+		return n, nil
+	}
+	return 0, fmt.Errorf("pod %s has no container port named %q: name the port in the pod spec or give to.pods.port as a number", pod.Name, port.StrVal)
+}
+
+func selectorString(labels map[string]string) string {
+	parts := make([]string, 0, len(labels))
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		parts = append(parts, k+"="+labels[k])
+	}
+	return strings.Join(parts, ",")
+}

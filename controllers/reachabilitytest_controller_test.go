@@ -78,12 +78,27 @@ func TestProbePodsAreRestrictedOwnedAndLabelled(t *testing.T) {
 			t.Errorf("pod %s labels %v lack the test and run", p.Name, p.Labels)
 		}
 	}
+	assertRestrictedIsEnforced(t, ns)
 	rt = getTest(t, rt.Name)
 	if c := condition(rt, v1alpha1.ConditionCompleted); c == nil || c.Status != metav1.ConditionFalse || c.Reason != v1alpha1.ReasonRunning {
 		t.Errorf("Completed = %+v while the pods run, want False/Running", c)
 	}
 	if rt.Status.ActiveRun == nil || rt.Status.ActiveRun.ID != pods[0].Labels[probes.LabelRun] {
 		t.Errorf("activeRun %+v does not name the pods' run %s", rt.Status.ActiveRun, pods[0].Labels[probes.LabelRun])
+	}
+}
+
+// assertRestrictedIsEnforced shows that the namespace's admission really rejects a pod
+// that breaks the restricted standard, so the probe pods' admission means something.
+func assertRestrictedIsEnforced(t *testing.T, ns string) {
+	t.Helper()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "not-restricted", Namespace: ns},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "netconform:test"}}},
+	}
+	err := k8s.Create(context.Background(), pod)
+	if err == nil || !strings.Contains(err.Error(), `violates PodSecurity "restricted:latest"`) {
+		t.Fatalf("a non-compliant pod in %s was not rejected by PodSecurity: %v", ns, err)
 	}
 }
 

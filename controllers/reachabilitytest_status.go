@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/probes"
 )
 
 // startRunStatus records a new run on the status: Completed turns False until it ends;
@@ -125,18 +126,7 @@ func verdictChanges(before, now []v1alpha1.EdgeResult) []verdictChange {
 		if !ok || was == r.Verdict {
 			continue
 		}
-		changes = append(changes, verdictChange{Edge: r.Edge, Regressed: severity(r.Verdict) > severity(was), Before: was, Now: r})
+		changes = append(changes, verdictChange{Edge: r.Edge, Regressed: probes.Severity(r.Verdict) > probes.Severity(was), Before: was, Now: r})
 	}
 	return changes
-}
-
-// severity orders verdicts from best to worst.
-func severity(v v1alpha1.Verdict) int {
-	switch v {
-	case v1alpha1.VerdictPass:
-		return 0
-	case v1alpha1.VerdictInconclusive:
-		return 1
-	}
-	return 2
 }

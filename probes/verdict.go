@@ -43,7 +43,7 @@ func JudgeEdge(edge v1alpha1.Edge, checks []Check, results []Result, listens Lis
 	for i, r := range results {
 		needsEvidence := edge.Expect == v1alpha1.ExpectDeny && Denied(r.Observation)
 		v := CheckVerdict(edge.Expect, r.Observation, needsEvidence && listens(checks[i], r))
-		if rank(v) > rank(verdict) {
+		if Severity(v) > Severity(verdict) {
 			decider, verdict = i, v
 		}
 	}
@@ -60,7 +60,8 @@ func UnprobedEdge(edge v1alpha1.Edge, r Result) v1alpha1.EdgeResult {
 	return edgeResult(edge, r, v1alpha1.VerdictInconclusive, r.Message)
 }
 
-func rank(v v1alpha1.Verdict) int {
+// Severity orders verdicts from best (Pass) to worst (Fail).
+func Severity(v v1alpha1.Verdict) int {
 	switch v {
 	case v1alpha1.VerdictFail:
 		return 2

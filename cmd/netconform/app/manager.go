@@ -1,13 +1,17 @@
 package app
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -39,7 +43,7 @@ func (f *managerFlags) bind(fs *flag.FlagSet) {
 	fs.IntVar(&f.maxProbePods, "max-concurrent-probe-pods", 20, "most probe pods running at once across all tests; 0 for no cap")
 	fs.IntVar(&f.workers, "workers", 4, "tests reconciled in parallel")
 	fs.IntVar(&f.checksPerPod, "max-checks-per-pod", 100, fmt.Sprintf("checks one probe pod makes before the planner adds another (at most %d)", probes.MaxChecksPerPod))
-	fs.StringVar(&f.probeImage, "probe-image", envOr("NETCONFORM_PROBE_IMAGE", version.DefaultImage()), "image of the probe pods ($NETCONFORM_PROBE_IMAGE)")
+	fs.StringVar(&f.probeImage, "probe-image", os.Getenv("NETCONFORM_PROBE_IMAGE"), "image of the probe pods ($NETCONFORM_PROBE_IMAGE; default: the manager's own image when it runs in a pod, else "+version.DefaultImage()+")")
 	fs.StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "the cluster's DNS domain, for Service names")
 	fs.DurationVar(&f.startTimeout, "probe-pod-start-timeout", 2*time.Minute, "how long a probe pod may take to start before its checks become Error")
 	f.zap.BindFlags(fs)
@@ -69,6 +73,9 @@ func startManager(f managerFlags) error {
 	cfg, err := restConfig(f.kubeconfig)
 	if err != nil {
 		return err
+	}
+	if f.probeImage == "" {
+		f.probeImage = ownImage(cfg)
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 newScheme(),
@@ -128,9 +135,22 @@ func restConfig(path string) (*rest.Config, error) {
 	return cfg, nil
 }
 
-func envOr(key, fallback string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
+// ownImage is the image of the manager's own pod, named by the downward API, so that
+// probe pods run whatever image an overlay or a registry mirror gave the manager.
+func ownImage(cfg *rest.Config) string {
+	name, namespace := os.Getenv("POD_NAME"), os.Getenv("POD_NAMESPACE")
+	if name == "" || namespace == "" {
+		return version.DefaultImage()
 	}
-	return fallback
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var pod *corev1.Pod
+		if pod, err = cs.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{}); err == nil && len(pod.Spec.Containers) > 0 {
+			return pod.Spec.Containers[0].Image
+		}
+	}
+	ctrl.Log.Error(err, "Cannot read the manager's own pod; probe pods use the default image", "image", version.DefaultImage())
+	return version.DefaultImage()
 }

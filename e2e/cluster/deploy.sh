@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds the netconform image without Docker, imports it into the local cluster's
+# containerd, and installs the operator with the project's kustomize manifests, the way
+# users do (kubectl apply -k).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+CACHE=${NETCONFORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/netconform}
+DIR=${NETCONFORM_CLUSTER_DIR:-$CACHE/cluster}
+IMAGE=netconform.local/netconform:e2e
+export KUBECONFIG=$DIR/admin.kubeconfig
+KUBECTL=$("$ROOT/hack/k8s-binaries.sh" kubectl)/kubectl
+
+log() { printf '%s deploy: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+[ -f "$KUBECONFIG" ] || { log "no local cluster: run 'make cluster-up' first"; exit 1; }
+mkdir -p "$DIR/images"
+log "building $IMAGE"
+(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$DIR/images/netconform" ./cmd/netconform)
+(cd "$ROOT" && go run ./e2e/cluster/imagebuild --name "$IMAGE" --out "$DIR/images/netconform.tar" \
+  --file "$DIR/images/netconform=/netconform" --entrypoint /netconform)
+"$HERE/cluster.sh" load "$DIR/images/netconform.tar"
+
+log "installing the operator: kubectl apply -k config/default (image $IMAGE)"
+existed=$("$KUBECTL" -n netconform-system get deployment netconform-manager -o name 2>/dev/null || true)
+"$KUBECTL" apply -k "$HERE/deploy" >/dev/null
+# The tag stays the same across builds: restart so the manager runs the image just imported.
+[ -n "$existed" ] && "$KUBECTL" -n netconform-system rollout restart deployment/netconform-manager >/dev/null
+"$KUBECTL" -n netconform-system rollout status deployment/netconform-manager --timeout=120s >&2
+log "the operator runs in namespace netconform-system"

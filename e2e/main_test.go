@@ -1,0 +1,274 @@
+//go:build e2e
+
+// Package e2e holds the end-to-end suites: the classic NetworkPolicy scenarios, run
+// against any cluster (KUBECONFIG) where netconform is already deployed.
+//
+//	go test -tags e2e ./e2e/ -count=1 -v -timeout 30m
+//
+// On the enforcing profile every declared edge must behave as declared; on the noop
+// profile (a cluster that enforces nothing) the same suites must catch every Deny edge.
+package e2e
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/netconform/netconform/api/v1alpha1"
+)
+
+// profile is the kind of cluster the suites run on.
+type profile string
+
+const (
+	// enforcing: a NetworkPolicy enforcer runs; every edge must behave as declared.
+	enforcing profile = "enforcing"
+	// noop: no enforcer; policies are stored and nothing happens, so the suites must
+	// see every Deny edge fail with Connected.
+	noop profile = "noop"
+)
+
+const (
+	// e2eLabel marks everything the suites create, so a later run can remove leftovers.
+	e2eLabel = "netconform.io/e2e"
+	// waitTimeout bounds every wait: pods, endpoints, runs, clean-up.
+	waitTimeout = 3 * time.Minute
+	// pollInterval is how often waits look again.
+	pollInterval = time.Second
+)
+
+// config is what the environment tells the suites.
+type config struct {
+	profile       profile
+	image         string // the netconform image fixtures run: `netconform serve`
+	artifacts     string // where state is saved when something fails
+	keep          bool   // keep namespaces and tests after the suite
+	externalHost  string // an off-cluster test host serving TCP
+	externalPort  int32
+	clusterDomain string
+}
+
+var (
+	cfg       config
+	k8s       client.Client
+	clientset kubernetes.Interface
+)
+
+// tally counts what the closing line reports.
+var tally struct {
+	sync.Mutex
+	scenarios, edges, asExpected int
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(runSuites(m))
+}
+
+func runSuites(m *testing.M) int {
+	var err error
+	if cfg, err = loadConfig(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		return 2
+	}
+	if err := connect(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*waitTimeout)
+	defer cancel()
+	if err := preflight(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		return 2
+	}
+	if err := deleteE2EObjects(ctx, true); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: removing leftovers of an earlier run: %v\n", err)
+		return 2
+	}
+	if cfg.artifacts == "" {
+		if cfg.artifacts, err = os.MkdirTemp("", "netconform-e2e-"); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: creating a folder for failure artifacts (or set NETCONFORM_E2E_ARTIFACTS): %v\n", err)
+			return 2
+		}
+	}
+	fmt.Printf("e2e: profile=%s image=%s external=%s:%d artifacts on failure: %s\n",
+		cfg.profile, cfg.image, cfg.externalHost, cfg.externalPort, cfg.artifacts)
+
+	code := m.Run()
+
+	if cfg.keep {
+		fmt.Printf("e2e: NETCONFORM_E2E_KEEP=1: kept the namespaces and ReachabilityTests labelled %s=true\n", e2eLabel)
+	} else {
+		cleanup, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		if err := deleteE2EObjects(cleanup, false); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: clean-up: %v\n", err)
+		}
+	}
+	tally.Lock()
+	fmt.Printf("e2e profile=%s scenarios=%d edges=%d as-expected=%d\n", cfg.profile, tally.scenarios, tally.edges, tally.asExpected)
+	tally.Unlock()
+	return code
+}
+
+func loadConfig() (config, error) {
+	c := config{
+		profile:       profile(envOr("NETCONFORM_E2E_PROFILE", string(enforcing))),
+		image:         envOr("NETCONFORM_IMAGE", "netconform:e2e"),
+		artifacts:     os.Getenv("NETCONFORM_E2E_ARTIFACTS"),
+		keep:          os.Getenv("NETCONFORM_E2E_KEEP") == "1",
+		externalHost:  envOr("NETCONFORM_E2E_EXTERNAL_HOST", "api.partner.example"),
+		clusterDomain: envOr("NETCONFORM_E2E_CLUSTER_DOMAIN", "cluster.local"),
+	}
+	if c.profile != enforcing && c.profile != noop {
+		return c, fmt.Errorf("NETCONFORM_E2E_PROFILE=%q: want %q or %q", c.profile, enforcing, noop)
+	}
+	port, err := strconv.ParseInt(envOr("NETCONFORM_E2E_EXTERNAL_PORT", "443"), 10, 32)
+	if err != nil || port < 1 || port > 65535 {
+		return c, fmt.Errorf("NETCONFORM_E2E_EXTERNAL_PORT=%q: want a port number from 1 to 65535", os.Getenv("NETCONFORM_E2E_EXTERNAL_PORT"))
+	}
+	c.externalPort = int32(port)
+	return c, nil
+}
+
+func envOr(key, fallback string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return fallback
+}
+
+func connect() error {
+	rest, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("no kubeconfig (KUBECONFIG=%q): %v; set KUBECONFIG to the kubeconfig of a cluster where netconform is deployed", os.Getenv("KUBECONFIG"), err)
+	}
+	rest.QPS, rest.Burst = 50, 100
+	rest.Timeout = 30 * time.Second
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if k8s, err = client.New(rest, client.Options{Scheme: scheme}); err != nil {
+		return fmt.Errorf("a client for the cluster of KUBECONFIG=%q: %w", os.Getenv("KUBECONFIG"), err)
+	}
+	if clientset, err = kubernetes.NewForConfig(rest); err != nil {
+		return err
+	}
+	if _, err := clientset.Discovery().ServerVersion(); err != nil {
+		return fmt.Errorf("cannot reach the cluster of KUBECONFIG=%q (%s): %v; start a cluster (make cluster-up) or point KUBECONFIG at one where netconform is deployed", os.Getenv("KUBECONFIG"), rest.Host, err)
+	}
+	return nil
+}
+
+// preflight fails fast, with the fix, when the cluster cannot run the suites.
+func preflight(ctx context.Context) error {
+	if err := k8s.List(ctx, &v1alpha1.ReachabilityTestList{}, client.Limit(1)); err != nil {
+		if meta.IsNoMatchError(err) {
+			return fmt.Errorf("the ReachabilityTest CRD is not installed: deploy netconform first (kubectl apply -k config/default)")
+		}
+		return fmt.Errorf("listing ReachabilityTests: %w", err)
+	}
+	var dns corev1.PodList
+	if err := k8s.List(ctx, &dns, client.InNamespace("kube-system"), client.MatchingLabels{"k8s-app": "kube-dns"}); err != nil {
+		return fmt.Errorf("listing the cluster DNS pods: %w", err)
+	}
+	if len(dns.Items) == 0 {
+		return fmt.Errorf("no pods labelled k8s-app=kube-dns in kube-system: the suites' DNS egress policies select the cluster DNS by that label")
+	}
+	state := "no Deployment labelled app.kubernetes.io/name=netconform,app.kubernetes.io/component=manager"
+	err := wait.PollUntilContextTimeout(ctx, pollInterval, waitTimeout, true, func(ctx context.Context) (bool, error) {
+		var deps appsv1.DeploymentList
+		if err := k8s.List(ctx, &deps, client.MatchingLabels{"app.kubernetes.io/name": "netconform", "app.kubernetes.io/component": "manager"}); err != nil {
+			state = err.Error()
+			return false, nil
+		}
+		for _, d := range deps.Items {
+			if d.Status.AvailableReplicas > 0 {
+				return true, nil
+			}
+			state = fmt.Sprintf("Deployment %s/%s has no available replica", d.Namespace, d.Name)
+		}
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the netconform manager is not running (%s after %s): deploy it first (kubectl apply -k config/default)", state, waitTimeout)
+	}
+	return nil
+}
+
+// deleteE2EObjects removes the ReachabilityTests and namespaces labelled e2e=true and,
+// when wait is set, waits until they are gone, so a run starts from a clean cluster.
+func deleteE2EObjects(ctx context.Context, wait bool) error {
+	sel := client.MatchingLabels{e2eLabel: "true"}
+	if err := k8s.DeleteAllOf(ctx, &v1alpha1.ReachabilityTest{}, sel); err != nil {
+		return fmt.Errorf("deleting ReachabilityTests: %w", err)
+	}
+	var nss corev1.NamespaceList
+	if err := k8s.List(ctx, &nss, sel); err != nil {
+		return fmt.Errorf("listing namespaces: %w", err)
+	}
+	for i := range nss.Items {
+		if err := client.IgnoreNotFound(k8s.Delete(ctx, &nss.Items[i])); err != nil {
+			return fmt.Errorf("deleting namespace %s: %w", nss.Items[i].Name, err)
+		}
+	}
+	if !wait {
+		return nil
+	}
+	left := ""
+	err := pollUntil(ctx, func(ctx context.Context) (bool, error) {
+		var rts v1alpha1.ReachabilityTestList
+		var nss corev1.NamespaceList
+		if err := k8s.List(ctx, &rts, sel); err != nil {
+			return false, nil
+		}
+		if err := k8s.List(ctx, &nss, sel); err != nil {
+			return false, nil
+		}
+		left = fmt.Sprintf("%d ReachabilityTests and %d namespaces", len(rts.Items), len(nss.Items))
+		return len(rts.Items) == 0 && len(nss.Items) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s labelled %s=true still exist after %s", left, e2eLabel, waitTimeout)
+	}
+	return nil
+}
+
+// pollUntil polls cond every pollInterval for at most waitTimeout.
+func pollUntil(ctx context.Context, cond wait.ConditionWithContextFunc) error {
+	return wait.PollUntilContextTimeout(ctx, pollInterval, waitTimeout, true, cond)
+}
+
+// countScenario records one scenario for the closing line.
+func countScenario() {
+	tally.Lock()
+	defer tally.Unlock()
+	tally.scenarios++
+}
+
+// countEdges records checked edge results and how many were as expected.
+func countEdges(checked, asExpected int) {
+	tally.Lock()
+	defer tally.Unlock()
+	tally.edges += checked
+	tally.asExpected += asExpected
+}

@@ -57,11 +57,23 @@ envtest-assets: ## Build etcd, kube-apiserver and kubectl for the controller tes
 test: verify-generated lint envtest-assets ## Run every test: generated-code drift, lint, unit and API-server tests
 	hack/run-tests.sh
 
+PROFILE ?= enforcing
+
+.PHONY: cluster-up
+cluster-up: ## Start the local single-node cluster (PROFILE=enforcing|noop), or switch its profile
+	e2e/cluster/cluster.sh up $(PROFILE)
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local cluster, leaving no processes, mounts, rules or interfaces
+	e2e/cluster/cluster.sh down
+
+.PHONY: deploy
+deploy: ## Build the image without Docker, import it and install the operator on the local cluster
+	e2e/cluster/deploy.sh
+
 .PHONY: demo
 demo: ## Bring up the local cluster, deploy the operator and run the Bookstore scenario
-	@echo "make demo needs the local cluster (make cluster-up), which is not part of this build yet."
-	@echo "Meanwhile: 'make test' runs the controller against a real API server and etcd."
-	@exit 1
+	e2e/cluster/demo.sh
 
 $(CONTROLLER_GEN):
 	GOBIN=$(dir $@) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)

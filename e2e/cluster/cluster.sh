@@ -156,7 +156,7 @@ test_hosts_up() {
   local i=0 entry name addr ip port ns
   for entry in "${TEST_HOSTS[@]}"; do
     name=${entry%%=*}; addr=${entry#*=}; ip=${addr%:*}; port=${addr##*:}; ns=nc-host-$i
-    if ! ip netns list | grep -qw "$ns"; then
+    if ! ip netns list | grep -cw "$ns" >/dev/null; then
       ip netns add "$ns"
       ip link add "nch$i" type veth peer name eth0 netns "$ns"
       ip link set "nch$i" up
@@ -335,7 +335,7 @@ images_up() {
 }
 
 has_image() {
-  "${CTR[@]}" images ls -q 2>/dev/null | grep -q "$1\$"
+  "${CTR[@]}" images ls -q 2>/dev/null | grep -c "$1\$" >/dev/null
 }
 
 # image builds a single-layer image with go-containerregistry and imports it.
@@ -408,12 +408,18 @@ enforcer_up() {
 }
 
 enforcer_down() {
-  if running kube-router || [ -f "$DIR/run/kube-router.pid" ]; then
+  if running kube-router; then
     log "stopping kube-router and removing its rules"
   fi
   stop kube-router
-  # kube-router leaves its chains behind when it stops.
-  [ -n "${KUBE_ROUTER:-}" ] && "$KUBE_ROUTER" --cleanup-config >>"$DIR/logs/kube-router.log" 2>&1 || true
+  # kube-router leaves its chains and ipsets behind when it stops, and its own
+  # --cleanup-config crashes on a kernel without IPVS: remove them here.
+  local rules
+  rules=$(iptables-save)
+  if grep -qE 'KUBE-ROUTER-|KUBE-NWPLCY|KUBE-POD-FW' <<<"$rules"; then
+    grep -vE 'KUBE-ROUTER-|KUBE-NWPLCY|KUBE-POD-FW' <<<"$rules" | iptables-restore
+  fi
+  ipset list -n 2>/dev/null | grep -E '^KUBE-(SRC|DST)-' | while read -r set; do ipset destroy "$set" 2>/dev/null || true; done
 }
 
 # ---------------------------------------------------------------- commands
@@ -454,8 +460,6 @@ healthy() {
 down() {
   # Only binaries already built: taking the cluster down never builds anything.
   BIN=$CACHE/k8s-$K8S_VERSION-etcd-${ETCD_VERSION:-v3.6.16}/bin
-  KUBE_ROUTER=$CACHE/tools/kube-router-$KUBE_ROUTER_VERSION/kube-router
-  [ -x "$KUBE_ROUTER" ] || KUBE_ROUTER=
   log "stopping the local cluster"
   enforcer_down
   # Pods first, so that containerd tears down their network namespaces through the CNI.

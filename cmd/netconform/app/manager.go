@@ -84,6 +84,8 @@ func startManager(f managerFlags) error {
 		HealthProbeBindAddress: f.healthAddr,
 		LeaderElection:         f.leaderElect,
 		LeaderElectionID:       "netconform-manager.netconform.io",
+		// A replaced manager hands over at once instead of making the next wait out the lease.
+		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)

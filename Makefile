@@ -71,6 +71,10 @@ cluster-down: ## Stop the local cluster, leaving no processes, mounts, rules or 
 deploy: ## Build the image without Docker, import it and install the operator on the local cluster
 	e2e/cluster/deploy.sh
 
+.PHONY: e2e
+e2e: ## Run the end-to-end suites on the local cluster, enforcing and no-op profiles
+	e2e/run.sh
+
 .PHONY: demo
 demo: ## Bring up the local cluster, deploy the operator and run the Bookstore scenario
 	e2e/cluster/demo.sh

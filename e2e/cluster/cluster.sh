@@ -312,6 +312,8 @@ state = "$DIR/containerd/state"
     default_runtime_name = "runc"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        Root = "$DIR/containerd/state/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$DIR/cni/conf"
@@ -419,7 +421,8 @@ enforcer_down() {
   if grep -qE 'KUBE-ROUTER-|KUBE-NWPLCY|KUBE-POD-FW' <<<"$rules"; then
     grep -vE 'KUBE-ROUTER-|KUBE-NWPLCY|KUBE-POD-FW' <<<"$rules" | iptables-restore
   fi
-  ipset list -n 2>/dev/null | grep -E '^KUBE-(SRC|DST)-' | while read -r set; do ipset destroy "$set" 2>/dev/null || true; done
+  local set
+  for set in $(ipset list -n 2>/dev/null | grep -E '^KUBE-(SRC|DST)-' || true); do ipset destroy "$set" 2>/dev/null || true; done
 }
 
 # ---------------------------------------------------------------- commands
@@ -476,8 +479,15 @@ down() {
   [ -n "${BIN:-}" ] && "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
   test_hosts_down
   guard_down
+  # Whatever chains kube-proxy, the kubelet and kube-router left in either family.
+  local save
+  for family in iptables ip6tables; do
+    save=$("$family-save")
+    if grep -qE 'KUBE-' <<<"$save"; then grep -vE 'KUBE-' <<<"$save" | "$family-restore"; fi
+  done
   # Mounts under the cluster's folder (kubelet volumes, containerd rootfs and shm).
-  grep " $DIR/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  local m
+  for m in $(awk -v d="$DIR/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^cni-' || true); do ip netns del "$ns" || true; done
   ip link del cni0 2>/dev/null || true
   rm -rf "$DIR/containerd/state" "$DIR/etcd" "$DIR/kubelet" "$DIR/cni/data" "$DIR/profile" "$DIR/run" \

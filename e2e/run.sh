@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# make e2e: the end-to-end suites on the local cluster, first enforcing NetworkPolicy,
+# then with no enforcer (where the suites must catch that Deny edges get through).
+# Ends with one line per profile; on failure saves component logs and descriptions.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+CACHE=${NETCONFORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/netconform}
+DIR=${NETCONFORM_CLUSTER_DIR:-$CACHE/cluster}
+PROFILES=${E2E_PROFILES:-enforcing noop}
+ARTIFACTS=${NETCONFORM_E2E_ARTIFACTS:-$CACHE/e2e-artifacts/$(date +%Y%m%d-%H%M%S)}
+export KUBECONFIG=$DIR/admin.kubeconfig
+
+log() { printf '%s e2e: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+collect() {
+  local profile=$1 out="$ARTIFACTS/$1"
+  mkdir -p "$out"
+  cp -r "$DIR/logs" "$out/components" 2>/dev/null
+  local kubectl
+  kubectl=$("$ROOT/hack/k8s-binaries.sh" kubectl)/kubectl
+  "$kubectl" describe reachabilitytests >"$out/reachabilitytests.txt" 2>&1
+  "$kubectl" get reachabilitytests -o yaml >"$out/reachabilitytests.yaml" 2>&1
+  "$kubectl" describe pods -A >"$out/pods.txt" 2>&1
+  "$kubectl" get events -A --sort-by=.lastTimestamp >"$out/events.txt" 2>&1
+  "$kubectl" get networkpolicies -A -o yaml >"$out/networkpolicies.yaml" 2>&1
+  "$kubectl" -n netconform-system logs deployment/netconform-manager --tail=-1 >"$out/manager.log" 2>&1
+  log "saved component logs and kubectl describe output to $out"
+}
+
+summaries=()
+failed=0
+deployed=
+for profile in $PROFILES; do
+  log "profile $profile"
+  if ! "$HERE/cluster/cluster.sh" up "$profile" >/dev/null; then
+    collect "$profile"; failed=1; summaries+=("e2e profile=$profile: the cluster did not come up"); continue
+  fi
+  if [ -z "$deployed" ]; then
+    "$HERE/cluster/deploy.sh" || { collect "$profile"; failed=1; break; }
+    deployed=1
+  fi
+  out=$(mktemp)
+  NETCONFORM_E2E_PROFILE=$profile NETCONFORM_IMAGE=netconform.local/netconform:e2e \
+    NETCONFORM_E2E_ARTIFACTS="$ARTIFACTS/$profile" \
+    go test -C "$ROOT" -tags e2e -count=1 -v -timeout 25m ./e2e/ >"$out" 2>&1
+  rc=$?
+  grep -E '^(=== RUN|--- |ok|FAIL|PASS)|_test\.go:[0-9]+:' "$out" | grep -vE '^=== RUN' >&2
+  line=$(grep -E '^e2e profile=' "$out" | tail -n 1)
+  summaries+=("${line:-e2e profile=$profile: no summary (see $ARTIFACTS/$profile/go-test.log)}")
+  if [ $rc -ne 0 ]; then
+    failed=1
+    collect "$profile"
+    cp "$out" "$ARTIFACTS/$profile/go-test.log"
+  fi
+  rm -f "$out"
+done
+printf '%s\n' "${summaries[@]}"
+exit $failed

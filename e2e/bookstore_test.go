@@ -15,7 +15,7 @@ import (
 // egress (every Service-name edge fails with DNSFailure) and an ingress allow without the
 // source's egress allow (storefront to catalog fails although catalog admits it).
 func TestBookstoreLockdown(t *testing.T) {
-	const ns, ingressNS = "bookstore", "ingress-nginx"
+	ns, ingressNS := namespace("bookstore"), namespace("ingress-nginx")
 	s := newScenario(t, ns, ingressNS)
 
 	var (

@@ -15,7 +15,7 @@ import (
 // to the non-root server's 8080: a policy sees the pod's port, so the allow names the
 // container port ("http"), never the Service's 80.
 func TestClientServer(t *testing.T) {
-	const ns = "client-server"
+	ns := namespace("client-server")
 	s := newScenario(t, ns)
 
 	client, server := labels("app", "client"), labels("app", "server")

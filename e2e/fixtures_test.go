@@ -59,7 +59,7 @@ func (s *scenario) createNamespace(name string) {
 	}}}
 	err := k8s.Create(s.ctx, ns)
 	if apierrors.IsAlreadyExists(err) {
-		s.t.Fatalf("namespace %s already exists (from something other than this run): delete it, or run the suites on another cluster", name)
+		s.t.Fatalf("namespace %s already exists and was not created by the suites: delete it, or set NETCONFORM_E2E_NAMESPACE_PREFIX (such as e2e-) to put the suites' namespaces beside it", name)
 	}
 	if err != nil {
 		s.t.Fatalf("creating namespace %s: %v", name, err)
@@ -157,12 +157,11 @@ func (s *scenario) waitUntil(what string, cond func(ctx context.Context) (done b
 	last := ""
 	err := pollUntil(s.ctx, func(ctx context.Context) (bool, error) {
 		done, state, err := cond(ctx)
+		last = state
 		if err != nil {
 			last = err.Error()
-			return false, nil
 		}
-		last = state
-		return done, nil
+		return done && err == nil, nil
 	})
 	if err != nil {
 		s.fatalf("timed out after %s waiting for %s: %s", waitTimeout, what, last)

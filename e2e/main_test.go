@@ -11,9 +11,11 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"sync"
 	"testing"
@@ -61,6 +63,9 @@ type config struct {
 	externalHost  string // an off-cluster test host serving TCP
 	externalPort  int32
 	clusterDomain string
+	// namespacePrefix is put before every namespace the suites create, for clusters that
+	// already use the scenarios' names (a real ingress-nginx, or `make demo`'s bookstore).
+	namespacePrefix string
 }
 
 var (
@@ -128,12 +133,16 @@ func runSuites(m *testing.M) int {
 
 func loadConfig() (config, error) {
 	c := config{
-		profile:       profile(envOr("NETCONFORM_E2E_PROFILE", string(enforcing))),
-		image:         envOr("NETCONFORM_IMAGE", "netconform:e2e"),
-		artifacts:     os.Getenv("NETCONFORM_E2E_ARTIFACTS"),
-		keep:          os.Getenv("NETCONFORM_E2E_KEEP") == "1",
-		externalHost:  envOr("NETCONFORM_E2E_EXTERNAL_HOST", "api.partner.example"),
-		clusterDomain: envOr("NETCONFORM_E2E_CLUSTER_DOMAIN", "cluster.local"),
+		profile:         profile(envOr("NETCONFORM_E2E_PROFILE", string(enforcing))),
+		image:           envOr("NETCONFORM_IMAGE", "netconform:e2e"),
+		artifacts:       os.Getenv("NETCONFORM_E2E_ARTIFACTS"),
+		keep:            os.Getenv("NETCONFORM_E2E_KEEP") == "1",
+		externalHost:    envOr("NETCONFORM_E2E_EXTERNAL_HOST", "api.partner.example"),
+		clusterDomain:   envOr("NETCONFORM_E2E_CLUSTER_DOMAIN", "cluster.local"),
+		namespacePrefix: os.Getenv("NETCONFORM_E2E_NAMESPACE_PREFIX"),
+	}
+	if p := c.namespacePrefix; p != "" && (len(p) > 40 || !namespacePrefixPattern.MatchString(p)) {
+		return c, fmt.Errorf("NETCONFORM_E2E_NAMESPACE_PREFIX=%q: want at most 40 lowercase letters, digits and '-', starting with a letter, such as e2e-", p)
 	}
 	if c.profile != enforcing && c.profile != noop {
 		return c, fmt.Errorf("NETCONFORM_E2E_PROFILE=%q: want %q or %q", c.profile, enforcing, noop)
@@ -146,6 +155,13 @@ func loadConfig() (config, error) {
 	return c, nil
 }
 
+var namespacePrefixPattern = regexp.MustCompile(`^[a-z][-a-z0-9]*$`)
+
+// namespace is the name of a scenario's namespace on this cluster.
+func namespace(name string) string {
+	return cfg.namespacePrefix + name
+}
+
 func envOr(key, fallback string) string {
 	if v := os.Getenv(key); v != "" {
 		return v
@@ -156,7 +172,7 @@ func envOr(key, fallback string) string {
 func connect() error {
 	rest, err := ctrl.GetConfig()
 	if err != nil {
-		return fmt.Errorf("no kubeconfig (KUBECONFIG=%q): %v; set KUBECONFIG to the kubeconfig of a cluster where netconform is deployed", os.Getenv("KUBECONFIG"), err)
+		return fmt.Errorf("no kubeconfig (KUBECONFIG=%q): %w; set KUBECONFIG to the kubeconfig of a cluster where netconform is deployed", os.Getenv("KUBECONFIG"), err)
 	}
 	rest.QPS, rest.Burst = 50, 100
 	rest.Timeout = 30 * time.Second
@@ -174,7 +190,7 @@ func connect() error {
 		return err
 	}
 	if _, err := clientset.Discovery().ServerVersion(); err != nil {
-		return fmt.Errorf("cannot reach the cluster of KUBECONFIG=%q (%s): %v; start a cluster (make cluster-up) or point KUBECONFIG at one where netconform is deployed", os.Getenv("KUBECONFIG"), rest.Host, err)
+		return fmt.Errorf("cannot reach the cluster of KUBECONFIG=%q (%s): %w; start a cluster (make cluster-up) or point KUBECONFIG at one where netconform is deployed", os.Getenv("KUBECONFIG"), rest.Host, err)
 	}
 	return nil
 }
@@ -197,9 +213,9 @@ func preflight(ctx context.Context) error {
 	state := "no Deployment labelled app.kubernetes.io/name=netconform,app.kubernetes.io/component=manager"
 	err := wait.PollUntilContextTimeout(ctx, pollInterval, waitTimeout, true, func(ctx context.Context) (bool, error) {
 		var deps appsv1.DeploymentList
-		if err := k8s.List(ctx, &deps, client.MatchingLabels{"app.kubernetes.io/name": "netconform", "app.kubernetes.io/component": "manager"}); err != nil {
+		err := k8s.List(ctx, &deps, client.MatchingLabels{"app.kubernetes.io/name": "netconform", "app.kubernetes.io/component": "manager"})
+		if err != nil {
 			state = err.Error()
-			return false, nil
 		}
 		for _, d := range deps.Items {
 			if d.Status.AvailableReplicas > 0 {
@@ -238,14 +254,12 @@ func deleteE2EObjects(ctx context.Context, wait bool) error {
 	err := pollUntil(ctx, func(ctx context.Context) (bool, error) {
 		var rts v1alpha1.ReachabilityTestList
 		var nss corev1.NamespaceList
-		if err := k8s.List(ctx, &rts, sel); err != nil {
-			return false, nil
-		}
-		if err := k8s.List(ctx, &nss, sel); err != nil {
-			return false, nil
-		}
+		err := errors.Join(k8s.List(ctx, &rts, sel), k8s.List(ctx, &nss, sel))
 		left = fmt.Sprintf("%d ReachabilityTests and %d namespaces", len(rts.Items), len(nss.Items))
-		return len(rts.Items) == 0 && len(nss.Items) == 0, nil
+		if err != nil {
+			left = "ReachabilityTests or namespaces (" + err.Error() + ")"
+		}
+		return err == nil && len(rts.Items) == 0 && len(nss.Items) == 0, nil
 	})
 	if err != nil {
 		return fmt.Errorf("%s labelled %s=true still exist after %s", left, e2eLabel, waitTimeout)

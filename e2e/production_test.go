@@ -16,7 +16,7 @@ import (
 // HTTPS host through ipBlock 0.0.0.0/0 except the private ranges, which keeps every
 // in-cluster address out of that rule even on the same port.
 func TestProductionAPI(t *testing.T) {
-	const ns, monitoring = "production", "monitoring"
+	ns, monitoring := namespace("production"), namespace("monitoring")
 	s := newScenario(t, ns, monitoring)
 
 	var (

@@ -41,7 +41,7 @@ for profile in $PROFILES; do
     deployed=1
   fi
   out=$(mktemp)
-  NETCONFORM_E2E_PROFILE=$profile NETCONFORM_IMAGE=netconform.local/netconform:e2e \
+  NETCONFORM_E2E_PROFILE=$profile NETCONFORM_IMAGE=netconform.local/netconform:e2e NETCONFORM_E2E_NAMESPACE_PREFIX=e2e- \
     NETCONFORM_E2E_ARTIFACTS="$ARTIFACTS/$profile" \
     go test -C "$ROOT" -tags e2e -count=1 -v -timeout 25m ./e2e/ >"$out" 2>&1
   rc=$?

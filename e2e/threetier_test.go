@@ -12,13 +12,14 @@ import (
 )
 
 // TestThreeTiers: frontend, application and database in namespaces of their own.
-// database admits only namespace application; application admits only green frontend
-// webservers (namespace AND pod in one peer). The same rule written as two list items
-// widens access, and the test, which declares the intent, reports the widened edges as
-// unexpected allows. An ipBlock of one webserver's address admits that address, not its
-// labels. Last, every frontend pod's egress is denied except DNS and the proxy.
+// database admits only namespace application; application's backend admits only green
+// frontend webservers (namespace AND pod in one peer). An ipBlock of webserver-green's
+// address admits that address, not its labels, and lets reports reach exactly that pod.
+// Then (enforcing only) the same backend rule written as two list items widens access,
+// and the test, which declares the intent, reports the widened edges as unexpected
+// allows. Last, every frontend pod's egress is denied except DNS and the proxy.
 func TestThreeTiers(t *testing.T) {
-	const frontend, application, database, outside = "frontend", "application", "database", "outside"
+	frontend, application, database, outside := namespace("frontend"), namespace("application"), namespace("database"), namespace("outside")
 	s := newScenario(t, frontend, application, database, outside)
 
 	var (
@@ -45,19 +46,21 @@ func TestThreeTiers(t *testing.T) {
 
 	greenFrontend := peers(nsPodPeer(labels("name", frontend), labels("type", "green")))
 	backendPolicy := allowIngress(application, "backend-from-green-frontend", selector(backend), greenFrontend, tcpPorts(8080))
-	greenIP := webservers["webserver-green"].Status.PodIP
+	greenIP := hostCIDR(webservers["webserver-green"].Status.PodIP)
 	s.create(
 		allowIngress(database, "postgres-from-application", everyPod, peers(nsPeer(labels("name", application))), tcpPorts(5432)),
 		backendPolicy,
-		allowIngress(application, "reports-from-green-ip", selector(reports), peers(ipPeer(hostCIDR(greenIP))), tcpPorts(8080)),
+		allowIngress(application, "reports-from-green-ip", selector(reports), peers(ipPeer(greenIP)), tcpPorts(8080)),
+		allowEgress(application, "reports-to-green-ip", selector(reports), egressTo(peers(ipPeer(greenIP)), tcpPorts(8080))),
 	)
-	t.Logf("reports admits only %s, the address of webserver-green", hostCIDR(greenIP))
+	t.Logf("reports admits, and reaches, only %s: the address of webserver-green", greenIP)
 
 	var (
 		fromGreen   = source(frontend, green)
 		fromBlue    = source(frontend, blue)
 		fromYellow  = source(frontend, yellow)
 		fromBackend = source(application, backend)
+		fromReports = source(application, reports)
 		toBackend   = toService(application, "backend", 8080)
 		toPostgres  = toPods(database, postgres, intstr.FromInt32(5432))
 		toReports   = toPods(application, reports, intstr.FromInt32(8080))
@@ -69,7 +72,7 @@ func TestThreeTiers(t *testing.T) {
 		deny("frontend-stranger-to-backend", source(frontend, nil), toBackend),
 		deny("application-green-to-backend", source(application, labels("type", "green")), toBackend),
 		allow("backend-to-postgres", fromBackend, toService(database, "postgres", 5432)),
-		allow("reports-to-postgres", source(application, reports), toPostgres),
+		allow("application-stranger-to-postgres", source(application, nil), toPostgres),
 		deny("green-to-postgres", fromGreen, toPostgres),
 		deny("proxy-to-postgres", source(outside, proxy), toPostgres),
 		// A probe with webserver-green's labels has an address of its own: the ipBlock
@@ -77,23 +80,26 @@ func TestThreeTiers(t *testing.T) {
 		deny("green-twin-to-reports", fromGreen, toReports),
 		deny("blue-to-reports", fromBlue, toReports),
 		deny("backend-to-reports", fromBackend, toReports),
+		allow("reports-to-green", fromReports, toPods(frontend, green, intstr.FromInt32(8080))),
+		deny("reports-to-blue", fromReports, toPods(frontend, blue, intstr.FromInt32(8080))),
 	}
 	s.run(phase{name: "e2e-threetier", edges: edges})
 
-	// Two list items are two peers, ORed: every pod of namespace frontend, and green pods
-	// of the policy's own namespace (a podSelector alone means the policy's namespace).
-	backendPolicy.Spec.Ingress[0].From = peers(nsPeer(labels("name", frontend)), podPeer(selector(labels("type", "green"))))
-	s.update(backendPolicy)
-	widened := namedEdges("blue-to-backend", "yellow-to-backend", "frontend-stranger-to-backend", "application-green-to-backend")
-	s.run(phase{name: "e2e-threetier-widened", edges: edges, afterChange: true,
-		overrides: overridesFor(edges, widened, always(unexpectedAllow))})
+	if cfg.profile == noop {
+		t.Log("noop profile: widening the rule changes nothing without an enforcer; the run above already shows every Deny edge caught")
+	} else {
+		s.widen(backendPolicy, frontend, edges)
+		backendPolicy.Spec.Ingress[0].From = greenFrontend
+		s.update(backendPolicy)
+	}
 
-	backendPolicy.Spec.Ingress[0].From = greenFrontend
-	s.update(backendPolicy)
-	s.create(allowEgress(frontend, "egress-dns-and-proxy", everyPod,
-		dnsEgress(),
-		egressTo(peers(nsPodPeer(labels("name", outside), proxy)), tcpPorts(3128)),
-	), denyAll(frontend, []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}))
+	s.create(
+		denyAll(frontend, egressOnly),
+		allowEgress(frontend, "egress-dns-and-proxy", everyPod,
+			dnsEgress(),
+			egressTo(peers(nsPodPeer(labels("name", outside), proxy)), tcpPorts(3128)),
+		),
+	)
 	toProxy := toPods(outside, proxy, intstr.FromString("proxy"))
 	egress := []v1alpha1.Edge{
 		allow("green-to-proxy", fromGreen, toService(outside, "proxy", 3128)),
@@ -107,4 +113,17 @@ func TestThreeTiers(t *testing.T) {
 		deny("green-to-postgres", fromGreen, toPostgres),
 	}
 	s.run(phase{name: "e2e-threetier-egress", edges: egress, afterChange: true})
+}
+
+// widen rewrites backend's one peer as two list items, which are ORed: every pod of
+// namespace frontend, and green pods of the policy's own namespace (a podSelector alone
+// means the policy's namespace). The test declares the intent, so it must report the
+// widened edges as unexpected allows.
+func (s *scenario) widen(backendPolicy *networkingv1.NetworkPolicy, frontend string, edges []v1alpha1.Edge) {
+	s.t.Helper()
+	backendPolicy.Spec.Ingress[0].From = peers(nsPeer(labels("name", frontend)), podPeer(selector(labels("type", "green"))))
+	s.update(backendPolicy)
+	widened := namedEdges("blue-to-backend", "yellow-to-backend", "frontend-stranger-to-backend", "application-green-to-backend")
+	s.run(phase{name: "e2e-threetier-widened", edges: edges, afterChange: true,
+		overrides: overridesFor(edges, widened, always(unexpectedAllow))})
 }

@@ -1,0 +1,334 @@
+package manifest_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/internal/manifest"
+)
+
+func TestLoadAcceptsValidInput(t *testing.T) {
+	cases := []struct {
+		name  string
+		paths []string
+		stdin string
+		want  []string // test names, in order
+	}{
+		{"multi-document file", []string{"testdata/valid.yaml"}, "", []string{"bookstore", "egress"}},
+		{"directory in name order, not recursive", []string{"testdata/dir"}, "", []string{"a", "b", "c"}},
+		{"stdin", []string{"-"}, readFile(t, "testdata/dir/a.yaml"), []string{"a"}},
+		{"files, directories and stdin together", []string{"testdata/valid.yaml", "-", "testdata/dir"}, readFile(t, "testdata/list.yaml"),
+			[]string{"bookstore", "egress", "one", "two", "a", "b", "c"}},
+		{"List", []string{"testdata/list.yaml"}, "", []string{"one", "two"}},
+		{"anchors, aliases and merge keys", []string{"testdata/anchors.yaml"}, "", []string{"anchors"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tests, err := manifest.Load(tc.paths, strings.NewReader(tc.stdin))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := names(tests); strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("tests %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadDecodesAndDefaults(t *testing.T) {
+	tests, err := manifest.Load([]string{"testdata/valid.yaml"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	book, egress := tests[0], tests[1]
+	if book.Kind != "ReachabilityTest" || book.APIVersion != v1alpha1.GroupVersion.String() {
+		t.Errorf("type meta %+v", book.TypeMeta)
+	}
+	if book.Spec.ProbeTimeoutSeconds != 2 || book.Spec.Attempts != 3 {
+		t.Errorf("defaults: probeTimeoutSeconds %d attempts %d, want 2 and 3", book.Spec.ProbeTimeoutSeconds, book.Spec.Attempts)
+	}
+	if egress.Spec.ProbeTimeoutSeconds != 5 || egress.Spec.Attempts != 1 {
+		t.Errorf("set values replaced: probeTimeoutSeconds %d attempts %d", egress.Spec.ProbeTimeoutSeconds, egress.Spec.Attempts)
+	}
+	edges := book.Spec.Edges
+	if got := edges[0].To.Service.Port; got != intstr.FromInt32(8080) {
+		t.Errorf("numeric port %#v", got)
+	}
+	if got := edges[1].To.Pods.Port; got != intstr.FromString("postgres") {
+		t.Errorf("named port %#v", got)
+	}
+	if edges[1].From.ServiceAccountName != "storefront" || edges[1].From.PodLabels["app"] != "storefront" {
+		t.Errorf("source %+v", edges[1].From)
+	}
+	if e := egress.Spec.Edges[0]; e.Protocol != v1alpha1.ProtocolUDP || e.To.Host.Host != "fd00::1" || e.To.Host.Port != 443 {
+		t.Errorf("host edge %+v", e)
+	}
+}
+
+func TestLoadIgnoresStatusAndExpandsMergeKeys(t *testing.T) {
+	tests, err := manifest.Load([]string{"testdata/list.yaml", "testdata/anchors.yaml"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tests[0].Status.Summary != nil {
+		t.Errorf("status kept: %+v", tests[0].Status)
+	}
+	redis := tests[2].Spec.Edges[1]
+	if redis.Name != "storefront-to-redis" || redis.Expect != v1alpha1.ExpectDeny || redis.From.PodLabels["app"] != "storefront" || redis.To.Service.Name != "redis" {
+		t.Errorf("merged edge %+v", redis)
+	}
+}
+
+// TestLoadFollowsSymlinks reads a directory laid out as a mounted ConfigMap: the files
+// are symlinks through ..data, and the ..* entries are not manifests.
+func TestLoadFollowsSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.Mkdir(filepath.Join(dir, "..2026_01_01"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "..2026_01_01", "tests.yaml"), []byte(readFile(t, "testdata/dir/a.yaml")), 0o644))
+	must(t, os.Symlink("..2026_01_01", filepath.Join(dir, "..data")))
+	must(t, os.Symlink(filepath.Join("..data", "tests.yaml"), filepath.Join(dir, "tests.yaml")))
+	tests, err := manifest.Load([]string{dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(tests); len(got) != 1 || got[0] != "a" {
+		t.Errorf("tests %v, want [a]", got)
+	}
+}
+
+func TestLoadReportsEveryProblemWithFileAndLine(t *testing.T) {
+	cases := []struct {
+		name  string
+		paths []string
+		stdin string
+		want  []string // one per error, each contained in its message, in order
+	}{
+		{"YAML syntax, after a valid document", []string{"testdata/syntax.yaml"}, "",
+			[]string{"testdata/syntax.yaml:13: invalid YAML: did not find expected ',' or '}'"}},
+		{"unknown fields, with their paths and the known fields", []string{"testdata/unknown-field.yaml"}, "",
+			[]string{
+				`testdata/unknown-field.yaml:10: unknown field "spec.edges[0].to.service.prot" (known fields here: name, namespace, port)`,
+				"testdata/unknown-field.yaml:10: spec.edges[0].to.service.port: Required value",
+				`testdata/unknown-field.yaml:12: unknown field "spec.atempts" (known fields here: attempts, edges, probePod, probeTimeoutSeconds)`,
+			}},
+		{"other kinds", []string{"testdata/wrong-kind.yaml"}, "",
+			[]string{
+				`testdata/wrong-kind.yaml:1: found apiVersion "v1" kind "ConfigMap" named "settings": only netconform.io/v1alpha1 ReachabilityTest documents are accepted`,
+				`testdata/wrong-kind.yaml:6: found apiVersion "netconform.io/v1" kind "ReachabilityTest" named "future": only netconform.io/v1alpha1`,
+				"testdata/wrong-kind.yaml:11: expected a ReachabilityTest (a mapping with apiVersion, kind, metadata and spec), found a list",
+			}},
+		{"a name used twice across files", []string{"testdata/valid.yaml", "testdata/duplicate-name.yaml"}, "",
+			[]string{`testdata/duplicate-name.yaml:4: ReachabilityTest "bookstore" is defined twice: first at testdata/valid.yaml:5`}},
+		{"a key repeated in a mapping", []string{"testdata/duplicate-key.yaml"}, "",
+			[]string{`testdata/duplicate-key.yaml:10: key "expect" is repeated: it is first set on line 9`}},
+		{"errors of all files together", []string{"testdata/syntax.yaml", "testdata/wrong-kind.yaml", "testdata/dir"}, "",
+			[]string{"testdata/syntax.yaml:13:", "testdata/wrong-kind.yaml:1:", "testdata/wrong-kind.yaml:6:", "testdata/wrong-kind.yaml:11:"}},
+		{"a missing file", []string{"testdata/nope.yaml"}, "", []string{"testdata/nope.yaml: no such file or directory"}},
+		{"stdin twice", []string{"-", "-"}, readFile(t, "testdata/dir/a.yaml"), []string{"<stdin>: - is given more than once"}},
+		{"metadata", []string{"-"}, `apiVersion: netconform.io/v1alpha1
+kind: ReachabilityTest
+metadata:
+  name: Front_End
+  namespace: shop
+spec:
+  edges: [{name: e1, from: {namespace: a}, to: {dns: {name: a.example}}, expect: Allow}]
+`, []string{
+			`<stdin>:4: metadata.name: Invalid value: "Front_End": a lowercase RFC 1123 subdomain must consist of`,
+			"<stdin>:5: metadata.namespace: Forbidden: not allowed on this type",
+		}},
+		{"wrong types", []string{"-"}, `apiVersion: netconform.io/v1alpha1
+kind: ReachabilityTest
+metadata: {name: x, labels: {team: 7}}
+spec:
+  edges:
+  - name: e1
+    from: {namespace: a, podLabels: {app: 3}}
+    to: {host: {host: "10.0.0.1", port: "80"}}
+    expect: Allow
+`, []string{
+			"<stdin>:3: metadata: json: cannot unmarshal number into Go struct field ObjectMeta.labels of type string",
+			`<stdin>:7: spec.edges[0].from.podLabels.app: Invalid value: "integer": spec.edges[0].from.podLabels.app in body must be of type string`,
+			`<stdin>:8: spec.edges[0].to.host.port: Invalid value: "string": spec.edges[0].to.host.port in body must be of type integer`,
+		}},
+		{"no name", []string{"-"}, `apiVersion: netconform.io/v1alpha1
+kind: ReachabilityTest
+metadata: {generateName: x-}
+spec:
+  edges: [{name: e1, from: {namespace: a}, to: {dns: {name: a.example}}, expect: Allow}]
+`, []string{"<stdin>:3: metadata.name: Required value: netconform finds tests by name"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := manifest.Load(tc.paths, strings.NewReader(tc.stdin))
+			assertErrors(t, err, tc.want)
+		})
+	}
+}
+
+func TestLoadRejectsInputWithoutTests(t *testing.T) {
+	_, err := manifest.Load([]string{"-"}, strings.NewReader("---\n# empty\n---\n"))
+	if err == nil || err.Error() != "no ReachabilityTest in <stdin>" {
+		t.Errorf("error %v, want: no ReachabilityTest in <stdin>", err)
+	}
+	if _, err := manifest.Load(nil, nil); err == nil {
+		t.Error("no error without paths")
+	}
+}
+
+func TestLoadRejectsEmptyDirectory(t *testing.T) {
+	dir := t.TempDir()
+	_, err := manifest.Load([]string{dir}, nil)
+	assertErrors(t, err, []string{dir + ": the directory holds no *.yaml, *.yml or *.json file"})
+}
+
+// TestLoadRejectsWhatTheAPIServerRejects repeats the cases of
+// controllers.TestAPIServerRejectsMalformedTests, which applies them to a real API server:
+// the messages must be the same, and name the line.
+func TestLoadRejectsWhatTheAPIServerRejects(t *testing.T) {
+	const okEdge = `{name: e1, from: {namespace: a}, to: {host: {host: 10.0.0.1, port: 80}}, expect: Allow}`
+	cases := []struct {
+		name string
+		spec string
+		want []string
+	}{
+		{"no destination", `edges: [{name: e1, from: {namespace: a}, to: {}, expect: Allow}]`,
+			[]string{"spec.edges[0].to", "to must set exactly one of service, pods, host or dns"}},
+		{"two destinations", `edges: [{name: e1, from: {namespace: a}, to: {host: {host: a.example, port: 1}, dns: {name: a.example}}, expect: Allow}]`,
+			[]string{"to must set exactly one of service, pods, host or dns"}},
+		{"port zero", `edges: [{name: e1, from: {namespace: a}, to: {service: {name: s, namespace: a, port: 0}}, expect: Allow}]`,
+			[]string{"spec.edges[0].to.service.port", "port must be a number from 1 to 65535 or a port name"}},
+		{"port too high", `edges: [{name: e1, from: {namespace: a}, to: {pods: {namespace: a, podLabels: {app: x}, port: 70000}}, expect: Allow}]`,
+			[]string{"spec.edges[0].to.pods.port", "port must be a number from 1 to 65535"}},
+		{"bad port name", `edges: [{name: e1, from: {namespace: a}, to: {service: {name: s, namespace: a, port: Http_Port}}, expect: Allow}]`,
+			[]string{"port must be a number from 1 to 65535 or a port name"}},
+		{"host port out of range", `edges: [{name: e1, from: {namespace: a}, to: {host: {host: 10.0.0.1, port: 65536}}, expect: Allow}]`,
+			[]string{"spec.edges[0].to.host.port", "65535"}},
+		{"duplicate edge names", `edges: [` + okEdge + `, ` + okEdge + `]`,
+			[]string{"spec.edges[1]", "Duplicate value"}},
+		{"dns with protocol", `edges: [{name: e1, from: {namespace: a}, to: {dns: {name: kubernetes.default}}, protocol: UDP, expect: Allow}]`,
+			[]string{"a dns destination takes no protocol: remove protocol from this edge"}},
+		{"dns with port", `edges: [{name: e1, from: {namespace: a}, to: {dns: {name: kubernetes.default, port: 53}}, expect: Allow}]`,
+			[]string{`unknown field "spec.edges[0].to.dns.port"`}},
+		{"missing expect", `edges: [{name: e1, from: {namespace: a}, to: {dns: {name: kubernetes.default}}}]`,
+			[]string{"spec.edges[0].expect", "Required value"}},
+		{"unknown expect", `edges: [{name: e1, from: {namespace: a}, to: {dns: {name: kubernetes.default}}, expect: Maybe}]`,
+			[]string{"spec.edges[0].expect", `supported values: "Allow", "Deny"`}},
+		{"unknown protocol", `edges: [{name: e1, from: {namespace: a}, to: {host: {host: a.example, port: 1}}, protocol: SCTP, expect: Allow}]`,
+			[]string{"spec.edges[0].protocol", `supported values: "TCP", "UDP"`}},
+		{"no edges", `edges: []`, []string{"spec.edges", "at least 1 items"}},
+		{"reserved label prefix", `edges: [{name: e1, from: {namespace: a, podLabels: {netconform.io/run: x}}, to: {dns: {name: a.example}}, expect: Allow}]`,
+			[]string{"podLabels must not use the netconform.io/ prefix"}},
+		{"timeout zero", "probeTimeoutSeconds: 0\nedges: [" + okEdge + "]", []string{"spec.probeTimeoutSeconds", "greater than or equal to 1"}},
+		{"too many attempts", "attempts: 11\nedges: [" + okEdge + "]", []string{"spec.attempts", "less than or equal to 10"}},
+		{"edge name with capitals", `edges: [{name: Front-To-Back, from: {namespace: a}, to: {dns: {name: a.example}}, expect: Allow}]`,
+			[]string{"spec.edges[0].name", "should match"}},
+		{"host with a scheme", `edges: [{name: e1, from: {namespace: a}, to: {host: {host: "https://api.example.com", port: 443}}, expect: Allow}]`,
+			[]string{"spec.edges[0].to.host.host", "should match"}},
+		{"too many edges", manyEdges(2001), []string{"spec.edges", "must have at most 2000 items"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := manifest.Load([]string{"-"}, strings.NewReader(document(tc.spec)))
+			errs := split(t, err)
+			if len(errs) != 1 {
+				t.Fatalf("%d errors, want 1:\n%v", len(errs), err)
+			}
+			const wantPrefix = "<stdin>:6: " // the line of the spec's first field
+			if !strings.HasPrefix(errs[0].Error(), wantPrefix) {
+				t.Errorf("error %q\n does not start with %q", errs[0], wantPrefix)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(errs[0].Error(), want) {
+					t.Errorf("error %q\n does not contain %q", errs[0], want)
+				}
+			}
+		})
+	}
+}
+
+// TestLoadChecksRulesDespiteOtherErrors: the API server skips the CEL rules when a field
+// has the wrong type or value; Load reports the rules' verdicts on the rest as well.
+func TestLoadChecksRulesDespiteOtherErrors(t *testing.T) {
+	spec := `edges:
+  - {name: e1, from: {namespace: a}, to: {}, expect: Maybe}
+  - {name: e2, from: {namespace: a}, to: {dns: {name: a.example}}, protocol: UDP, expect: Allow}`
+	_, err := manifest.Load([]string{"-"}, strings.NewReader(document(spec)))
+	assertErrors(t, err, []string{
+		`<stdin>:7: spec.edges[0].expect: Unsupported value: "Maybe"`,
+		"<stdin>:7: spec.edges[0].to: Invalid value: to must set exactly one of service, pods, host or dns",
+		"<stdin>:8: spec.edges[1]: Invalid value: a dns destination takes no protocol",
+	})
+}
+
+func document(spec string) string {
+	indented := "  " + strings.ReplaceAll(spec, "\n", "\n  ")
+	return "apiVersion: netconform.io/v1alpha1\nkind: ReachabilityTest\nmetadata:\n  name: malformed\nspec:\n" + indented + "\n"
+}
+
+func manyEdges(n int) string {
+	var b strings.Builder
+	b.WriteString("edges:")
+	for i := range n {
+		fmt.Fprintf(&b, "\n- {name: e%d, from: {namespace: a}, to: {host: {host: 10.0.0.1, port: 80}}, expect: Allow}", i)
+	}
+	return b.String()
+}
+
+// assertErrors checks that err joins exactly len(want) *manifest.Error, the i-th
+// containing want[i].
+func assertErrors(t *testing.T, err error, want []string) {
+	t.Helper()
+	errs := split(t, err)
+	if len(errs) != len(want) {
+		t.Errorf("%d errors, want %d:\n%v", len(errs), len(want), err)
+	}
+	for i := range min(len(errs), len(want)) {
+		if !strings.Contains(errs[i].Error(), want[i]) {
+			t.Errorf("error %d %q\n does not contain %q", i, errs[i], want[i])
+		}
+		var me *manifest.Error
+		if !errors.As(errs[i], &me) {
+			t.Errorf("error %d is a %T, want *manifest.Error", i, errs[i])
+		}
+	}
+}
+
+func split(t *testing.T, err error) []error {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		return joined.Unwrap()
+	}
+	return []error{err}
+}
+
+func names(tests []v1alpha1.ReachabilityTest) []string {
+	var out []string
+	for _, rt := range tests {
+		out = append(out, rt.Name)
+	}
+	return out
+}
+
+func readFile(t *testing.T, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(name)
+	must(t, err)
+	return string(data)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,79 @@
+package report
+
+import (
+	"encoding/json"
+	"io"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/netconform/netconform/api/v1alpha1"
+)
+
+// jsonReport is the document JSON writes. Its fields are a contract for scripts: add,
+// never rename.
+type jsonReport struct {
+	// Passed is true when there are tests and every edge of every test passed.
+	Passed bool       `json:"passed"`
+	Tests  []jsonTest `json:"tests"`
+}
+
+type jsonTest struct {
+	Name            string           `json:"name"`
+	Passed          bool             `json:"passed"`
+	Summary         v1alpha1.Summary `json:"summary"`
+	StartTime       *metav1.Time     `json:"startTime,omitempty"`
+	CompletionTime  *metav1.Time     `json:"completionTime,omitempty"`
+	DurationSeconds *float64         `json:"durationSeconds,omitempty"`
+	Results         []jsonResult     `json:"results"`
+}
+
+type jsonResult struct {
+	Edge        string `json:"edge"`
+	Source      string `json:"source"`
+	Destination string `json:"destination"`
+	Expected    string `json:"expected"`
+	Observed    string `json:"observed,omitempty"`
+	Verdict     string `json:"verdict"`
+	// Mismatch is UnexpectedAllow, UnexpectedDeny or Inconclusive; empty for a pass.
+	Mismatch            string `json:"mismatch,omitempty"`
+	Attempts            int32  `json:"attempts,omitempty"`
+	Target              string `json:"target,omitempty"`
+	LatencyMilliseconds int32  `json:"latencyMilliseconds,omitempty"`
+	Message             string `json:"message,omitempty"`
+}
+
+// JSON writes a stable, indented JSON document: every test with its summary and one
+// result per declared edge, and whether all passed.
+func JSON(w io.Writer, tests []v1alpha1.ReachabilityTest) error {
+	ts := newTests(tests)
+	doc := jsonReport{Passed: allPassed(ts), Tests: make([]jsonTest, 0, len(ts))}
+	for _, t := range ts {
+		doc.Tests = append(doc.Tests, newJSONTest(t))
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // messages stay readable; this is not embedded in HTML
+	return enc.Encode(doc)
+}
+
+func newJSONTest(t test) jsonTest {
+	jt := jsonTest{
+		Name: t.name, Passed: t.passed(), Summary: t.summary,
+		StartTime: t.start, CompletionTime: t.end,
+		Results: make([]jsonResult, 0, len(t.edges)),
+	}
+	if d, ok := t.duration(); ok {
+		s := d.Seconds()
+		jt.DurationSeconds = &s
+	}
+	for _, e := range t.edges {
+		r := e.result
+		jt.Results = append(jt.Results, jsonResult{
+			Edge: e.Name, Source: e.source, Destination: e.dest,
+			Expected: string(r.Expected), Observed: string(r.Observed), Verdict: string(r.Verdict),
+			Mismatch: e.outcome.mismatch(), Attempts: r.Attempts, Target: r.Target,
+			LatencyMilliseconds: r.LatencyMilliseconds, Message: r.Message,
+		})
+	}
+	return jt
+}

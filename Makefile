@@ -54,8 +54,9 @@ envtest-assets: ## Build etcd, kube-apiserver and kubectl for the controller tes
 	@hack/k8s-binaries.sh etcd kube-apiserver kubectl >/dev/null
 
 .PHONY: test
-test: verify-generated lint envtest-assets ## Run every test: generated-code drift, lint, unit and API-server tests
+test: verify-generated lint envtest-assets ## Run every test: generated code, lint, unit, API-server and end-to-end
 	hack/run-tests.sh
+	e2e/run.sh
 
 PROFILE ?= enforcing
 

@@ -99,7 +99,12 @@ func TestBookstoreLockdown(t *testing.T) {
 	byName := func(e v1alpha1.Edge) bool { return e.From.Namespace == ns && (e.To.Service != nil || e.To.DNS != nil) }
 	s.run(phase{name: "e2e-bookstore-no-dns", edges: edges, afterChange: true,
 		overrides: overridesFor(edges, byName, func(e v1alpha1.Edge) outcome {
-			if e.Expect == v1alpha1.ExpectAllow {
+			switch {
+			case e.To.DNS != nil && e.Expect == v1alpha1.ExpectAllow:
+				return unexpectedDeny // the look-up itself is the connection, and it is blocked
+			case e.To.DNS != nil:
+				return unresolvedDeny
+			case e.Expect == v1alpha1.ExpectAllow:
 				return unresolvedAllow
 			}
 			return unresolvedDeny

@@ -72,7 +72,8 @@ var (
 	// unresolvedAllow: an Allow edge whose name did not resolve.
 	unresolvedAllow = outcome{v1alpha1.VerdictFail, []v1alpha1.Observation{v1alpha1.ObservedDNSFailure}}
 	// unresolvedDeny: a Deny edge whose name did not resolve proves nothing.
-	unresolvedDeny = outcome{v1alpha1.VerdictInconclusive, []v1alpha1.Observation{v1alpha1.ObservedDNSFailure}}
+	// A Deny look-up that was blocked has no evidence the name server listens, either.
+	unresolvedDeny = outcome{v1alpha1.VerdictInconclusive, []v1alpha1.Observation{v1alpha1.ObservedDNSFailure, v1alpha1.ObservedRefused, v1alpha1.ObservedTimeout}}
 )
 
 func (o outcome) matches(r v1alpha1.EdgeResult) bool {

@@ -28,6 +28,10 @@ collect() {
   log "saved component logs and kubectl describe output to $out"
 }
 
+# A cluster this run starts is taken down at the end; one that was up stays up.
+was_up=
+[ -f "$DIR/profile" ] && was_up=1
+
 summaries=()
 failed=0
 deployed=
@@ -55,5 +59,6 @@ for profile in $PROFILES; do
   fi
   rm -f "$out"
 done
+[ -n "$was_up" ] || "$HERE/cluster/cluster.sh" down >/dev/null 2>&1
 printf '%s\n' "${summaries[@]}"
 exit $failed

@@ -30,14 +30,29 @@ const (
 	ContainerName = "probe"
 	// ProbeUID runs probes as a non-root user.
 	ProbeUID = 65532
-	// probeBackoff is the pause between attempts, mirrored by the probe's default.
-	probeBackoff = 200 * time.Millisecond
+	// BaseBackoff is the first pause between attempts; each next one doubles, up to
+	// MaxBackoff, so that retries span the time an enforcer takes to program a new pod.
+	BaseBackoff = 250 * time.Millisecond
+	// MaxBackoff caps the pause between attempts.
+	MaxBackoff = 2 * time.Second
 )
 
 // PodSettings are the manager-wide inputs of a probe pod.
 type PodSettings struct {
 	// Image is the probe image unless the test overrides it.
 	Image string
+	// Settle is how long a probe pod waits before its first check: a new pod is under
+	// no policy until the enforcer has seen its address, and would see a wide-open network.
+	Settle time.Duration
+}
+
+// Backoff is the pause after the given attempt (1, 2, ...).
+func Backoff(base time.Duration, attempt int) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, MaxBackoff)
 }
 
 // ProbePod renders the pod for one PodPlan of a run.
@@ -74,7 +89,7 @@ func ProbePod(test *v1alpha1.ReachabilityTest, runID string, p PodPlan, s PodSet
 		},
 		Spec: corev1.PodSpec{
 			RestartPolicy:                 corev1.RestartPolicyNever,
-			ActiveDeadlineSeconds:         ptr.To(deadlineSeconds(spec)),
+			ActiveDeadlineSeconds:         ptr.To(deadlineSeconds(spec, s.Settle)),
 			TerminationGracePeriodSeconds: ptr.To[int64](1),
 			ServiceAccountName:            p.Identity.ServiceAccount,
 			AutomountServiceAccountToken:  ptr.To(false),
@@ -94,7 +109,7 @@ func ProbePod(test *v1alpha1.ReachabilityTest, runID string, p PodPlan, s PodSet
 				Image:                    image,
 				ImagePullPolicy:          corev1.PullIfNotPresent,
 				Command:                  []string{"/netconform", "probe"},
-				Args:                     ProbeArgs(spec, p.Checks),
+				Args:                     ProbeArgs(spec, s.Settle, p.Checks),
 				Resources:                resources(override.Resources),
 				TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 				SecurityContext: &corev1.SecurityContext{
@@ -109,10 +124,11 @@ func ProbePod(test *v1alpha1.ReachabilityTest, runID string, p PodPlan, s PodSet
 }
 
 // ProbeArgs are the probe's flags; the last one carries the checks.
-func ProbeArgs(spec v1alpha1.ReachabilityTestSpec, checks []Check) []string {
+func ProbeArgs(spec v1alpha1.ReachabilityTestSpec, settle time.Duration, checks []Check) []string {
 	return []string{
 		"--timeout=" + (time.Duration(timeoutSeconds(spec)) * time.Second).String(),
 		"--attempts=" + strconv.Itoa(int(attempts(spec))),
+		"--settle=" + settle.String(),
 		ChecksFlag + EncodeChecks(checks),
 	}
 }
@@ -151,11 +167,11 @@ func attempts(spec v1alpha1.ReachabilityTestSpec) int32 {
 	return max(spec.Attempts, 1)
 }
 
-// deadlineSeconds bounds a probe pod's life: every attempt of a name look-up and a
-// connection, the pauses between attempts, and time to start.
-func deadlineSeconds(spec v1alpha1.ReachabilityTestSpec) int64 {
-	perAttempt := 2*time.Duration(timeoutSeconds(spec))*time.Second + probeBackoff
-	return int64((time.Duration(attempts(spec)) * perAttempt).Seconds()) + 30
+// deadlineSeconds bounds a probe pod's life: the settle time, every attempt of a name
+// look-up and a connection, the pauses between attempts, and time to start.
+func deadlineSeconds(spec v1alpha1.ReachabilityTestSpec, settle time.Duration) int64 {
+	perAttempt := 2*time.Duration(timeoutSeconds(spec))*time.Second + MaxBackoff
+	return int64((settle + time.Duration(attempts(spec))*perAttempt).Seconds()) + 30
 }
 
 func resources(override *corev1.ResourceRequirements) corev1.ResourceRequirements {

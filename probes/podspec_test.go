@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -299,14 +300,14 @@ func TestActiveDeadline(t *testing.T) {
 		timeout, attempts int32
 		want              int64
 	}{
-		{0, 0, 32}, // unset: one attempt of 1s
-		{1, 1, 32},
-		{2, 3, 42},
-		{60, 10, 1232}, // the API's largest values
+		{0, 0, 35}, // unset: one attempt of 1s, after the 1s settle time
+		{1, 1, 35},
+		{2, 3, 49},
+		{60, 10, 1251}, // the API's largest values
 	}
 	for _, tt := range tests {
 		spec := v1alpha1.ReachabilityTestSpec{ProbeTimeoutSeconds: tt.timeout, Attempts: tt.attempts}
-		got := deadlineSeconds(spec)
+		got := deadlineSeconds(spec, time.Second)
 		if got != tt.want {
 			t.Errorf("deadline for timeout %ds × %d attempts = %ds, want %ds", tt.timeout, tt.attempts, got, tt.want)
 		}
@@ -323,13 +324,13 @@ func TestProbeArgs(t *testing.T) {
 		spec v1alpha1.ReachabilityTestSpec
 		want []string
 	}{
-		{v1alpha1.ReachabilityTestSpec{ProbeTimeoutSeconds: 2, Attempts: 3}, []string{"--timeout=2s", "--attempts=3"}},
-		{v1alpha1.ReachabilityTestSpec{ProbeTimeoutSeconds: 60, Attempts: 10}, []string{"--timeout=1m0s", "--attempts=10"}},
-		{v1alpha1.ReachabilityTestSpec{}, []string{"--timeout=1s", "--attempts=1"}},
+		{v1alpha1.ReachabilityTestSpec{ProbeTimeoutSeconds: 2, Attempts: 3}, []string{"--timeout=2s", "--attempts=3", "--settle=1s"}},
+		{v1alpha1.ReachabilityTestSpec{ProbeTimeoutSeconds: 60, Attempts: 10}, []string{"--timeout=1m0s", "--attempts=10", "--settle=1s"}},
+		{v1alpha1.ReachabilityTestSpec{}, []string{"--timeout=1s", "--attempts=1", "--settle=1s"}},
 	}
 	for _, tt := range tests {
-		args := ProbeArgs(tt.spec, checks)
-		if len(args) != 3 || !reflect.DeepEqual(args[:2], tt.want) || args[2] != ChecksFlag+EncodeChecks(checks) {
+		args := ProbeArgs(tt.spec, time.Second, checks)
+		if len(args) != 4 || !reflect.DeepEqual(args[:3], tt.want) || args[3] != ChecksFlag+EncodeChecks(checks) {
 			t.Errorf("ProbeArgs(%+v) = %q, want %q followed by the checks", tt.spec, args, tt.want)
 		}
 	}

@@ -17,7 +17,7 @@ const (
 	// at most MaxChecksPerPod sockets stay well below a pod's file limit.
 	maxInFlight       = probes.MaxChecksPerPod
 	defaultResolvConf = "/etc/resolv.conf"
-	defaultBackoff    = 200 * time.Millisecond
+	defaultBackoff    = probes.BaseBackoff
 	defaultTimeout    = 2 * time.Second
 )
 
@@ -31,7 +31,7 @@ type Config struct {
 	NameServers []string
 	// ResolvConf is read when NameServers is empty; default /etc/resolv.conf.
 	ResolvConf string
-	// Backoff is the pause between attempts; default 200ms.
+	// Backoff is the first pause between attempts, doubling after each; default probes.BaseBackoff.
 	Backoff time.Duration
 }
 
@@ -91,7 +91,7 @@ func (p *prober) check(ctx context.Context, c probes.Check) probes.Result {
 			// A cancelled probe saw nothing about the network.
 			r.Observation, r.Message = v1alpha1.ObservedError, "probe stopped: "+err.Error()
 		}
-		if expected(c, r.Observation) || attempt >= p.attempts || !p.pause(ctx, p.backoff) {
+		if expected(c, r.Observation) || attempt >= p.attempts || !p.pause(ctx, probes.Backoff(p.backoff, attempt)) {
 			return r
 		}
 	}

@@ -31,7 +31,7 @@ type managerFlags struct {
 	kubeconfig, metricsAddr, healthAddr, probeImage, clusterDomain string
 	leaderElect                                                    bool
 	maxProbePods, workers, checksPerPod                            int
-	startTimeout                                                   time.Duration
+	startTimeout, settle                                           time.Duration
 	zap                                                            zap.Options
 }
 
@@ -46,6 +46,7 @@ func (f *managerFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.probeImage, "probe-image", os.Getenv("NETCONFORM_PROBE_IMAGE"), "image of the probe pods ($NETCONFORM_PROBE_IMAGE; default: the manager's own image when it runs in a pod, else "+version.DefaultImage()+")")
 	fs.StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "the cluster's DNS domain, for Service names")
 	fs.DurationVar(&f.startTimeout, "probe-pod-start-timeout", 2*time.Minute, "how long a probe pod may take to start before its checks become Error")
+	fs.DurationVar(&f.settle, "probe-settle-time", 2*time.Second, "how long a new probe pod waits before its first check, so that the policy enforcer has programmed it; raise it for slow enforcers")
 	f.zap.BindFlags(fs)
 }
 
@@ -92,7 +93,7 @@ func startManager(f managerFlags) error {
 	}
 	_, err = controllers.Setup(mgr, controllers.SetupOptions{
 		Options: controllers.Options{
-			Pod:                     probes.PodSettings{Image: f.probeImage},
+			Pod:                     probes.PodSettings{Image: f.probeImage, Settle: f.settle},
 			Plan:                    probes.PlanOptions{ClusterDomain: f.clusterDomain, MaxChecksPerPod: f.checksPerPod},
 			PodStartTimeout:         f.startTimeout,
 			MaxConcurrentReconciles: f.workers,

@@ -18,6 +18,7 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", 2*time.Second, "time limit of each connection attempt and look-up")
 	attempts := fs.Int("attempts", 3, "attempts per check while what it sees differs from what is expected")
 	checksJSON := fs.String("checks", "", "the checks to run, as the controller encodes them")
+	settle := fs.Duration("settle", 0, "time to wait before the first check, for the policy enforcer to program this pod")
 	out := fs.String("termination-log", "/dev/termination-log", "file the encoded results are written to")
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
@@ -31,6 +32,7 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "netconform probe: --checks holds %d checks, at most %d fit in one pod\n", len(checks), probes.MaxChecksPerPod)
 		return ExitUsage
 	}
+	time.Sleep(*settle) // nothing to wait for but the enforcer, which says nothing when it is done
 	results := dialer.Run(context.Background(), dialer.Config{Timeout: *timeout, Attempts: max(*attempts, 1)}, checks)
 	for i, c := range checks {
 		r := results[i]

@@ -22,6 +22,7 @@ type command struct {
 var commands = map[string]command{
 	"manager": {"run the operator", runManager},
 	"probe":   {"run checks inside a probe pod and report them in the termination message", runProbe},
+	"run":     {"apply ReachabilityTests, run them and exit 0 (passed), 1 (failed) or 2 (could not run)", runRun},
 	"serve":   {"listen on TCP ports and echo UDP, for fixtures and canaries", runServe},
 	"version": {"print the version", runVersion},
 }

@@ -1,0 +1,186 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/controllers"
+	"github.com/netconform/netconform/internal/gate"
+	"github.com/netconform/netconform/internal/manifest"
+	"github.com/netconform/netconform/internal/version"
+	"github.com/netconform/netconform/probes"
+)
+
+type runFlags struct {
+	files                           stringList
+	kubeconfig, kubeContext, output string
+	junit, probeImage               string
+	timeout, settle                 time.Duration
+	cleanup, waitOnly               bool
+	maxProbePods                    int
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func (f *runFlags) bind(fs *flag.FlagSet) {
+	fs.Var(&f.files, "f", "a file, a directory of files, or - for stdin, holding ReachabilityTests (repeatable)")
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "path to a kubeconfig (default: $KUBECONFIG, ~/.kube/config, then in-cluster)")
+	fs.StringVar(&f.kubeContext, "context", "", "the kubeconfig context to use")
+	fs.StringVar(&f.output, "output", "table", "how to print the results: table, json or markdown")
+	fs.StringVar(&f.junit, "junit", "", "also write JUnit XML to this path")
+	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up (exit 2) when the runs have not completed by then")
+	fs.BoolVar(&f.cleanup, "cleanup", false, "delete the tests afterwards")
+	fs.BoolVar(&f.waitOnly, "wait-only", false, "an operator is installed: only apply the tests and wait for its runs")
+	fs.StringVar(&f.probeImage, "probe-image", version.DefaultImage(), "image of the probe pods (without --wait-only)")
+	fs.DurationVar(&f.settle, "probe-settle-time", 2*time.Second, "how long a new probe pod waits before its first check (without --wait-only)")
+	fs.IntVar(&f.maxProbePods, "max-concurrent-probe-pods", 20, "most probe pods at once (without --wait-only)")
+}
+
+func runRun(args []string, stdout, stderr io.Writer) int {
+	var f runFlags
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f.bind(fs)
+	if err := fs.Parse(args); err != nil {
+		return ExitUsage
+	}
+	if err := f.validate(fs); err != nil {
+		fmt.Fprintf(stderr, "netconform run: %v\n", err)
+		return ExitUsage
+	}
+	tests, err := manifest.Load(f.files, os.Stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "netconform run: the tests are not valid; nothing was applied:\n%v\n", err)
+		return ExitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	results, err := f.execute(ctx, tests, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "netconform run: %v\n", err)
+		return ExitUsage
+	}
+	if err := gate.Render(stdout, f.output, results); err != nil {
+		fmt.Fprintf(stderr, "netconform run: %v\n", err)
+		return ExitUsage
+	}
+	if err := gate.WriteJUnit(f.junit, results); err != nil {
+		fmt.Fprintf(stderr, "netconform run: %v\n", err)
+		return ExitUsage
+	}
+	if !gate.Passed(results) {
+		return ExitFail
+	}
+	return ExitOK
+}
+
+func (f *runFlags) validate(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q: give files with -f", fs.Arg(0))
+	}
+	if len(f.files) == 0 {
+		return errors.New("no tests: give a file, a directory or - (stdin) with -f")
+	}
+	if !gate.KnownOutput(f.output) {
+		return fmt.Errorf("--output %q: use table, json or markdown", f.output)
+	}
+	if f.timeout <= 0 {
+		return fmt.Errorf("--timeout %s: give a positive duration such as 10m", f.timeout)
+	}
+	return nil
+}
+
+// execute applies the tests, runs them (in-process unless an operator does) and returns
+// them as they completed.
+func (f *runFlags) execute(ctx context.Context, tests []v1alpha1.ReachabilityTest, stderr io.Writer) ([]v1alpha1.ReachabilityTest, error) {
+	cfg, err := kubeConfig(f.kubeconfig, f.kubeContext)
+	if err != nil {
+		return nil, err
+	}
+	g, err := gate.New(cfg, newScheme(), stderr)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.EnsureCRD(ctx, !f.waitOnly); err != nil {
+		return nil, err
+	}
+	if !f.waitOnly {
+		if err := f.startReconciler(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
+	if err := g.Apply(ctx, tests); err != nil {
+		return nil, err
+	}
+	if f.cleanup {
+		defer g.Delete(context.Background(), tests)
+	}
+	return g.Wait(ctx, tests)
+}
+
+// startReconciler runs the operator's reconciler in this process, as `manager` would.
+func (f *runFlags) startReconciler(ctx context.Context, cfg *rest.Config) error {
+	ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 newScheme(),
+		Cache:                  controllers.CacheOptions(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	})
+	if err != nil {
+		return fmt.Errorf("starting the reconciler: %w", err)
+	}
+	_, err = controllers.Setup(mgr, controllers.SetupOptions{
+		Options: controllers.Options{
+			Pod:                     probes.PodSettings{Image: f.probeImage, Settle: f.settle},
+			Plan:                    probes.PlanOptions{ClusterDomain: "cluster.local", MaxChecksPerPod: 100},
+			PodStartTimeout:         2 * time.Minute,
+			MaxConcurrentReconciles: 4,
+		},
+		MaxConcurrentProbePods: f.maxProbePods,
+		Registry:               prometheus.NewRegistry(),
+	})
+	if err != nil {
+		return fmt.Errorf("starting the reconciler: %w", err)
+	}
+	go func() { _ = mgr.Start(ctx) }()
+	return nil
+}
+
+// kubeConfig loads a kubeconfig as kubectl does: --kubeconfig, then $KUBECONFIG and
+// ~/.kube/config, then the in-cluster service account; --context picks a context.
+func kubeConfig(path, context string) (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = path
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context})
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("no cluster to run on: %w (pass --kubeconfig, --context or set KUBECONFIG)", err)
+	}
+	return cfg, nil
+}
+
+var _ client.Object = &v1alpha1.ReachabilityTest{}

@@ -86,6 +86,10 @@ func TestBookstoreLockdown(t *testing.T) {
 	}
 	s.run(phase{name: "e2e-bookstore", edges: edges})
 
+	// The CI gate on the same edges: the CLI, then the in-cluster Job.
+	verdicts := s.gateVerdicts("e2e-bookstore-gate", edges)
+	s.gateJob("e2e-bookstore-job", edges, verdicts)
+
 	if cfg.profile == noop {
 		t.Log("noop profile: the live failures need an enforcer; the run above already shows every Deny edge caught")
 		return

@@ -10,8 +10,8 @@ import (
 	"os"
 	"time"
 
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apiextensions-apiserver/pkg/apihelpers"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -127,18 +127,26 @@ func (g *Gate) Delete(ctx context.Context, tests []v1alpha1.ReachabilityTest) {
 // Wait returns the tests once the run of each one's current generation completed.
 func (g *Gate) Wait(ctx context.Context, tests []v1alpha1.ReachabilityTest) ([]v1alpha1.ReachabilityTest, error) {
 	done := make([]v1alpha1.ReachabilityTest, len(tests))
-	var pending []string
+	// pending is what the last full look found incomplete: all tests until there was one.
+	pending := make([]string, 0, len(tests))
+	for i := range tests {
+		pending = append(pending, tests[i].Name)
+	}
 	last := ""
 	err := wait.PollUntilContextCancel(ctx, pollInterval, true, func(ctx context.Context) (bool, error) {
-		pending = pending[:0]
+		var now []string
 		for i := range tests {
 			if err := g.client.Get(ctx, client.ObjectKey{Name: tests[i].Name}, &done[i]); err != nil {
+				if ctx.Err() != nil {
+					return false, nil // out of time mid-look: the poll reports it, with the last pending
+				}
 				return false, fmt.Errorf("reading ReachabilityTest %s: %w", tests[i].Name, err)
 			}
 			if !completed(&done[i]) {
-				pending = append(pending, tests[i].Name)
+				now = append(now, tests[i].Name)
 			}
 		}
+		pending = now
 		if line := g.progressLine(ctx, done, pending); line != last {
 			g.say("%s", line)
 			last = line

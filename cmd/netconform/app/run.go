@@ -15,8 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -52,7 +54,7 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up (exit 2) when the runs have not completed by then")
 	fs.BoolVar(&f.cleanup, "cleanup", false, "delete the tests afterwards")
 	fs.BoolVar(&f.waitOnly, "wait-only", false, "an operator is installed: only apply the tests and wait for its runs")
-	fs.StringVar(&f.probeImage, "probe-image", version.DefaultImage(), "image of the probe pods (without --wait-only)")
+	fs.StringVar(&f.probeImage, "probe-image", "", "image of the probe pods, without --wait-only (default: this pod's own image in a cluster, else "+version.DefaultImage()+")")
 	fs.DurationVar(&f.settle, "probe-settle-time", 2*time.Second, "how long a new probe pod waits before its first check (without --wait-only)")
 	fs.IntVar(&f.maxProbePods, "max-concurrent-probe-pods", 20, "most probe pods at once (without --wait-only)")
 }
@@ -128,6 +130,9 @@ func (f *runFlags) execute(ctx context.Context, tests []v1alpha1.ReachabilityTes
 		return nil, err
 	}
 	if !f.waitOnly {
+		if f.probeImage == "" {
+			f.probeImage = ownImage(cfg)
+		}
 		if err := f.startReconciler(ctx, cfg); err != nil {
 			return nil, err
 		}
@@ -149,6 +154,9 @@ func (f *runFlags) startReconciler(ctx context.Context, cfg *rest.Config) error 
 		Cache:                  controllers.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
+		// Controller names are unique per process; Run may be called more than once in
+		// one (tests, embedding), each time with a fresh manager and metrics registry.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
 		return fmt.Errorf("starting the reconciler: %w", err)

@@ -76,6 +76,10 @@ deploy: ## Build the image without Docker, import it and install the operator on
 e2e: ## Run the end-to-end suites on the local cluster, enforcing and no-op profiles
 	e2e/run.sh
 
+.PHONY: e2e-kind
+e2e-kind: ## Run the end-to-end suites on kind with Calico (needs docker, kind and internet; not run here)
+	e2e/kind/run.sh
+
 .PHONY: demo
 demo: ## Bring up the local cluster, deploy the operator and run the Bookstore scenario
 	e2e/cluster/demo.sh

@@ -1,0 +1,118 @@
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	psaapi "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// TestShippedPodsAreRestricted evaluates every pod the shipped manifests run (the
+// manager, the gate Job, the Bookstore sample's workloads) with the upstream Pod Security
+// evaluator at the restricted level.
+func TestShippedPodsAreRestricted(t *testing.T) {
+	e, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restricted := psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: psaapi.LatestVersion()}
+	files := []string{"manager/manager.yaml", "job/job.yaml", "samples/bookstore/workloads.yaml"}
+	pods := 0
+	for _, file := range files {
+		for _, tmpl := range podTemplates(t, file) {
+			pods++
+			agg := policy.AggregateCheckResults(e.EvaluatePod(restricted, &tmpl.ObjectMeta, &tmpl.Spec))
+			if !agg.Allowed {
+				t.Errorf("%s: a pod template violates restricted: %s: %s", file, agg.ForbiddenReason(), agg.ForbiddenDetail())
+			}
+		}
+	}
+	if pods < 9 { // manager, gate, seven Bookstore workloads
+		t.Errorf("evaluated %d pod templates, want at least 9: a manifest lost its workloads", pods)
+	}
+}
+
+// TestManagerRoleIsLeastPrivilege: the manager may not exec into pods, attach ephemeral
+// containers, or read secrets, and may not touch every resource.
+func TestManagerRoleIsLeastPrivilege(t *testing.T) {
+	for _, file := range []string{"rbac/role.yaml", "job/rbac.yaml"} {
+		for _, doc := range documents(t, file) {
+			var role rbacv1.ClusterRole
+			if err := sigsyaml.Unmarshal(doc, &role); err != nil || role.Kind != "ClusterRole" {
+				continue
+			}
+			for _, rule := range role.Rules {
+				for _, res := range rule.Resources {
+					switch res {
+					case "*", "secrets", "pods/exec", "pods/attach", "pods/ephemeralcontainers":
+						t.Errorf("%s: %s may use %s", file, role.Name, res)
+					}
+				}
+				for _, verb := range rule.Verbs {
+					if verb == "*" {
+						t.Errorf("%s: %s has a wildcard verb on %v", file, role.Name, rule.Resources)
+					}
+				}
+			}
+		}
+	}
+}
+
+func podTemplates(t *testing.T, file string) []corev1.PodTemplateSpec {
+	var out []corev1.PodTemplateSpec
+	for _, doc := range documents(t, file) {
+		var meta struct{ Kind string }
+		if err := sigsyaml.Unmarshal(doc, &meta); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		switch meta.Kind {
+		case "Deployment":
+			var d appsv1.Deployment
+			mustUnmarshal(t, file, doc, &d)
+			out = append(out, d.Spec.Template)
+		case "Job":
+			var j batchv1.Job
+			mustUnmarshal(t, file, doc, &j)
+			out = append(out, j.Spec.Template)
+		}
+	}
+	return out
+}
+
+func documents(t *testing.T, file string) [][]byte {
+	data, err := os.ReadFile(filepath.FromSlash(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := yaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	var docs [][]byte
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return docs
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		docs = append(docs, doc)
+	}
+}
+
+func mustUnmarshal(t *testing.T, file string, doc []byte, into any) {
+	t.Helper()
+	if err := sigsyaml.UnmarshalStrict(doc, into); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+}

@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -64,8 +63,8 @@ func (s *scenario) gateJob(name string, edges []v1alpha1.Edge, want map[string]v
 		return apierrors.IsNotFound(err), "deleting", client.IgnoreNotFound(err)
 	})
 	for _, o := range jobObjects(s, name, edges) {
-		if err := k8s.Patch(s.ctx, o, client.Apply, client.FieldOwner("netconform-e2e"), client.ForceOwnership); err != nil {
-			s.fatalf("applying %s %s: %v", o.GetObjectKind().GroupVersionKind().Kind, o.GetName(), err)
+		if err := k8s.Apply(s.ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("netconform-e2e"), client.ForceOwnership); err != nil {
+			s.fatalf("applying %s %s: %v", o.GetKind(), o.GetName(), err)
 		}
 	}
 	s.tests = append(s.tests, name)
@@ -163,34 +162,35 @@ func testYAML(name string, edges []v1alpha1.Edge) []byte {
 
 // jobObjects reads config/job as users apply it, with the suite's image and a ConfigMap
 // holding the edges.
-func jobObjects(s *scenario, name string, edges []v1alpha1.Edge) []client.Object {
-	var objs []client.Object
+func jobObjects(s *scenario, name string, edges []v1alpha1.Edge) []*unstructured.Unstructured {
+	var objs []*unstructured.Unstructured
 	for _, f := range []string{"namespace.yaml", "rbac.yaml", "job.yaml"} {
 		objs = append(objs, readManifests(s, filepath.Join("..", "config", "job", f))...)
 	}
 	for _, o := range objs {
-		if o.GetObjectKind().GroupVersionKind().Kind == "Namespace" {
+		if o.GetKind() == "Namespace" {
 			o.SetLabels(map[string]string{e2eLabel: "true", "pod-security.kubernetes.io/enforce": "restricted"})
 		}
-		if o.GetObjectKind().GroupVersionKind().Kind == "Job" {
-			setJobImage(s, o.(*unstructured.Unstructured))
+		if o.GetKind() == "Job" {
+			setJobImage(s, o)
 		}
 	}
-	cm := &corev1.ConfigMap{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: metav1.ObjectMeta{Name: "netconform-tests", Namespace: "netconform-gate"},
-		Data:       map[string]string{"tests.yaml": string(testYAML(name, edges))},
-	}
+	cm := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1",
+		"kind":       "ConfigMap",
+		"metadata":   map[string]any{"name": "netconform-tests", "namespace": "netconform-gate"},
+		"data":       map[string]any{"tests.yaml": string(testYAML(name, edges))},
+	}}
 	return append(objs, cm)
 }
 
-func readManifests(s *scenario, path string) []client.Object {
+func readManifests(s *scenario, path string) []*unstructured.Unstructured {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		s.fatalf("reading %s: %v", path, err)
 	}
 	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var objs []client.Object
+	var objs []*unstructured.Unstructured
 	for {
 		u := &unstructured.Unstructured{}
 		if err := dec.Decode(&u.Object); err != nil {

@@ -73,10 +73,8 @@ func (g *Gate) EnsureCRD(ctx context.Context, install bool) error {
 	}
 	g.say("installed the ReachabilityTest CRD (%s), which was missing", want.Name)
 	return wait.PollUntilContextCancel(ctx, pollInterval, true, func(ctx context.Context) (bool, error) {
-		if err := g.client.Get(ctx, client.ObjectKey{Name: want.Name}, &have); err != nil {
-			return false, nil
-		}
-		return apihelpers.IsCRDConditionTrue(&have, apiextensionsv1.Established), nil
+		err := g.client.Get(ctx, client.ObjectKey{Name: want.Name}, &have)
+		return err == nil && apihelpers.IsCRDConditionTrue(&have, apiextensionsv1.Established), nil
 	})
 }
 
@@ -138,7 +136,7 @@ func (g *Gate) Wait(ctx context.Context, tests []v1alpha1.ReachabilityTest) ([]v
 		for i := range tests {
 			if err := g.client.Get(ctx, client.ObjectKey{Name: tests[i].Name}, &done[i]); err != nil {
 				if ctx.Err() != nil {
-					return false, nil // out of time mid-look: the poll reports it, with the last pending
+					return false, ctx.Err() // out of time mid-look: reported as a timeout, with the last pending
 				}
 				return false, fmt.Errorf("reading ReachabilityTest %s: %w", tests[i].Name, err)
 			}

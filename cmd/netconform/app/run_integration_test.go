@@ -115,7 +115,7 @@ func kubelet(ctx context.Context, answer func(probes.Check) probes.Result) error
 	err := wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		var pods corev1.PodList
 		if err := envClient.List(ctx, &pods, client.InNamespace(gateNamespace), client.HasLabels{probes.LabelRun}); err != nil {
-			return false, nil // ctx ended, or a hiccup: the next poll retries
+			return false, nil //nolint:nilerr // ctx ended, or a hiccup: the next poll retries
 		}
 		for i := range pods.Items {
 			pod := &pods.Items[i]
@@ -129,7 +129,7 @@ func kubelet(ctx context.Context, answer func(probes.Check) probes.Result) error
 		return false, nil
 	})
 	if ctx.Err() != nil {
-		return nil // stopped, as meant to
+		return nil //nolint:nilerr // stopped, as meant to
 	}
 	return err
 }

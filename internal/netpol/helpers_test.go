@@ -164,8 +164,9 @@ func portNoProtocol(n int32) networkingv1.NetworkPolicyPort {
 	return networkingv1.NetworkPolicyPort{Port: &p}
 }
 
-func portRange(n, end int32, proto corev1.Protocol) networkingv1.NetworkPolicyPort {
-	p := port(n, proto)
+// portRange is a TCP port range from n to end.
+func portRange(n, end int32) networkingv1.NetworkPolicyPort {
+	p := port(n, corev1.ProtocolTCP)
 	p.EndPort = &end
 	return p
 }

@@ -109,8 +109,12 @@ func (r *ReachabilityTestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		return ctrl.Result{}, nil // the status update that completed it is on its way
 	}
 	if run == nil || run.Generation != test.Generation {
-		if run == nil && test.Status.ObservedGeneration == test.Generation {
-			return ctrl.Result{}, r.deletePods(ctx, pods, "")
+		if err := r.deletePods(ctx, pods, ""); err != nil {
+			return ctrl.Result{}, err
+		}
+		wait, err := r.untilNextRun(ctx, test)
+		if err != nil || wait != 0 {
+			return ctrl.Result{RequeueAfter: max(wait, 0)}, err
 		}
 		if run, err = r.startRun(ctx, test); err != nil {
 			return ctrl.Result{}, err
@@ -121,6 +125,29 @@ func (r *ReachabilityTestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		return ctrl.Result{}, err
 	}
 	return r.advanceRun(ctx, test, *run, pods)
+}
+
+// untilNextRun says how long until the test's next run is due: zero for now, negative
+// for never (suspended, or done with its generation and no schedule). It keeps the
+// status's nextRunTime current, writing it only when it changes.
+func (r *ReachabilityTestReconciler) untilNextRun(ctx context.Context, test *v1alpha1.ReachabilityTest) (time.Duration, error) {
+	next := nextRunTime(test, r.Events)
+	if !next.Equal(test.Status.NextRunTime) {
+		base := test.DeepCopy()
+		test.Status.NextRunTime = next
+		if err := r.Client.Status().Patch(ctx, test, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+			return 0, fmt.Errorf("recording the next run time: %w", err)
+		}
+	}
+	switch {
+	case suspended(test):
+		return -1, nil
+	case test.Status.ObservedGeneration != test.Generation:
+		return 0, nil // a new generation runs at once
+	case next == nil:
+		return -1, nil
+	}
+	return max(next.Sub(r.Now()), 0), nil
 }
 
 // probePods lists the probe pods a test owns, from the cache.
@@ -248,6 +275,7 @@ func (r *ReachabilityTestReconciler) completeRun(ctx context.Context, test *v1al
 	base := test.DeepCopy()
 	now := metav1.NewTime(r.Now())
 	completeRunStatus(&test.Status, run, results, now)
+	test.Status.NextRunTime = nextRunTime(test, r.Events)
 	if err := r.Client.Status().Patch(ctx, test, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("recording the results of run %s: %w", run.ID, err)
 	}

@@ -3,11 +3,16 @@ package controllers
 import (
 	"fmt"
 	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/events"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/internal/schedule"
 	"github.com/netconform/netconform/probes"
 )
 
@@ -129,4 +134,25 @@ func verdictChanges(before, now []v1alpha1.EdgeResult) []verdictChange {
 		changes = append(changes, verdictChange{Edge: r.Edge, Regressed: probes.Severity(r.Verdict) > probes.Severity(was), Before: was, Now: r})
 	}
 	return changes
+}
+
+// nextRunTime is when a scheduled test runs next: the schedule's first time after the
+// last run started (so a restarted manager neither skips nor doubles a run). Nil when
+// the test is suspended, has no schedule, or has not run yet.
+func nextRunTime(test *v1alpha1.ReachabilityTest, events events.EventRecorder) *metav1.Time {
+	last := test.Status.LastRunStartTime
+	if suspended(test) || test.Spec.Schedule == "" || last == nil {
+		return nil
+	}
+	next, err := schedule.Next(test.Spec.Schedule, last.Time)
+	if err != nil {
+		events.Eventf(test, nil, corev1.EventTypeWarning, v1alpha1.ReasonInvalidSchedule, "Schedule", "%v", err)
+		return nil
+	}
+	t := metav1.NewTime(next.Truncate(time.Second)) // as the API stores it
+	return &t
+}
+
+func suspended(test *v1alpha1.ReachabilityTest) bool {
+	return test.Spec.Suspend != nil && *test.Spec.Suspend
 }

@@ -34,6 +34,17 @@ type ReachabilityTestSpec struct {
 	// probePod adjusts the probe pods the controller starts.
 	// +optional
 	ProbePod *ProbePodSpec `json:"probePod,omitempty"`
+
+	// schedule runs the test again: five cron fields such as "0 3 * * *", a descriptor
+	// such as "@hourly", or an interval such as "@every 10m". Empty: one run per generation.
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every [0-9]+[0-9a-zµ.]*|(\S+\s+){4}\S+)$`
+	// +optional
+	Schedule string `json:"schedule,omitempty"`
+
+	// suspend stops new runs, scheduled or not; a run in progress finishes.
+	// +optional
+	Suspend *bool `json:"suspend,omitempty"`
 }
 
 // Edge is one connection from a source identity to a destination.
@@ -274,6 +285,7 @@ const (
 	ReasonEdgesFailed       = "EdgesFailed"
 	ReasonEdgesInconclusive = "EdgesInconclusive"
 	ReasonNoRunYet          = "NoRunYet"
+	ReasonInvalidSchedule   = "InvalidSchedule"
 )
 
 // ReachabilityTestStatus is what the last run saw.

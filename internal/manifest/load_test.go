@@ -116,7 +116,7 @@ func TestLoadReportsEveryProblemWithFileAndLine(t *testing.T) {
 			[]string{
 				`testdata/unknown-field.yaml:10: unknown field "spec.edges[0].to.service.prot" (known fields here: name, namespace, port)`,
 				"testdata/unknown-field.yaml:10: spec.edges[0].to.service.port: Required value",
-				`testdata/unknown-field.yaml:12: unknown field "spec.atempts" (known fields here: attempts, edges, probePod, probeTimeoutSeconds)`,
+				`testdata/unknown-field.yaml:12: unknown field "spec.atempts" (known fields here: attempts, edges, probePod, probeTimeoutSeconds, schedule, suspend)`,
 			}},
 		{"other kinds", []string{"testdata/wrong-kind.yaml"}, "",
 			[]string{
@@ -281,4 +281,12 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestLoadParsesTheSchedule: a schedule of the right shape that cron cannot read is
+// caught before it reaches the cluster, where it would never run.
+func TestLoadParsesTheSchedule(t *testing.T) {
+	spec := "schedule: \"61 * * * *\"\nedges: [{name: e1, from: {namespace: a}, to: {dns: {name: a.example}}, expect: Allow}]"
+	_, err := manifest.Load([]string{"-"}, strings.NewReader(document(spec)))
+	assertErrors(t, err, []string{`<stdin>:6: spec.schedule: Invalid value: "61 * * * *": schedule "61 * * * *"`})
 }

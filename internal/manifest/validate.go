@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -20,12 +21,14 @@ import (
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/config/crd"
+	"github.com/netconform/netconform/internal/schedule"
 )
 
 // validator checks an object as the API server checks a create of a custom resource,
@@ -101,10 +104,24 @@ func (v *validator) validate(ctx context.Context, obj map[string]any) []*problem
 	errs = append(errs, objectmeta.Validate(ctx, nil, obj, v.structural, false)...)
 	errs = append(errs, listtype.ValidateListSetsAndMaps(nil, v.structural, obj)...)
 	errs = append(errs, v.validateRules(ctx, obj, errs)...)
+	errs = append(errs, validateSchedule(obj, errs)...)
 	for _, e := range errs {
 		probs = append(probs, fieldProblem(e))
 	}
 	return probs
+}
+
+// validateSchedule parses spec.schedule as the controller will: the schema checks only
+// its shape, and a schedule that never parses would never run.
+func validateSchedule(obj map[string]any, earlier field.ErrorList) field.ErrorList {
+	spec, _, _ := unstructured.NestedString(obj, "spec", "schedule")
+	if spec == "" || slices.ContainsFunc(earlier, func(e *field.Error) bool { return e.Field == "spec.schedule" }) {
+		return nil
+	}
+	if _, err := schedule.Next(spec, time.Now()); err != nil {
+		return field.ErrorList{field.Invalid(field.NewPath("spec", "schedule"), spec, err.Error())}
+	}
+	return nil
 }
 
 // decodeStrictly reports unknown fields, in the words of a create with

@@ -54,6 +54,7 @@ edges: [` + okEdge + `]`, []string{"spec.attempts", "less than or equal to 10"}}
 			[]string{"spec.edges[0].name", "should match"}},
 		{"host with a scheme", `edges: [{name: e1, from: {namespace: a}, to: {host: {host: "https://api.example.com", port: 443}}, expect: Allow}]`,
 			[]string{"spec.edges[0].to.host.host", "should match"}},
+		{"schedule of four fields", "schedule: \"0 3 * *\"\nedges: [" + okEdge + "]", []string{"spec.schedule", "should match"}},
 		{"too many edges", ManyEdges(2001), []string{"spec.edges", "must have at most 2000 items"}},
 	}
 }

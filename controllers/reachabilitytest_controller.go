@@ -108,7 +108,9 @@ func (r *ReachabilityTestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	if last, ok := r.completed.Load(test.Name); ok && run != nil && run.ID == last {
 		return ctrl.Result{}, nil // the status update that completed it is on its way
 	}
-	if run == nil || run.Generation != test.Generation {
+	// A run of an older generation is abandoned for one of the new spec, unless the new
+	// spec suspends the test: then the run in progress finishes.
+	if run == nil || (run.Generation != test.Generation && !suspended(test)) {
 		if err := r.deletePods(ctx, pods, ""); err != nil {
 			return ctrl.Result{}, err
 		}

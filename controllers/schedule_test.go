@@ -43,19 +43,41 @@ func TestScheduledRunsRepeatAndSurviveARestart(t *testing.T) {
 		t.Errorf("nextRunTime %v after run %s, want later than %v", rt.Status.NextRunTime, run2, due)
 	}
 
-	// Suspended: no next run time, and no new run.
+	// Suspended while a run is in progress: that run finishes; then no next run time,
+	// and no new run.
+	finishing := waitForActiveRun(t, rt, run2)
 	rt = getTest(t, rt.Name)
 	rt.Spec.Suspend = ptr.To(true)
 	if err := k8s.Update(context.Background(), rt); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "nextRunTime to clear", func(context.Context) (bool, error) {
-		rt = getTest(t, rt.Name)
-		return rt.Status.NextRunTime == nil, nil
-	})
-	if rt.Status.ActiveRun != nil || len(probePodsOf(t, rt)) != 0 {
-		t.Errorf("a suspended test started run %v", rt.Status.ActiveRun)
+	if got := finishNextRun(t, rt, run2); got != finishing {
+		t.Errorf("after suspending, run %s went on, want the run in progress %s to finish", got, finishing)
 	}
+	eventually(t, 10*time.Second, "the last run to complete and nextRunTime to clear", func(context.Context) (bool, error) {
+		rt = getTest(t, rt.Name)
+		return rt.Status.ActiveRun == nil && rt.Status.NextRunTime == nil && rt.Status.LastRunStartTime != nil, nil
+	})
+	if len(rt.Status.Results) != 1 || rt.Status.Results[0].Verdict != v1alpha1.VerdictPass {
+		t.Errorf("the run that finished after suspending left results %+v", rt.Status.Results)
+	}
+	eventually(t, 10*time.Second, "the RunStarted events of three runs", func(context.Context) (bool, error) {
+		return countEvents(t, rt, EventRunStarted) == 3, nil
+	})
+}
+
+// waitForActiveRun waits until a run other than previous is in progress and returns it.
+func waitForActiveRun(t *testing.T, rt *v1alpha1.ReachabilityTest, previous string) string {
+	t.Helper()
+	var id string
+	eventually(t, 20*time.Second, "the next scheduled run to start", func(context.Context) (bool, error) {
+		if run := getTest(t, rt.Name).Status.ActiveRun; run != nil && run.ID != previous {
+			id = run.ID
+			return true, nil
+		}
+		return false, nil
+	})
+	return id
 }
 
 // finishNextRun waits for a probe pod of a run other than previous, finishes it as

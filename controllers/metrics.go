@@ -25,6 +25,9 @@ var (
 	edgeObservationDesc = prometheus.NewDesc("netconform_edge_observation",
 		"Observation of an edge in the last completed run (always 1, the observation is a label).",
 		[]string{"test", "edge", "observation"}, nil)
+	edgeDiagnosisDesc = prometheus.NewDesc("netconform_edge_diagnosis",
+		"An edge whose declared intent, NetworkPolicies and dataplane disagree (always 1): PolicyMismatch or DataplaneMismatch.",
+		[]string{"test", "edge", "diagnosis"}, nil)
 	testPassedDesc = prometheus.NewDesc("netconform_test_passed",
 		"Whether every edge of the test passed in its last completed run (1) or not (0).",
 		[]string{"test"}, nil)
@@ -97,6 +100,7 @@ type testCollector struct {
 func (c *testCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- edgeVerdictDesc
 	ch <- edgeObservationDesc
+	ch <- edgeDiagnosisDesc
 	ch <- testPassedDesc
 	ch <- testLastRunDesc
 }
@@ -124,6 +128,9 @@ func collectTest(ch chan<- prometheus.Metric, t *v1alpha1.ReachabilityTest) {
 			ch <- prometheus.MustNewConstMetric(edgeVerdictDesc, prometheus.GaugeValue, boolValue(r.Verdict == v), t.Name, r.Edge, string(r.Expected), string(v))
 		}
 		ch <- prometheus.MustNewConstMetric(edgeObservationDesc, prometheus.GaugeValue, 1, t.Name, r.Edge, string(r.Observed))
+		if r.Diagnosis != "" {
+			ch <- prometheus.MustNewConstMetric(edgeDiagnosisDesc, prometheus.GaugeValue, 1, t.Name, r.Edge, string(r.Diagnosis))
+		}
 		if r.Verdict != v1alpha1.VerdictPass {
 			passed = 0
 		}

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 
 	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/internal/prediction"
 	"github.com/netconform/netconform/probes"
 )
 
@@ -69,7 +70,9 @@ type ReachabilityTestReconciler struct {
 // +kubebuilder:rbac:groups=netconform.io,resources=reachabilitytests/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=netconform.io,resources=reachabilitytests/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
-// +kubebuilder:rbac:groups="",resources=services,verbs=get
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=list
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=list
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=list
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -194,6 +197,7 @@ func (r *ReachabilityTestReconciler) advanceRun(ctx context.Context, test *v1alp
 		pod := probes.ProbePod(test, run.ID, p, r.Options.Pod)
 		if found, ok := existing[pod.Name]; ok {
 			progress.add(p.Checks, assessPod(found, len(p.Checks), now, r.Options.PodStartTimeout))
+			progress.from(found, p.Checks)
 			continue
 		}
 		if f, ok := r.rejected.Load(rejectedKey(test, run, pod.Name)); ok {
@@ -273,6 +277,7 @@ func (r *ReachabilityTestReconciler) allProbePods(ctx context.Context) (map[stri
 // the run's pods, so that a crash in between loses no results.
 func (r *ReachabilityTestReconciler) completeRun(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, plan probes.Plan, progress runProgress, pods []corev1.Pod) error {
 	results := judgeRun(test.Spec.Edges, plan, progress, r.listens(ctx, test, progress))
+	r.predict(ctx, test, results, progress)
 	previous := test.Status.Results
 	base := test.DeepCopy()
 	now := metav1.NewTime(r.Now())
@@ -289,6 +294,28 @@ func (r *ReachabilityTestReconciler) completeRun(ctx context.Context, test *v1al
 	return r.deletePods(ctx, pods, "")
 }
 
+// predict adds to each result what the cluster's policies allow, and a diagnosis where
+// intent, policies and dataplane disagree. A prediction is extra: when the policies
+// cannot be read, the results stand without it.
+func (r *ReachabilityTestReconciler) predict(ctx context.Context, test *v1alpha1.ReachabilityTest, results []v1alpha1.EdgeResult, progress runProgress) {
+	cluster, err := prediction.Snapshot(ctx, r.APIReader, test.Spec.Edges)
+	if err != nil {
+		ctrl.LoggerFrom(ctx).Info("Cannot predict the edges from the policies", "reachabilityTest", klog.KObj(test), "err", err.Error())
+		return
+	}
+	for i, edge := range test.Spec.Edges {
+		checks, res := progress.checks[edge.Name], progress.results[edge.Name]
+		if len(checks) == 0 || len(checks) != len(res) || results[i].Observed == v1alpha1.ObservedError {
+			continue
+		}
+		source := prediction.Source(edge.From, "probe", progress.sourceIPs[edge.Name])
+		predicted, why := prediction.Predict(cluster, edge, source, checks, res)
+		results[i].Predicted = predicted
+		results[i].Explanation = truncateMessage(why)
+		results[i].Diagnosis = prediction.Diagnose(edge.Expect, predicted, results[i].Observed)
+	}
+}
+
 func (r *ReachabilityTestReconciler) report(test *v1alpha1.ReachabilityTest, run v1alpha1.Run, results, previous []v1alpha1.EdgeResult, failures []podFailure, took time.Duration) {
 	r.Metrics.RunCompleted(test.Name, took, results)
 	for _, f := range failures {
@@ -302,6 +329,7 @@ func (r *ReachabilityTestReconciler) report(test *v1alpha1.ReachabilityTest, run
 		}
 		r.Events.Eventf(test, nil, kind, reason, "JudgeEdge", "Edge %s went from %s to %s (expected %s, observed %s): %s", c.Edge, c.Before, c.Now.Verdict, c.Now.Expected, c.Now.Observed, c.Now.Message)
 	}
+	r.reportDiagnoses(test, results)
 	passed := test.Status.Summary.Passed == test.Status.Summary.Edges
 	if passed {
 		r.Events.Eventf(test, nil, corev1.EventTypeNormal, EventRunPassed, "JudgeRun", "Run %s: all %d edges passed", run.ID, len(results))
@@ -357,4 +385,22 @@ func rejectedKey(test *v1alpha1.ReachabilityTest, run v1alpha1.Run, pod string) 
 
 func podKey(pod *corev1.Pod) string {
 	return types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}.String()
+}
+
+// reportDiagnoses says, once per run, which edges the policies or the dataplane got wrong.
+func (r *ReachabilityTestReconciler) reportDiagnoses(test *v1alpha1.ReachabilityTest, results []v1alpha1.EdgeResult) {
+	byDiagnosis := map[v1alpha1.Diagnosis][]string{}
+	for _, res := range results {
+		if res.Diagnosis != "" {
+			byDiagnosis[res.Diagnosis] = append(byDiagnosis[res.Diagnosis], res.Edge)
+		}
+	}
+	if edges := byDiagnosis[v1alpha1.DiagnosisDataplaneMismatch]; len(edges) > 0 {
+		r.Events.Eventf(test, nil, corev1.EventTypeWarning, string(v1alpha1.DiagnosisDataplaneMismatch), "Diagnose",
+			"%d edges did not do what the NetworkPolicies say (is the CNI enforcing them?): %s", len(edges), listNames(edges))
+	}
+	if edges := byDiagnosis[v1alpha1.DiagnosisPolicyMismatch]; len(edges) > 0 {
+		r.Events.Eventf(test, nil, corev1.EventTypeWarning, string(v1alpha1.DiagnosisPolicyMismatch), "Diagnose",
+			"%d edges are not what the NetworkPolicies implement (a policy bug): %s", len(edges), listNames(edges))
+	}
 }

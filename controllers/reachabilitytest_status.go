@@ -88,25 +88,32 @@ func passedCondition(s v1alpha1.Summary, results []v1alpha1.EdgeResult, generati
 	return c
 }
 
-// edgeNames lists the edges with a verdict, at most ten, for messages people read.
+// edgeNames lists the edges with a verdict, for messages people read.
 func edgeNames(results []v1alpha1.EdgeResult, v v1alpha1.Verdict) string {
-	const shown = 10
 	var names []string
-	total := 0
 	for _, r := range results {
-		if r.Verdict != v {
-			continue
-		}
-		total++
-		if len(names) < shown {
+		if r.Verdict == v {
 			names = append(names, r.Edge)
 		}
 	}
-	out := strings.Join(names, ", ")
-	if total > shown {
-		out += fmt.Sprintf(" and %d more", total-shown)
+	return listNames(names)
+}
+
+// listNames joins at most ten names, saying how many more there are.
+func listNames(names []string) string {
+	const shown = 10
+	if len(names) <= shown {
+		return strings.Join(names, ", ")
 	}
-	return out
+	return strings.Join(names[:shown], ", ") + fmt.Sprintf(" and %d more", len(names)-shown)
+}
+
+// truncateMessage keeps a status message within the API's 1024 bytes.
+func truncateMessage(s string) string {
+	if len(s) <= 1024 {
+		return s
+	}
+	return strings.ToValidUTF8(s[:1021], "") + "..."
 }
 
 // verdictChange is an edge whose verdict moved between two runs.

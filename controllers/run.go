@@ -12,9 +12,11 @@ import (
 
 // runProgress gathers what the pods of a run have reported so far.
 type runProgress struct {
-	checks   map[string][]probes.Check
-	results  map[string][]probes.Result
-	failures []podFailure
+	checks  map[string][]probes.Check
+	results map[string][]probes.Result
+	// sourceIPs holds, per edge, the address of the probe pod its checks came from.
+	sourceIPs map[string]string
+	failures  []podFailure
 	// pending counts pods still running or starting.
 	pending int
 	recheck time.Duration
@@ -40,6 +42,16 @@ func (p *runProgress) add(checks []probes.Check, o podOutcome) {
 	for i, c := range checks {
 		p.checks[c.Edge] = append(p.checks[c.Edge], c)
 		p.results[c.Edge] = append(p.results[c.Edge], results[i])
+	}
+}
+
+// from records the probe pod that made the checks, for the prediction.
+func (p *runProgress) from(pod *corev1.Pod, checks []probes.Check) {
+	if p.sourceIPs == nil {
+		p.sourceIPs = map[string]string{}
+	}
+	for _, c := range checks {
+		p.sourceIPs[c.Edge] = pod.Status.PodIP
 	}
 }
 

@@ -397,7 +397,34 @@ type EdgeResult struct {
 	// +kubebuilder:validation:MaxLength=1024
 	// +optional
 	Message string `json:"message,omitempty"`
+
+	// predicted is what the cluster's NetworkPolicies allow for this edge, read from the
+	// policies without a packet; empty when they do not settle it.
+	// +optional
+	Predicted Expectation `json:"predicted,omitempty"`
+
+	// diagnosis names what disagrees: PolicyMismatch (the policies do not implement the
+	// declared intent) or DataplaneMismatch (the dataplane did not do what the policies say).
+	// +optional
+	Diagnosis Diagnosis `json:"diagnosis,omitempty"`
+
+	// explanation says which policies and rules made the prediction.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Explanation string `json:"explanation,omitempty"`
 }
+
+// Diagnosis names the layer at fault when intent, policies and dataplane disagree.
+// +kubebuilder:validation:Enum=PolicyMismatch;DataplaneMismatch
+type Diagnosis string
+
+// Diagnoses.
+const (
+	// DiagnosisPolicyMismatch: the policies do not implement the declared intent.
+	DiagnosisPolicyMismatch Diagnosis = "PolicyMismatch"
+	// DiagnosisDataplaneMismatch: the dataplane did not do what the policies say.
+	DiagnosisDataplaneMismatch Diagnosis = "DataplaneMismatch"
+)
 
 // ReachabilityTest declares network edges that must be allowed or denied and reports
 // what a live cluster really lets through.

@@ -273,6 +273,9 @@ func observation(r v1alpha1.EdgeResult) string {
 	if r.Message != "" {
 		s += ": " + oneLine(r.Message)
 	}
+	if r.Diagnosis != "" {
+		s += fmt.Sprintf(" [%s: the policies say %s: %s]", r.Diagnosis, r.Predicted, oneLine(r.Explanation))
+	}
 	return s
 }
 

@@ -1,0 +1,193 @@
+// Package prediction says what a cluster's NetworkPolicies allow for each edge of a run,
+// and compares that with what the edge declared and what the probes saw, to tell a policy
+// bug from an enforcement bug.
+package prediction
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/internal/netpol"
+	"github.com/netconform/netconform/probes"
+)
+
+// DNS names the Service every name look-up goes through.
+const (
+	dnsNamespace = "kube-system"
+	dnsService   = "kube-dns"
+	dnsPort      = 53
+)
+
+// Snapshot reads what the model needs: every namespace, and the pods, Services and
+// NetworkPolicies of the namespaces the edges touch (and of the cluster DNS).
+func Snapshot(ctx context.Context, r client.Reader, edges []v1alpha1.Edge) (*netpol.Cluster, error) {
+	c := &netpol.Cluster{}
+	var nss corev1.NamespaceList
+	if err := r.List(ctx, &nss); err != nil {
+		return nil, fmt.Errorf("listing namespaces: %w", err)
+	}
+	c.Namespaces = nss.Items
+	for _, ns := range namespacesOf(edges) {
+		var pods corev1.PodList
+		var svcs corev1.ServiceList
+		var pols networkingv1.NetworkPolicyList
+		for _, list := range []client.ObjectList{&pods, &svcs, &pols} {
+			if err := r.List(ctx, list, client.InNamespace(ns)); err != nil {
+				return nil, fmt.Errorf("reading namespace %s: %w", ns, err)
+			}
+		}
+		c.Pods = append(c.Pods, pods.Items...)
+		c.Services = append(c.Services, svcs.Items...)
+		c.Policies = append(c.Policies, pols.Items...)
+	}
+	return c, nil
+}
+
+func namespacesOf(edges []v1alpha1.Edge) []string {
+	set := map[string]bool{dnsNamespace: true}
+	for _, e := range edges {
+		set[e.From.Namespace] = true
+		switch {
+		case e.To.Service != nil:
+			set[e.To.Service.Namespace] = true
+		case e.To.Pods != nil:
+			set[e.To.Pods.Namespace] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for ns := range set {
+		out = append(out, ns)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Source is the probe pod an edge's checks came from, as the policies see it.
+func Source(from v1alpha1.Source, name, ip string) *corev1.Pod {
+	pod := &corev1.Pod{}
+	pod.Name, pod.Namespace, pod.Labels = name, from.Namespace, from.PodLabels
+	pod.Spec.ServiceAccountName = from.ServiceAccountName
+	pod.Status.PodIP, pod.Status.Phase = ip, corev1.PodRunning
+	return pod
+}
+
+// Predict says whether the policies allow an edge from source, using the checks that
+// probed it and their results for addresses only the probe resolved. It returns "" when
+// the model cannot tell (a Service with backends that disagree, an unknown address), and
+// sentences that explain the prediction.
+func Predict(c *netpol.Cluster, edge v1alpha1.Edge, source *corev1.Pod, checks []probes.Check, results []probes.Result) (v1alpha1.Expectation, string) {
+	from := netpol.PodPeer(source)
+	var decisions []netpol.Decision
+	if needsDNS(edge) {
+		dns, err := c.EvaluateService(from, dnsNamespace, dnsService, dnsPort, corev1.ProtocolUDP)
+		if err == nil {
+			decisions = append(decisions, dns...)
+		}
+	}
+	for i, check := range checks {
+		d, ok := predictCheck(c, edge, from, check, results[i])
+		if !ok {
+			return "", "the policies do not settle this edge: " + strings.Join(reasons(d), " ")
+		}
+		decisions = append(decisions, d...)
+	}
+	if len(decisions) == 0 {
+		return "", ""
+	}
+	return verdictOf(decisions)
+}
+
+func needsDNS(edge v1alpha1.Edge) bool {
+	return edge.To.Service != nil || edge.To.DNS != nil || (edge.To.Host != nil && net.ParseIP(edge.To.Host.Host) == nil)
+}
+
+// predictCheck judges one check's connection; false when the model cannot tell.
+func predictCheck(c *netpol.Cluster, edge v1alpha1.Edge, from netpol.Peer, check probes.Check, r probes.Result) ([]netpol.Decision, bool) {
+	protocol := corev1.ProtocolTCP
+	if check.Kind == probes.KindUDP {
+		protocol = corev1.ProtocolUDP
+	}
+	switch {
+	case check.Kind == probes.KindDNS:
+		return nil, true // the DNS leg is all there is
+	case edge.To.Service != nil:
+		d, err := c.EvaluateService(from, edge.To.Service.Namespace, edge.To.Service.Name, check.Port, protocol)
+		return d, err == nil && agree(d)
+	}
+	ip := check.Host
+	if net.ParseIP(ip) == nil {
+		host, _, err := net.SplitHostPort(r.Target)
+		if err != nil {
+			return nil, false // the probe never resolved the name
+		}
+		ip = host
+	}
+	d := c.Evaluate(netpol.Connection{From: from, To: netpol.AddressPeer(ip), Port: check.Port, Protocol: protocol})
+	return []netpol.Decision{d}, true
+}
+
+// agree: every backend of a Service gets the same verdict, so it does not matter which
+// one a probe reached.
+func agree(ds []netpol.Decision) bool {
+	for _, d := range ds {
+		if d.Allowed != ds[0].Allowed {
+			return false
+		}
+	}
+	return len(ds) > 0
+}
+
+// verdictOf allows only when every decision allows; the explanation comes from the
+// first decision that denies, or the first one.
+func verdictOf(ds []netpol.Decision) (v1alpha1.Expectation, string) {
+	for _, d := range ds {
+		if !d.Allowed {
+			return v1alpha1.ExpectDeny, strings.Join(reasons([]netpol.Decision{d}), " ")
+		}
+	}
+	return v1alpha1.ExpectAllow, strings.Join(reasons(ds[:1]), " ")
+}
+
+func reasons(ds []netpol.Decision) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.Reasons...)
+	}
+	return out
+}
+
+// Diagnose names what disagrees when the declared intent, the policies and the dataplane
+// do not line up: DataplaneMismatch when the probes saw other than the policies say
+// (enforcement), else PolicyMismatch when the policies say other than the edge declares.
+func Diagnose(expected, predicted v1alpha1.Expectation, observed v1alpha1.Observation) v1alpha1.Diagnosis {
+	seen, ok := outcome(observed)
+	switch {
+	case predicted == "" || !ok:
+		return ""
+	case seen != predicted:
+		return v1alpha1.DiagnosisDataplaneMismatch
+	case predicted != expected:
+		return v1alpha1.DiagnosisPolicyMismatch
+	}
+	return ""
+}
+
+// outcome is what an observation says the dataplane did; a name that did not resolve was
+// denied on the way to the name server.
+func outcome(o v1alpha1.Observation) (v1alpha1.Expectation, bool) {
+	switch {
+	case o == v1alpha1.ObservedConnected:
+		return v1alpha1.ExpectAllow, true
+	case probes.Denied(o) || o == v1alpha1.ObservedDNSFailure:
+		return v1alpha1.ExpectDeny, true
+	}
+	return "", false
+}

@@ -1,0 +1,103 @@
+package prediction
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/internal/netpol"
+	"github.com/netconform/netconform/probes"
+)
+
+func TestPredict(t *testing.T) {
+	web := map[string]string{"app": "web"}
+	db := pod("shop", "db-0", "10.244.0.7", map[string]string{"app": "db"})
+	denyAll := policy("shop", "default-deny", metav1.LabelSelector{}, nil)
+	webToDB := policy("shop", "db-from-web", metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
+		[]networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: web}}})
+	toDB := v1alpha1.Edge{Name: "web-to-db", From: v1alpha1.Source{Namespace: "shop", PodLabels: web},
+		To: v1alpha1.Destination{Pods: &v1alpha1.PodsDestination{Namespace: "shop", PodLabels: map[string]string{"app": "db"}, Port: intstr.FromInt32(5432)}}}
+	check := probes.Check{Edge: "web-to-db", Kind: probes.KindTCP, Host: "10.244.0.7", Port: 5432}
+	tests := []struct {
+		name     string
+		policies []networkingv1.NetworkPolicy
+		from     map[string]string
+		want     v1alpha1.Expectation
+		words    string
+	}{
+		{"no policy isolates the database", nil, web, v1alpha1.ExpectAllow, ""},
+		{"default deny", []networkingv1.NetworkPolicy{denyAll}, web, v1alpha1.ExpectDeny, "shop/default-deny"},
+		{"default deny with an allow from web", []networkingv1.NetworkPolicy{denyAll, webToDB}, web, v1alpha1.ExpectAllow, "shop/db-from-web"},
+		{"the allow admits web only", []networkingv1.NetworkPolicy{denyAll, webToDB}, map[string]string{"app": "other"}, v1alpha1.ExpectDeny, "shop/db-from-web"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &netpol.Cluster{Namespaces: []corev1.Namespace{namespace("shop")}, Pods: []corev1.Pod{*db}, Policies: tt.policies}
+			edge := toDB
+			edge.From.PodLabels = tt.from
+			got, why := Predict(c, edge, Source(edge.From, "probe", "10.244.0.9"), []probes.Check{check}, []probes.Result{{Target: "10.244.0.7:5432"}})
+			if got != tt.want || !strings.Contains(why, tt.words) {
+				t.Errorf("Predict = %s (%q), want %s mentioning %q", got, why, tt.want, tt.words)
+			}
+		})
+	}
+}
+
+func TestPredictUnresolvedNameIsUnknown(t *testing.T) {
+	c := &netpol.Cluster{Namespaces: []corev1.Namespace{namespace("shop")}}
+	edge := v1alpha1.Edge{Name: "e", From: v1alpha1.Source{Namespace: "shop"}, To: v1alpha1.Destination{Host: &v1alpha1.HostDestination{Host: "api.example", Port: 443}}}
+	check := probes.Check{Edge: "e", Kind: probes.KindTCP, Host: "api.example", Port: 443}
+	if got, _ := Predict(c, edge, Source(edge.From, "probe", "10.244.0.9"), []probes.Check{check}, []probes.Result{{Observation: v1alpha1.ObservedDNSFailure}}); got != "" {
+		t.Errorf("a name the probe never resolved predicted %s, want unknown", got)
+	}
+}
+
+func TestDiagnose(t *testing.T) {
+	const allow, deny = v1alpha1.ExpectAllow, v1alpha1.ExpectDeny
+	tests := []struct {
+		expected, predicted v1alpha1.Expectation
+		observed            v1alpha1.Observation
+		want                v1alpha1.Diagnosis
+	}{
+		{deny, deny, v1alpha1.ObservedRefused, ""},                                    // all agree
+		{deny, deny, v1alpha1.ObservedConnected, v1alpha1.DiagnosisDataplaneMismatch}, // a CNI that enforces nothing
+		{deny, allow, v1alpha1.ObservedConnected, v1alpha1.DiagnosisPolicyMismatch},   // a policy wider than the intent
+		{allow, deny, v1alpha1.ObservedTimeout, v1alpha1.DiagnosisPolicyMismatch},     // a forgotten allow
+		{allow, allow, v1alpha1.ObservedRefused, v1alpha1.DiagnosisDataplaneMismatch}, // the dataplane blocks an allowed flow
+		{allow, deny, v1alpha1.ObservedDNSFailure, v1alpha1.DiagnosisPolicyMismatch},  // DNS egress forgotten
+		{allow, "", v1alpha1.ObservedRefused, ""},                                     // no prediction
+		{deny, deny, v1alpha1.ObservedError, ""},                                      // no observation
+	}
+	for _, tt := range tests {
+		if got := Diagnose(tt.expected, tt.predicted, tt.observed); got != tt.want {
+			t.Errorf("Diagnose(expected %s, predicted %s, observed %s) = %q, want %q", tt.expected, tt.predicted, tt.observed, got, tt.want)
+		}
+	}
+}
+
+func namespace(name string) corev1.Namespace {
+	return corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"kubernetes.io/metadata.name": name}}}
+}
+
+func pod(ns, name, ip string, labels map[string]string) *corev1.Pod {
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels}}
+	p.Status.PodIP, p.Status.Phase = ip, corev1.PodRunning
+	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+	return p
+}
+
+func policy(ns, name string, selector metav1.LabelSelector, from []networkingv1.NetworkPolicyPeer) networkingv1.NetworkPolicy {
+	p := networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec:       networkingv1.NetworkPolicySpec{PodSelector: selector, PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}},
+	}
+	if from != nil {
+		p.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: from}}
+	}
+	return p
+}

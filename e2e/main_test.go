@@ -78,6 +78,8 @@ var (
 var tally struct {
 	sync.Mutex
 	scenarios, edges, asExpected int
+	// predicted counts edges the policies settled; agreed, those the dataplane agreed with.
+	predicted, agreed int
 }
 
 func TestMain(m *testing.M) {
@@ -127,6 +129,7 @@ func runSuites(m *testing.M) int {
 	}
 	tally.Lock()
 	fmt.Printf("e2e profile=%s scenarios=%d edges=%d as-expected=%d\n", cfg.profile, tally.scenarios, tally.edges, tally.asExpected)
+	fmt.Printf("e2e profile=%s predicted=%d prediction-matches-dataplane=%d\n", cfg.profile, tally.predicted, tally.agreed)
 	tally.Unlock()
 	return code
 }

@@ -199,6 +199,9 @@ func (s *scenario) compare(p phase, rt *v1alpha1.ReachabilityTest) (asExpected i
 		default:
 			asExpected++
 		}
+		if problem := oracle(e, r); ok && problem != "" {
+			problems = append(problems, problem)
+		}
 	}
 	wantPassed := metav1.ConditionFalse
 	if passed {
@@ -212,6 +215,35 @@ func (s *scenario) compare(p phase, rt *v1alpha1.ReachabilityTest) (asExpected i
 		problems = append(problems, fmt.Sprintf("condition Passed=%s for generation %d (%s), want Passed=%s for generation %d", c.Status, c.ObservedGeneration, c.Message, wantPassed, rt.Generation))
 	}
 	return asExpected, problems
+}
+
+// oracle checks the prediction from the policies against the dataplane: on an enforcing
+// cluster they agree on every edge, and every failure is the policies' (PolicyMismatch);
+// on a cluster that enforces nothing, every Deny edge is the dataplane's.
+func oracle(e v1alpha1.Edge, r v1alpha1.EdgeResult) string {
+	tally.Lock()
+	if r.Predicted != "" {
+		tally.predicted++
+		if r.Diagnosis != v1alpha1.DiagnosisDataplaneMismatch {
+			tally.agreed++
+		}
+	}
+	tally.Unlock()
+	var want v1alpha1.Diagnosis
+	switch {
+	case cfg.profile == noop && e.Expect == v1alpha1.ExpectDeny:
+		want = v1alpha1.DiagnosisDataplaneMismatch
+	case cfg.profile == enforcing && r.Verdict == v1alpha1.VerdictFail:
+		want = v1alpha1.DiagnosisPolicyMismatch
+	case cfg.profile == enforcing && r.Diagnosis == v1alpha1.DiagnosisDataplaneMismatch:
+		return fmt.Sprintf("edge %s: the policies predict %s but the dataplane did otherwise (%s): %s", e.Name, r.Predicted, r.Observed, r.Explanation)
+	default:
+		return ""
+	}
+	if r.Diagnosis != want {
+		return fmt.Sprintf("edge %s: diagnosis %q (predicted %q, observed %s), want %s: %s", e.Name, r.Diagnosis, r.Predicted, r.Observed, want, r.Explanation)
+	}
+	return ""
 }
 
 // resultTable renders a run's results beside what the phase expects of them.

@@ -50,8 +50,10 @@ for profile in $PROFILES; do
     go test -C "$ROOT" -tags e2e -count=1 -v -timeout 25m ./e2e/ >"$out" 2>&1
   rc=$?
   grep -E '^(=== RUN|--- |ok|FAIL|PASS)|_test\.go:[0-9]+:' "$out" | grep -vE '^=== RUN' >&2
-  line=$(grep -E '^e2e profile=' "$out" | tail -n 1)
+  line=$(grep -E '^e2e profile=.* scenarios=' "$out" | tail -n 1)
   summaries+=("${line:-e2e profile=$profile: no summary (see $ARTIFACTS/$profile/go-test.log)}")
+  oracle=$(grep -E '^e2e profile=.* predicted=' "$out" | tail -n 1)
+  [ -n "$oracle" ] && summaries+=("$oracle")
   if [ $rc -ne 0 ]; then
     failed=1
     collect "$profile"

@@ -283,9 +283,11 @@ func countScenario() {
 }
 
 // countEdges records checked edge results and how many were as expected.
-func countEdges(checked, asExpected int) {
+func countEdges(checked int, c runCounts) {
 	tally.Lock()
 	defer tally.Unlock()
 	tally.edges += checked
-	tally.asExpected += asExpected
+	tally.asExpected += c.asExpected
+	tally.predicted += c.predicted
+	tally.agreed += c.agreed
 }

@@ -137,13 +137,13 @@ func (s *scenario) run(p phase) {
 			name = fmt.Sprintf("%s-%d", p.name, i)
 		}
 		rt := s.runTest(name, p.edges)
-		asExpected, problems := s.compare(p, rt)
+		counts, problems := s.compare(p, rt)
 		s.t.Logf("ReachabilityTest %s (run %d of at most %d):\n%s", name, i, runs, resultTable(p, rt))
 		if len(problems) > 0 && i < runs {
 			s.t.Logf("%s: not yet what the policy change should show (%s); running again while the dataplane converges", name, strings.Join(problems, "; "))
 			continue
 		}
-		countEdges(len(p.edges), asExpected)
+		countEdges(len(p.edges), counts)
 		if len(problems) > 0 {
 			s.t.Errorf("ReachabilityTest %s on profile %s:\n  %s\nstate saved in %s", name, cfg.profile, strings.Join(problems, "\n  "), s.dump(name))
 		}
@@ -181,7 +181,12 @@ func (s *scenario) runTest(name string, edges []v1alpha1.Edge) *v1alpha1.Reachab
 }
 
 // compare checks each declared edge's result and the Passed condition against the phase.
-func (s *scenario) compare(p phase, rt *v1alpha1.ReachabilityTest) (asExpected int, problems []string) {
+// runCounts are what one run adds to the closing lines.
+type runCounts struct {
+	asExpected, predicted, agreed int
+}
+
+func (s *scenario) compare(p phase, rt *v1alpha1.ReachabilityTest) (counts runCounts, problems []string) {
 	results := map[string]v1alpha1.EdgeResult{}
 	for _, r := range rt.Status.Results {
 		results[r.Edge] = r
@@ -197,12 +202,22 @@ func (s *scenario) compare(p phase, rt *v1alpha1.ReachabilityTest) (asExpected i
 		case !want.matches(r):
 			problems = append(problems, fmt.Sprintf("edge %s (expect %s): got %s/%s, want %s: %s", e.Name, e.Expect, r.Verdict, r.Observed, want, r.Message))
 		default:
-			asExpected++
+			counts.asExpected++
 		}
-		if problem := oracle(e, r); ok && problem != "" {
+		if !ok {
+			continue
+		}
+		if r.Predicted != "" {
+			counts.predicted++
+			if r.Diagnosis != v1alpha1.DiagnosisDataplaneMismatch {
+				counts.agreed++
+			}
+		}
+		if problem := oracle(e, r); problem != "" {
 			problems = append(problems, problem)
 		}
 	}
+	s.t.Logf("%s: the policies predict %d of %d edges; the dataplane agrees on %d", rt.Name, counts.predicted, len(p.edges), counts.agreed)
 	wantPassed := metav1.ConditionFalse
 	if passed {
 		wantPassed = metav1.ConditionTrue
@@ -214,21 +229,13 @@ func (s *scenario) compare(p phase, rt *v1alpha1.ReachabilityTest) (asExpected i
 	case c.Status != wantPassed || c.ObservedGeneration != rt.Generation:
 		problems = append(problems, fmt.Sprintf("condition Passed=%s for generation %d (%s), want Passed=%s for generation %d", c.Status, c.ObservedGeneration, c.Message, wantPassed, rt.Generation))
 	}
-	return asExpected, problems
+	return counts, problems
 }
 
 // oracle checks the prediction from the policies against the dataplane: on an enforcing
 // cluster they agree on every edge, and every failure is the policies' (PolicyMismatch);
 // on a cluster that enforces nothing, every Deny edge is the dataplane's.
 func oracle(e v1alpha1.Edge, r v1alpha1.EdgeResult) string {
-	tally.Lock()
-	if r.Predicted != "" {
-		tally.predicted++
-		if r.Diagnosis != v1alpha1.DiagnosisDataplaneMismatch {
-			tally.agreed++
-		}
-	}
-	tally.Unlock()
 	var want v1alpha1.Diagnosis
 	switch {
 	case cfg.profile == noop && e.Expect == v1alpha1.ExpectDeny:

@@ -31,13 +31,6 @@ const MaxEdges = 2000
 // maxLabels is the most podLabels an edge's source or pods destination may carry.
 const maxLabels = 32
 
-// The cluster DNS every Service name look-up goes through, as in package prediction.
-const (
-	dnsNamespace = "kube-system"
-	dnsService   = "kube-dns"
-	dnsPort      = 53
-)
-
 // intruder names the unlabelled source every test gets: a pod no policy means to admit.
 const intruder = "intruder"
 
@@ -277,7 +270,7 @@ func (d destination) verdict(c *netpol.Cluster, src *corev1.Pod) (v1alpha1.Expec
 	}
 	if d.service != nil {
 		// The probe looks the Service's name up first: denied DNS is a denied edge.
-		dns, err := c.EvaluateService(from, dnsNamespace, dnsService, dnsPort, corev1.ProtocolUDP)
+		dns, err := prediction.DNSLookup(c, from)
 		if err == nil && slices.ContainsFunc(dns, func(x netpol.Decision) bool { return !x.Allowed }) {
 			return v1alpha1.ExpectDeny, true
 		}

@@ -19,12 +19,18 @@ import (
 	"github.com/netconform/netconform/probes"
 )
 
-// DNS names the Service every name look-up goes through.
+// The cluster DNS every Service name look-up goes through.
 const (
 	dnsNamespace = "kube-system"
 	dnsService   = "kube-dns"
 	dnsPort      = 53
 )
+
+// DNSLookup judges a source's look-ups: UDP 53 to the cluster DNS's pods. It fails when
+// the cluster has no kube-dns Service.
+func DNSLookup(c *netpol.Cluster, from netpol.Peer) ([]netpol.Decision, error) {
+	return c.EvaluateService(from, dnsNamespace, dnsService, dnsPort, corev1.ProtocolUDP)
+}
 
 // Snapshot reads what the model needs: every namespace, and the pods, Services and
 // NetworkPolicies of the namespaces the edges touch (and of the cluster DNS).
@@ -87,7 +93,7 @@ func Predict(c *netpol.Cluster, edge v1alpha1.Edge, source *corev1.Pod, checks [
 	from := netpol.PodPeer(source)
 	var decisions []netpol.Decision
 	if needsDNS(edge) {
-		dns, err := c.EvaluateService(from, dnsNamespace, dnsService, dnsPort, corev1.ProtocolUDP)
+		dns, err := DNSLookup(c, from)
 		if err == nil {
 			decisions = append(decisions, dns...)
 		}

@@ -25,13 +25,6 @@ const (
 	toForm   = "svc/NAMESPACE/NAME:PORT, pod/NAMESPACE/NAME:PORT or ip/ADDRESS:PORT, such as svc/shop/db:5432"
 )
 
-// The cluster DNS a Service's name is looked up through, as in package prediction.
-const (
-	dnsNamespace = "kube-system"
-	dnsService   = "kube-dns"
-	dnsPort      = 53
-)
-
 // explainQuery is one connection to explain: a source identity to a destination port.
 type explainQuery struct {
 	from     v1alpha1.Source
@@ -255,7 +248,7 @@ func serviceNotes(c *netpol.Cluster, src netpol.Peer, decisions []netpol.Decisio
 	if slices.ContainsFunc(decisions, func(d netpol.Decision) bool { return d.Allowed != decisions[0].Allowed }) {
 		notes = append(notes, "the Service's backends get different verdicts: whether a connection succeeds depends on the backend it reaches")
 	}
-	dns, err := c.EvaluateService(src, dnsNamespace, dnsService, dnsPort, corev1.ProtocolUDP)
+	dns, err := prediction.DNSLookup(c, src)
 	if err != nil {
 		return notes
 	}

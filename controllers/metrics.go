@@ -34,6 +34,9 @@ var (
 	testLastRunDesc = prometheus.NewDesc("netconform_test_last_run_timestamp_seconds",
 		"When the test's last run completed, in seconds since the epoch.",
 		[]string{"test"}, nil)
+	testNextRunDesc = prometheus.NewDesc("netconform_test_next_run_timestamp_seconds",
+		"When a scheduled test's next run is due, in seconds since the epoch.",
+		[]string{"test"}, nil)
 	verdicts = []v1alpha1.Verdict{v1alpha1.VerdictPass, v1alpha1.VerdictFail, v1alpha1.VerdictInconclusive}
 )
 
@@ -103,6 +106,7 @@ func (c *testCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- edgeDiagnosisDesc
 	ch <- testPassedDesc
 	ch <- testLastRunDesc
+	ch <- testNextRunDesc
 }
 
 func (c *testCollector) Collect(ch chan<- prometheus.Metric) {
@@ -119,6 +123,9 @@ func (c *testCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func collectTest(ch chan<- prometheus.Metric, t *v1alpha1.ReachabilityTest) {
+	if next := t.Status.NextRunTime; next != nil {
+		ch <- prometheus.MustNewConstMetric(testNextRunDesc, prometheus.GaugeValue, float64(next.Unix()), t.Name)
+	}
 	if t.Status.LastRunCompletionTime == nil {
 		return
 	}

@@ -314,3 +314,18 @@ func TestMetricsLint(t *testing.T) {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
 	}
 }
+
+func TestMetricsNextRun(t *testing.T) {
+	next := metav1.NewTime(time.Unix(1795000000, 0))
+	scheduled := unitCompleted("nightly", time.Unix(1794990000, 0))
+	scheduled.Status.NextRunTime = &next
+	_, reg := unitMetrics(t, scheduled, unitCompleted("once", time.Unix(1794990000, 0)))
+	want := `
+# HELP netconform_test_next_run_timestamp_seconds When a scheduled test's next run is due, in seconds since the epoch.
+# TYPE netconform_test_next_run_timestamp_seconds gauge
+netconform_test_next_run_timestamp_seconds{test="nightly"} 1.795e+09
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "netconform_test_next_run_timestamp_seconds"); err != nil {
+		t.Error(err)
+	}
+}

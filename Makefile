@@ -18,7 +18,7 @@ GOLANGCI_LINT := $(NETCONFORM_CACHE)/tools/golangci-lint-$(GOLANGCI_LINT_VERSION
 export K8S_VERSION ETCD_VERSION
 
 LDFLAGS := -s -w -X github.com/netconform/netconform/internal/version.Version=$(VERSION)
-GENERATED := api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config/rbac/role.yaml
+GENERATED := api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config/rbac/role.yaml config/prometheus/prometheusrule.yaml
 
 .PHONY: help
 help: ## Show the targets
@@ -33,9 +33,10 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code
 	$(CONTROLLER_GEN) object paths=./api/...
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate the CRD and the manager's ClusterRole
+manifests: $(CONTROLLER_GEN) ## Generate the CRD, the manager's ClusterRole and the PrometheusRule
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=netconform-manager paths=./controllers/... output:rbac:artifacts:config=config/rbac
+	go run ./hack/gen-prometheus
 
 .PHONY: verify-generated
 verify-generated: generate manifests ## Fail when generated code or manifests drift from the code
@@ -49,12 +50,16 @@ lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint
 	go vet ./...
 	$(GOLANGCI_LINT) run ./...
 
+.PHONY: rules
+rules: ## Check and unit-test the Prometheus alert rules with promtool
+	hack/test-rules.sh
+
 .PHONY: envtest-assets
 envtest-assets: ## Build etcd, kube-apiserver and kubectl for the controller tests
 	@hack/k8s-binaries.sh etcd kube-apiserver kubectl >/dev/null
 
 .PHONY: test
-test: verify-generated lint envtest-assets ## Run every test: generated code, lint, unit, API-server and end-to-end
+test: verify-generated lint rules envtest-assets ## Run every test: generated code, lint, alert rules, unit, API-server and end-to-end
 	hack/run-tests.sh
 	e2e/run.sh
 

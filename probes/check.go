@@ -43,14 +43,6 @@ func (c Check) Address() string {
 	return net.JoinHostPort(c.Host, strconv.Itoa(int(c.Port)))
 }
 
-// Expect is the check's expected outcome.
-func (c Check) Expect() v1alpha1.Expectation {
-	if c.Deny {
-		return v1alpha1.ExpectDeny
-	}
-	return v1alpha1.ExpectAllow
-}
-
 // Result is how one check ended.
 type Result struct {
 	Observation v1alpha1.Observation

@@ -489,22 +489,18 @@ func TestChecksRoundTrip(t *testing.T) {
 	}
 }
 
-func TestCheckAddressAndExpect(t *testing.T) {
+func TestCheckAddress(t *testing.T) {
 	tests := []struct {
 		check   Check
 		address string
-		expect  v1alpha1.Expectation
 	}{
-		{Check{Kind: KindTCP, Host: "web.shop.svc.cluster.local.", Port: 80}, "web.shop.svc.cluster.local.:80", v1alpha1.ExpectAllow},
-		{Check{Kind: KindUDP, Host: "fd00::11", Port: 53, Deny: true}, "[fd00::11]:53", v1alpha1.ExpectDeny},
-		{Check{Kind: KindDNS, Host: "example.com", Deny: true}, "example.com", v1alpha1.ExpectDeny},
+		{Check{Kind: KindTCP, Host: "web.shop.svc.cluster.local.", Port: 80}, "web.shop.svc.cluster.local.:80"},
+		{Check{Kind: KindUDP, Host: "fd00::11", Port: 53, Deny: true}, "[fd00::11]:53"},
+		{Check{Kind: KindDNS, Host: "example.com", Deny: true}, "example.com"},
 	}
 	for _, tt := range tests {
 		if got := tt.check.Address(); got != tt.address {
 			t.Errorf("%+v.Address() = %q, want %q", tt.check, got, tt.address)
-		}
-		if got := tt.check.Expect(); got != tt.expect {
-			t.Errorf("%+v.Expect() = %q, want %q", tt.check, got, tt.expect)
 		}
 	}
 }

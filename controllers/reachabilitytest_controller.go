@@ -194,17 +194,18 @@ func (r *ReachabilityTestReconciler) advanceRun(ctx context.Context, test *v1alp
 	var missing []*corev1.Pod
 	now := r.Now()
 	for _, p := range plan.Pods {
-		pod := probes.ProbePod(test, run.ID, p, r.Options.Pod)
-		if found, ok := existing[pod.Name]; ok {
+		name := probes.PodName(test.Name, run.ID, p)
+		if found, ok := existing[name]; ok {
 			progress.add(p.Checks, assessPod(found, len(p.Checks), now, r.Options.PodStartTimeout))
 			progress.from(found, p.Checks)
 			continue
 		}
-		if f, ok := r.rejected.Load(rejectedKey(test, run, pod.Name)); ok {
+		if f, ok := r.rejected.Load(rejectedKey(test, run, name)); ok {
 			progress.add(p.Checks, podOutcome{Done: true, Failure: f.(*podFailure)})
 			continue
 		}
-		missing = append(missing, pod)
+		// Only a pod still to create is rendered: its arguments carry every check.
+		missing = append(missing, probes.ProbePod(test, run.ID, p, r.Options.Pod))
 	}
 	waitForCapacity, err := r.createPods(ctx, test, run, missing, &progress)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/canary"
 )
 
 // Violation kinds split failures by what they mean.
@@ -29,7 +30,7 @@ var (
 		"An edge whose declared intent, NetworkPolicies and dataplane disagree (always 1): PolicyMismatch or DataplaneMismatch.",
 		[]string{"test", "edge", "diagnosis"}, nil)
 	testPassedDesc = prometheus.NewDesc("netconform_test_passed",
-		"Whether every edge of the test passed in its last completed run (1) or not (0).",
+		"Whether the test passed in its last completed run (1: every edge passed and its canary, if any, found NetworkPolicy enforced) or not (0).",
 		[]string{"test"}, nil)
 	testLastRunDesc = prometheus.NewDesc("netconform_test_last_run_timestamp_seconds",
 		"When the test's last run completed, in seconds since the epoch.",
@@ -37,7 +38,14 @@ var (
 	testNextRunDesc = prometheus.NewDesc("netconform_test_next_run_timestamp_seconds",
 		"When a scheduled test's next run is due, in seconds since the epoch.",
 		[]string{"test"}, nil)
-	verdicts = []v1alpha1.Verdict{v1alpha1.VerdictPass, v1alpha1.VerdictFail, v1alpha1.VerdictInconclusive}
+	canaryEnforcementDesc = prometheus.NewDesc("netconform_canary_enforcement",
+		"What the test's enforcement canary found in its last completed run, per direction (ingress, egress): 1 for the current state (Enforced, NotEnforced or Unknown), 0 for the others.",
+		[]string{"test", "direction", "state"}, nil)
+	canaryLatencyDesc = prometheus.NewDesc("netconform_canary_last_enforcement_latency_seconds",
+		"How long the dataplane took to apply the canary's deny in its last completed run.",
+		[]string{"test"}, nil)
+	enforcementStates = []v1alpha1.Enforcement{v1alpha1.Enforced, v1alpha1.NotEnforced, v1alpha1.Unknown}
+	verdicts          = []v1alpha1.Verdict{v1alpha1.VerdictPass, v1alpha1.VerdictFail, v1alpha1.VerdictInconclusive}
 )
 
 // Metrics are the manager's Prometheus metrics. Per-edge state is read from the cache
@@ -46,6 +54,8 @@ type Metrics struct {
 	runDuration *prometheus.HistogramVec
 	violations  *prometheus.CounterVec
 	probeErrors *prometheus.CounterVec
+	// canaryLatency is the canary's enforcement latency, a histogram for its spread.
+	canaryLatency *prometheus.HistogramVec
 }
 
 // NewMetrics registers the metrics into reg; tests are read from reader at scrape time.
@@ -64,8 +74,13 @@ func NewMetrics(reg prometheus.Registerer, reader client.Reader) *Metrics {
 			Name: "netconform_probe_errors_total",
 			Help: "Checks that could not run, by reason.",
 		}, []string{"reason"}),
+		canaryLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "netconform_canary_enforcement_latency_seconds",
+			Help:    "Time the dataplane took from a policy change to the first canary probe that saw its effect.",
+			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30},
+		}, []string{"test"}),
 	}
-	reg.MustRegister(m.runDuration, m.violations, m.probeErrors, &testCollector{reader: reader})
+	reg.MustRegister(m.runDuration, m.violations, m.probeErrors, m.canaryLatency, &testCollector{reader: reader})
 	return m
 }
 
@@ -89,10 +104,23 @@ func (m *Metrics) ProbeErrors(reason string, checks int) {
 	m.probeErrors.WithLabelValues(reason).Add(float64(checks))
 }
 
+// CanaryCompleted records a canary's enforcement latency, when it measured one.
+func (m *Metrics) CanaryCompleted(test string, f canary.Finding) {
+	if f.Latency != nil {
+		m.canaryLatency.WithLabelValues(test).Observe(f.Latency.Seconds())
+	}
+}
+
+// ForgetCanary deletes the canary series of a test that no longer has a canary.
+func (m *Metrics) ForgetCanary(test string) {
+	m.canaryLatency.DeletePartialMatch(prometheus.Labels{"test": test})
+}
+
 // Forget deletes the series of a deleted test.
 func (m *Metrics) Forget(test string) {
 	m.runDuration.DeletePartialMatch(prometheus.Labels{"test": test})
 	m.violations.DeletePartialMatch(prometheus.Labels{"test": test})
+	m.ForgetCanary(test)
 }
 
 // testCollector exports each test's last results from the cache.
@@ -107,6 +135,8 @@ func (c *testCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- testPassedDesc
 	ch <- testLastRunDesc
 	ch <- testNextRunDesc
+	ch <- canaryEnforcementDesc
+	ch <- canaryLatencyDesc
 }
 
 func (c *testCollector) Collect(ch chan<- prometheus.Metric) {
@@ -129,7 +159,8 @@ func collectTest(ch chan<- prometheus.Metric, t *v1alpha1.ReachabilityTest) {
 	if t.Status.LastRunCompletionTime == nil {
 		return
 	}
-	passed := 1.0
+	collectCanary(ch, t)
+	passed := canaryFoundEnforced(t.Status.Canary)
 	for _, r := range t.Status.Results {
 		for _, v := range verdicts {
 			ch <- prometheus.MustNewConstMetric(edgeVerdictDesc, prometheus.GaugeValue, boolValue(r.Verdict == v), t.Name, r.Edge, string(r.Expected), string(v))
@@ -138,12 +169,30 @@ func collectTest(ch chan<- prometheus.Metric, t *v1alpha1.ReachabilityTest) {
 		if r.Diagnosis != "" {
 			ch <- prometheus.MustNewConstMetric(edgeDiagnosisDesc, prometheus.GaugeValue, 1, t.Name, r.Edge, string(r.Diagnosis))
 		}
-		if r.Verdict != v1alpha1.VerdictPass {
-			passed = 0
+		passed = passed && r.Verdict == v1alpha1.VerdictPass
+	}
+	ch <- prometheus.MustNewConstMetric(testPassedDesc, prometheus.GaugeValue, boolValue(passed), t.Name)
+	ch <- prometheus.MustNewConstMetric(testLastRunDesc, prometheus.GaugeValue, float64(t.Status.LastRunCompletionTime.Unix()), t.Name)
+}
+
+// canaryFoundEnforced is true without a canary, or when it found both directions enforced.
+func canaryFoundEnforced(c *v1alpha1.CanaryStatus) bool {
+	return c == nil || (c.Ingress == v1alpha1.Enforced && c.Egress == v1alpha1.Enforced)
+}
+
+func collectCanary(ch chan<- prometheus.Metric, t *v1alpha1.ReachabilityTest) {
+	c := t.Status.Canary
+	if c == nil {
+		return
+	}
+	for direction, found := range map[string]v1alpha1.Enforcement{"ingress": c.Ingress, "egress": c.Egress} {
+		for _, state := range enforcementStates {
+			ch <- prometheus.MustNewConstMetric(canaryEnforcementDesc, prometheus.GaugeValue, boolValue(found == state), t.Name, direction, string(state))
 		}
 	}
-	ch <- prometheus.MustNewConstMetric(testPassedDesc, prometheus.GaugeValue, passed, t.Name)
-	ch <- prometheus.MustNewConstMetric(testLastRunDesc, prometheus.GaugeValue, float64(t.Status.LastRunCompletionTime.Unix()), t.Name)
+	if ms := c.EnforcementLatencyMilliseconds; ms != nil {
+		ch <- prometheus.MustNewConstMetric(canaryLatencyDesc, prometheus.GaugeValue, float64(*ms)/1000, t.Name)
+	}
 }
 
 func boolValue(b bool) float64 {

@@ -59,7 +59,7 @@ const (
 # TYPE netconform_edge_observation gauge
 `
 	unitPassedHeader = `
-# HELP netconform_test_passed Whether every edge of the test passed in its last completed run (1) or not (0).
+# HELP netconform_test_passed Whether the test passed in its last completed run (1: every edge passed and its canary, if any, found NetworkPolicy enforced) or not (0).
 # TYPE netconform_test_passed gauge
 `
 	unitLastRunHeader = `

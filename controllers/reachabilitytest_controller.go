@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -20,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 
 	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/canary"
 	"github.com/netconform/netconform/internal/prediction"
 	"github.com/netconform/netconform/probes"
 )
@@ -44,6 +46,10 @@ type Options struct {
 	PodStartTimeout time.Duration
 	// MaxConcurrentReconciles is the number of workers.
 	MaxConcurrentReconciles int
+	// CanaryNamespace is where canaries run unless a test names another namespace.
+	CanaryNamespace string
+	// CreateCanaryNamespace lets the reconciler create a missing canary namespace.
+	CreateCanaryNamespace bool
 }
 
 // ReachabilityTestReconciler runs ReachabilityTests: it plans probe pods, starts them
@@ -52,6 +58,7 @@ type ReachabilityTestReconciler struct {
 	Client    client.Client
 	APIReader client.Reader
 	Events    events.EventRecorder
+	PodLogs   PodLogs
 	Metrics   *Metrics
 	Limiter   *PodLimiter
 	Options   Options
@@ -64,6 +71,8 @@ type ReachabilityTestReconciler struct {
 	// completed holds each test's last completed run: a cache that still shows it as
 	// active is stale, and acting on it would start its pods again.
 	completed sync.Map
+	// canaries holds the canary state of each active run.
+	canaries canaries
 }
 
 // +kubebuilder:rbac:groups=netconform.io,resources=reachabilitytests,verbs=get;list;watch;update;patch
@@ -72,7 +81,8 @@ type ReachabilityTestReconciler struct {
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=list
-// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=list
+// +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=list;create;delete
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=list
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -174,6 +184,7 @@ func (r *ReachabilityTestReconciler) startRun(ctx context.Context, test *v1alpha
 		StartTime:  now,
 	}
 	base := test.DeepCopy()
+	r.canaries.forget(test)
 	startRunStatus(&test.Status, run)
 	if err := r.Client.Status().Patch(ctx, test, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return nil, fmt.Errorf("recording run %s: %w", run.ID, err)
@@ -211,10 +222,18 @@ func (r *ReachabilityTestReconciler) advanceRun(ctx context.Context, test *v1alp
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if progress.pending > 0 || waitForCapacity {
-		return ctrl.Result{RequeueAfter: progress.recheckAfter(waitForCapacity)}, nil
+	finding, canaryRecheck, err := r.advanceCanary(ctx, test, run, pods)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
-	return ctrl.Result{}, r.completeRun(ctx, test, run, plan, progress, pods)
+	if progress.pending > 0 || waitForCapacity || canaryRecheck > 0 {
+		recheck := progress.recheckAfter(waitForCapacity)
+		if canaryRecheck > 0 && (progress.pending == 0 && !waitForCapacity || canaryRecheck < recheck) {
+			recheck = canaryRecheck
+		}
+		return ctrl.Result{RequeueAfter: recheck}, nil
+	}
+	return ctrl.Result{}, r.completeRun(ctx, test, run, plan, progress, pods, finding)
 }
 
 // createPods starts the missing pods the cap allows. It reports whether some must wait.
@@ -276,21 +295,26 @@ func (r *ReachabilityTestReconciler) allProbePods(ctx context.Context) (map[stri
 
 // completeRun judges every edge, writes the status once, reports, and only then deletes
 // the run's pods, so that a crash in between loses no results.
-func (r *ReachabilityTestReconciler) completeRun(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, plan probes.Plan, progress runProgress, pods []corev1.Pod) error {
+func (r *ReachabilityTestReconciler) completeRun(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, plan probes.Plan, progress runProgress, pods []corev1.Pod, finding *canary.Finding) error {
 	results := judgeRun(test.Spec.Edges, plan, progress, r.listens(ctx, test, progress))
 	r.predict(ctx, test, results, progress)
 	previous := test.Status.Results
 	base := test.DeepCopy()
 	now := metav1.NewTime(r.Now())
 	completeRunStatus(&test.Status, run, results, now)
+	recordCanary(&test.Status, finding, run.Generation)
 	test.Status.NextRunTime = nextRunTime(test, r.Events)
 	if err := r.Client.Status().Patch(ctx, test, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("recording the results of run %s: %w", run.ID, err)
 	}
 	r.report(test, run, results, previous, progress.failures, now.Sub(run.StartTime.Time))
+	r.reportCanary(test, finding)
 	r.completed.Store(test.Name, run.ID)
 	r.plans.Delete(planKey(test, run))
 	r.forgetRejected(test, run)
+	if err := r.cleanUpCanary(ctx, test, run); err != nil {
+		return err
+	}
 	ctrl.LoggerFrom(ctx).Info("Run completed", "reachabilityTest", klog.KObj(test), "run", run.ID, "passed", test.Status.Summary.Passed, "failed", test.Status.Summary.Failed, "inconclusive", test.Status.Summary.Inconclusive)
 	return r.deletePods(ctx, pods, "")
 }
@@ -331,12 +355,11 @@ func (r *ReachabilityTestReconciler) report(test *v1alpha1.ReachabilityTest, run
 		r.Events.Eventf(test, nil, kind, reason, "JudgeEdge", "Edge %s went from %s to %s (expected %s, observed %s): %s", c.Edge, c.Before, c.Now.Verdict, c.Now.Expected, c.Now.Observed, c.Now.Message)
 	}
 	r.reportDiagnoses(test, results)
-	passed := test.Status.Summary.Passed == test.Status.Summary.Edges
-	if passed {
-		r.Events.Eventf(test, nil, corev1.EventTypeNormal, EventRunPassed, "JudgeRun", "Run %s: all %d edges passed", run.ID, len(results))
+	cond := meta.FindStatusCondition(test.Status.Conditions, v1alpha1.ConditionPassed)
+	if cond.Status == metav1.ConditionTrue {
+		r.Events.Eventf(test, nil, corev1.EventTypeNormal, EventRunPassed, "JudgeRun", "Run %s: %s", run.ID, cond.Message)
 		return
 	}
-	cond := passedCondition(*test.Status.Summary, results, run.Generation)
 	r.Events.Eventf(test, nil, corev1.EventTypeWarning, EventRunFailed, "JudgeRun", "Run %s: %s", run.ID, cond.Message)
 }
 

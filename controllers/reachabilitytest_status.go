@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/canary"
 	"github.com/netconform/netconform/internal/schedule"
 	"github.com/netconform/netconform/probes"
 )
@@ -55,6 +56,37 @@ func completeRunStatus(status *v1alpha1.ReachabilityTestStatus, run v1alpha1.Run
 		Message:            fmt.Sprintf("Run %s checked %d edges in %s", run.ID, summary.Edges, now.Sub(run.StartTime.Time).Round(10e6)),
 	})
 	meta.SetStatusCondition(&status.Conditions, passedCondition(summary, results, run.Generation))
+}
+
+// recordCanary publishes the canary's finding: NetworkPolicyEnforced, and Passed turns
+// False when the edges passed on a dataplane that does not (fully) enforce policy.
+func recordCanary(status *v1alpha1.ReachabilityTestStatus, finding *canary.Finding, generation int64) {
+	if finding == nil {
+		status.Canary = nil
+		meta.RemoveStatusCondition(&status.Conditions, v1alpha1.ConditionNetworkPolicyEnforced)
+		return
+	}
+	status.Canary = finding.Status.DeepCopy()
+	enforced := metav1.ConditionFalse
+	switch {
+	case finding.Enforced():
+		enforced = metav1.ConditionTrue
+	case finding.Reason == v1alpha1.ReasonCanaryFailed:
+		enforced = metav1.ConditionUnknown
+	}
+	meta.SetStatusCondition(&status.Conditions, metav1.Condition{
+		Type: v1alpha1.ConditionNetworkPolicyEnforced, Status: enforced, ObservedGeneration: generation,
+		Reason: finding.Reason, Message: truncateMessage(finding.Message),
+	})
+	passed := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionPassed)
+	switch {
+	case passed.Status != metav1.ConditionTrue:
+	case !finding.Enforced():
+		passed.Status, passed.Reason = metav1.ConditionFalse, v1alpha1.ReasonCanaryNotEnforced
+		passed.Message = truncateMessage(passed.Message + ", but the canary found: " + finding.Message)
+	case status.Summary.Edges == 0:
+		passed.Message = "The canary found NetworkPolicy enforced; the test has no edges"
+	}
 }
 
 func summarize(results []v1alpha1.EdgeResult) v1alpha1.Summary {

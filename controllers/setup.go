@@ -1,12 +1,15 @@
 package controllers
 
 import (
+	"context"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -21,6 +24,8 @@ type SetupOptions struct {
 	MaxConcurrentProbePods int
 	// Registry receives the metrics.
 	Registry prometheus.Registerer
+	// PodLogs reads the canary client's log; nil reads it through the API server.
+	PodLogs PodLogs
 }
 
 // CacheOptions keep only probe pods in the manager's cache: target pods are read live,
@@ -40,7 +45,14 @@ func Setup(mgr ctrl.Manager, opts SetupOptions) (*ReachabilityTestReconciler, er
 	if opts.PodStartTimeout == 0 {
 		opts.PodStartTimeout = 2 * time.Minute
 	}
+	if opts.PodLogs == nil {
+		var err error
+		if opts.PodLogs, err = podLogsFrom(mgr); err != nil {
+			return nil, err
+		}
+	}
 	r := &ReachabilityTestReconciler{
+		PodLogs:   opts.PodLogs,
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Events:    mgr.GetEventRecorder("netconform"),
@@ -49,4 +61,15 @@ func Setup(mgr ctrl.Manager, opts SetupOptions) (*ReachabilityTestReconciler, er
 		Options:   opts.Options,
 	}
 	return r, r.SetupWithManager(mgr)
+}
+
+// podLogsFrom reads pod logs through the API server, which the cached client cannot.
+func podLogsFrom(mgr ctrl.Manager) (PodLogs, error) {
+	cs, err := kubernetes.NewForConfig(mgr.GetConfig())
+	if err != nil {
+		return nil, fmt.Errorf("creating a client for pod logs: %w", err)
+	}
+	return func(ctx context.Context, namespace, pod, container string) ([]byte, error) {
+		return cs.CoreV1().Pods(namespace).GetLogs(pod, &corev1.PodLogOptions{Container: container}).DoRaw(ctx)
+	}, nil
 }

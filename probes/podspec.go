@@ -74,18 +74,11 @@ func ProbePod(test *v1alpha1.ReachabilityTest, runID string, p PodPlan, s PodSet
 	labels[LabelRun] = runID
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:        PodName(test.Name, runID, p),
-			Namespace:   p.Identity.Namespace,
-			Labels:      labels,
-			Annotations: map[string]string{AnnotationTest: test.Name},
-			OwnerReferences: []metav1.OwnerReference{{
-				APIVersion:         v1alpha1.GroupVersion.String(),
-				Kind:               "ReachabilityTest",
-				Name:               test.Name,
-				UID:                test.UID,
-				Controller:         ptr.To(true),
-				BlockOwnerDeletion: ptr.To(true),
-			}},
+			Name:            PodName(test.Name, runID, p),
+			Namespace:       p.Identity.Namespace,
+			Labels:          labels,
+			Annotations:     map[string]string{AnnotationTest: test.Name},
+			OwnerReferences: []metav1.OwnerReference{OwnerReference(test)},
 		},
 		Spec: corev1.PodSpec{
 			RestartPolicy:                 corev1.RestartPolicyNever,
@@ -98,28 +91,52 @@ func ProbePod(test *v1alpha1.ReachabilityTest, runID string, p PodPlan, s PodSet
 			Tolerations:                   override.Tolerations,
 			PriorityClassName:             override.PriorityClassName,
 			ReadinessGates:                []corev1.PodReadinessGate{{ConditionType: ReadinessGate}},
-			SecurityContext: &corev1.PodSecurityContext{
-				RunAsNonRoot:   ptr.To(true),
-				RunAsUser:      ptr.To[int64](ProbeUID),
-				RunAsGroup:     ptr.To[int64](ProbeUID),
-				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-			},
+			SecurityContext:               RestrictedPodSecurity(),
 			Containers: []corev1.Container{{
 				Name:                     ContainerName,
 				Image:                    image,
 				ImagePullPolicy:          corev1.PullIfNotPresent,
 				Command:                  []string{"/netconform", "probe"},
 				Args:                     ProbeArgs(spec, s.Settle, p.Checks),
-				Resources:                resources(override.Resources),
+				Resources:                Resources(override.Resources),
 				TerminationMessagePolicy: corev1.TerminationMessageReadFile,
-				SecurityContext: &corev1.SecurityContext{
-					AllowPrivilegeEscalation: ptr.To(false),
-					ReadOnlyRootFilesystem:   ptr.To(true),
-					RunAsNonRoot:             ptr.To(true),
-					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-				},
+				SecurityContext:          RestrictedContainerSecurity(),
 			}},
 		},
+	}
+}
+
+// OwnerReference makes the test the owner of what it creates, so that deleting the
+// test deletes them.
+func OwnerReference(test *v1alpha1.ReachabilityTest) metav1.OwnerReference {
+	return metav1.OwnerReference{
+		APIVersion:         v1alpha1.GroupVersion.String(),
+		Kind:               "ReachabilityTest",
+		Name:               test.Name,
+		UID:                test.UID,
+		Controller:         ptr.To(true),
+		BlockOwnerDeletion: ptr.To(true),
+	}
+}
+
+// RestrictedPodSecurity is the pod security context of every pod netconform starts: it
+// passes the restricted Pod Security Standard.
+func RestrictedPodSecurity() *corev1.PodSecurityContext {
+	return &corev1.PodSecurityContext{
+		RunAsNonRoot:   ptr.To(true),
+		RunAsUser:      ptr.To[int64](ProbeUID),
+		RunAsGroup:     ptr.To[int64](ProbeUID),
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}
+
+// RestrictedContainerSecurity is the container security context that goes with it.
+func RestrictedContainerSecurity() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr.To(false),
+		ReadOnlyRootFilesystem:   ptr.To(true),
+		RunAsNonRoot:             ptr.To(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 	}
 }
 
@@ -174,7 +191,8 @@ func deadlineSeconds(spec v1alpha1.ReachabilityTestSpec, settle time.Duration) i
 	return int64((settle + time.Duration(attempts(spec))*perAttempt).Seconds()) + 30
 }
 
-func resources(override *corev1.ResourceRequirements) corev1.ResourceRequirements {
+// Resources are the probe container's resources: the override, or small defaults.
+func Resources(override *corev1.ResourceRequirements) corev1.ResourceRequirements {
 	if override != nil {
 		return *override
 	}

@@ -7,14 +7,20 @@ import (
 )
 
 // ReachabilityTestSpec declares the edges that must be allowed and denied.
+// +kubebuilder:validation:XValidation:rule="has(self.edges) || has(self.canary)",message="a test needs edges (1 to 2000) or a canary: add spec.edges or spec.canary"
 type ReachabilityTestSpec struct {
 	// edges are the connections to check, each with its expected outcome.
 	// +listType=map
 	// +listMapKey=name
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=2000
-	// +required
-	Edges []Edge `json:"edges"`
+	// +optional
+	Edges []Edge `json:"edges,omitempty"`
+
+	// canary checks, with pods and policies of its own, that the dataplane enforces
+	// NetworkPolicy at all, in both directions, and how fast it applies a change.
+	// +optional
+	Canary *CanarySpec `json:"canary,omitempty"`
 
 	// probeTimeoutSeconds bounds each connection attempt and DNS look-up.
 	// +kubebuilder:validation:Minimum=1
@@ -218,6 +224,25 @@ type ProbePodSpec struct {
 	PriorityClassName string `json:"priorityClassName,omitempty"`
 }
 
+// CanarySpec configures the enforcement canary.
+type CanarySpec struct {
+	// namespace the canary's pods and policies live in; its policies select only canary
+	// pods. Default: the manager's namespace (netconform run: netconform-canary, created
+	// on demand).
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+
+	// timeoutSeconds bounds how long each phase waits for the dataplane to apply a policy
+	// change before the canary concludes that it does not.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=300
+	// +kubebuilder:default=15
+	// +optional
+	TimeoutSeconds int32 `json:"timeoutSeconds,omitempty"`
+}
+
 // Protocol is a transport protocol.
 // +kubebuilder:validation:Enum=TCP;UDP
 type Protocol string
@@ -273,8 +298,11 @@ const (
 const (
 	// ConditionCompleted is True once a run for the current generation finished.
 	ConditionCompleted = "Completed"
-	// ConditionPassed is True when every edge of the last run passed.
+	// ConditionPassed is True when every edge of the last run passed, and the canary, if
+	// any, found NetworkPolicy enforced.
 	ConditionPassed = "Passed"
+	// ConditionNetworkPolicyEnforced is the canary's finding.
+	ConditionNetworkPolicyEnforced = "NetworkPolicyEnforced"
 )
 
 // Condition reasons.
@@ -286,6 +314,23 @@ const (
 	ReasonEdgesInconclusive = "EdgesInconclusive"
 	ReasonNoRunYet          = "NoRunYet"
 	ReasonInvalidSchedule   = "InvalidSchedule"
+	// ReasonCanaryNotEnforced: the edges passed but the canary found NetworkPolicy not
+	// (fully) enforced, so Deny verdicts cannot be trusted.
+	ReasonCanaryNotEnforced = "CanaryNotEnforced"
+)
+
+// Reasons of the NetworkPolicyEnforced condition.
+const (
+	// ReasonEnforced: the dataplane enforces ingress and egress policy.
+	ReasonEnforced = "Enforced"
+	// ReasonNotEnforced: removing the allow did not deny the canary's traffic.
+	ReasonNotEnforced = "NotEnforced"
+	// ReasonIngressNotEnforced: an egress allow alone let the traffic in.
+	ReasonIngressNotEnforced = "IngressNotEnforced"
+	// ReasonEgressNotEnforced: an ingress allow alone let the traffic out.
+	ReasonEgressNotEnforced = "EgressNotEnforced"
+	// ReasonCanaryFailed: the canary could not run, so enforcement is unknown.
+	ReasonCanaryFailed = "CanaryFailed"
 )
 
 // ReachabilityTestStatus is what the last run saw.
@@ -294,7 +339,7 @@ type ReachabilityTestStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Completed and Passed.
+	// conditions: Completed, Passed and, with a canary, NetworkPolicyEnforced.
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=8
@@ -327,6 +372,65 @@ type ReachabilityTestStatus struct {
 	// nextRunTime is when the next scheduled run starts.
 	// +optional
 	NextRunTime *metav1.Time `json:"nextRunTime,omitempty"`
+
+	// canary is what the enforcement canary found in the last completed run.
+	// +optional
+	Canary *CanaryStatus `json:"canary,omitempty"`
+}
+
+// CanaryStatus is the enforcement canary's finding.
+type CanaryStatus struct {
+	// ingress says whether ingress policy is enforced.
+	// +required
+	Ingress Enforcement `json:"ingress"`
+
+	// egress says whether egress policy is enforced.
+	// +required
+	Egress Enforcement `json:"egress"`
+
+	// enforcementLatencyMilliseconds is how long the dataplane took from removing the
+	// allow to the first probe it denied, measured by a client that was already probing
+	// every 50 ms.
+	// +optional
+	EnforcementLatencyMilliseconds *int32 `json:"enforcementLatencyMilliseconds,omitempty"`
+
+	// phases are the canary's steps in order, with what each saw.
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=4
+	// +optional
+	Phases []CanaryPhase `json:"phases,omitempty"`
+}
+
+// Enforcement says whether a direction of policy is enforced.
+// +kubebuilder:validation:Enum=Enforced;NotEnforced;Unknown
+type Enforcement string
+
+// Enforcement states.
+const (
+	Enforced    Enforcement = "Enforced"
+	NotEnforced Enforcement = "NotEnforced"
+	Unknown     Enforcement = "Unknown"
+)
+
+// CanaryPhase is one step of the canary: a policy set and what the client saw under it.
+type CanaryPhase struct {
+	// name: Allowed (both allows), Denied (no allow), IngressAllowOnly or EgressAllowOnly.
+	// +kubebuilder:validation:MaxLength=32
+	// +required
+	Name string `json:"name"`
+
+	// expected is what an enforcing dataplane does in this phase.
+	// +required
+	Expected Expectation `json:"expected"`
+
+	// observed is what the canary client saw: Connected, or how it was denied.
+	// +optional
+	Observed Observation `json:"observed,omitempty"`
+
+	// message says what the phase showed.
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // Run identifies a run in progress.
@@ -434,6 +538,7 @@ const (
 // +kubebuilder:printcolumn:name="Passed",type=string,JSONPath=`.status.conditions[?(@.type=="Passed")].status`
 // +kubebuilder:printcolumn:name="Edges",type=integer,JSONPath=`.status.summary.edges`
 // +kubebuilder:printcolumn:name="Failed",type=integer,JSONPath=`.status.summary.failed`
+// +kubebuilder:printcolumn:name="Enforced",type=string,JSONPath=`.status.conditions[?(@.type=="NetworkPolicyEnforced")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Last run",type=date,JSONPath=`.status.lastRunCompletionTime`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ReachabilityTest struct {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -116,7 +117,7 @@ func TestLoadReportsEveryProblemWithFileAndLine(t *testing.T) {
 			[]string{
 				`testdata/unknown-field.yaml:10: unknown field "spec.edges[0].to.service.prot" (known fields here: name, namespace, port)`,
 				"testdata/unknown-field.yaml:10: spec.edges[0].to.service.port: Required value",
-				`testdata/unknown-field.yaml:12: unknown field "spec.atempts" (known fields here: attempts, edges, probePod, probeTimeoutSeconds, schedule, suspend)`,
+				`testdata/unknown-field.yaml:12: unknown field "spec.atempts" (known fields here: attempts, canary, edges, probePod, probeTimeoutSeconds, schedule, suspend)`,
 			}},
 		{"other kinds", []string{"testdata/wrong-kind.yaml"}, "",
 			[]string{
@@ -196,10 +197,18 @@ func TestLoadRejectsWhatTheAPIServerRejects(t *testing.T) {
 		t.Run(tc.Name, func(t *testing.T) {
 			_, err := manifest.Load([]string{"-"}, strings.NewReader(document(tc.Spec)))
 			errs := split(t, err)
+			// A list beyond its maxItems is hidden from CEL, so the spec's "edges or a
+			// canary" rule fires too, as on the API server; its message covers that case.
+			if len(errs) > 1 {
+				errs = slices.DeleteFunc(errs, func(e error) bool { return strings.Contains(e.Error(), "edges (1 to 2000) or a canary") })
+			}
 			if len(errs) != 1 {
 				t.Fatalf("%d errors, want 1:\n%v", len(errs), err)
 			}
-			const wantPrefix = "<stdin>:6: " // the line of the spec's first field
+			wantPrefix := "<stdin>:6: " // the line of the spec's first field
+			if strings.Contains(errs[0].Error(), ": spec: ") {
+				wantPrefix = "<stdin>:5: " // a rule on the whole spec names the spec's line
+			}
 			if !strings.HasPrefix(errs[0].Error(), wantPrefix) {
 				t.Errorf("error %q\n does not start with %q", errs[0], wantPrefix)
 			}

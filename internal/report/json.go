@@ -12,7 +12,8 @@ import (
 // jsonReport is the document JSON writes. Its fields are a contract for scripts: add,
 // never rename.
 type jsonReport struct {
-	// Passed is true when there are tests and every edge of every test passed.
+	// Passed is true when there are tests, every edge of every test passed and every
+	// canary found NetworkPolicy enforced.
 	Passed bool       `json:"passed"`
 	Tests  []jsonTest `json:"tests"`
 }
@@ -25,6 +26,18 @@ type jsonTest struct {
 	CompletionTime  *metav1.Time     `json:"completionTime,omitempty"`
 	DurationSeconds *float64         `json:"durationSeconds,omitempty"`
 	Results         []jsonResult     `json:"results"`
+	Canary          *jsonCanary      `json:"canary,omitempty"`
+}
+
+// jsonCanary is the enforcement canary's finding.
+type jsonCanary struct {
+	// Reason is Enforced, NotEnforced, IngressNotEnforced, EgressNotEnforced or
+	// CanaryFailed; empty when the canary has no result.
+	Reason                         string `json:"reason,omitempty"`
+	Message                        string `json:"message"`
+	Ingress                        string `json:"ingress,omitempty"`
+	Egress                         string `json:"egress,omitempty"`
+	EnforcementLatencyMilliseconds *int32 `json:"enforcementLatencyMilliseconds,omitempty"`
 }
 
 type jsonResult struct {
@@ -65,6 +78,13 @@ func newJSONTest(t test) jsonTest {
 	if d, ok := t.duration(); ok {
 		s := d.Seconds()
 		jt.DurationSeconds = &s
+	}
+	if c := t.canary; c != nil {
+		jt.Canary = &jsonCanary{Reason: c.Reason, Message: c.Message}
+		if c.Status != nil {
+			jt.Canary.Ingress, jt.Canary.Egress = string(c.Status.Ingress), string(c.Status.Egress)
+			jt.Canary.EnforcementLatencyMilliseconds = c.Status.EnforcementLatencyMilliseconds
+		}
 	}
 	for _, e := range t.edges {
 		r := e.result

@@ -87,7 +87,34 @@ func newJUnitSuite(t test) junitSuite {
 	for _, e := range t.edges {
 		s.Cases = append(s.Cases, newJUnitCase(t.name, e))
 	}
+	if t.canary != nil {
+		c := newJUnitCanaryCase(t.name, t.canary)
+		s.Cases = append(s.Cases, c)
+		s.Tests++
+		if c.Failure != nil {
+			s.Failures++
+		}
+		if c.Error != nil {
+			s.Errors++
+		}
+	}
 	return s
+}
+
+// newJUnitCanaryCase is the canary as one case: a failure when the dataplane does not
+// enforce, an error when the canary could not tell.
+func newJUnitCanaryCase(testName string, c *canaryResult) junitCase {
+	jc := junitCase{Classname: "netconform." + testName, Name: "enforcement-canary"}
+	if c.enforced() {
+		return jc
+	}
+	p := &junitProblem{Type: c.Reason, Message: c.summary(), Text: c.Message}
+	if c.failed() {
+		jc.Failure = p
+	} else {
+		jc.Error = p
+	}
+	return jc
 }
 
 func newJUnitCase(testName string, e edge) junitCase {

@@ -37,6 +37,9 @@ func icon(passed bool) string {
 
 func writeMarkdownTest(w io.Writer, t test) {
 	fmt.Fprintf(w, "\n### %s %s\n\n**%s**\n", icon(t.passed()), t.name, t.headline())
+	if t.canary != nil && !t.canary.enforced() {
+		fmt.Fprintf(w, "\n%s\n", escapeMarkdown(t.canary.Message))
+	}
 	if len(t.edges) == 0 {
 		return
 	}

@@ -24,6 +24,8 @@ type test struct {
 	edges      []edge
 	summary    v1alpha1.Summary
 	start, end *metav1.Time
+	// canary is nil for a test without one.
+	canary *canaryResult
 }
 
 // edge is a declared edge, its result, and the labels of its row and column.
@@ -43,7 +45,7 @@ func newTest(rt v1alpha1.ReachabilityTest) test {
 	for _, r := range rt.Status.Results {
 		results[r.Edge] = r
 	}
-	t := test{name: rt.Name, start: rt.Status.LastRunStartTime, end: rt.Status.LastRunCompletionTime}
+	t := test{name: rt.Name, start: rt.Status.LastRunStartTime, end: rt.Status.LastRunCompletionTime, canary: newCanaryResult(rt)}
 	for _, e := range rt.Spec.Edges {
 		r, ok := results[e.Name]
 		if !ok {
@@ -75,8 +77,10 @@ func newTests(rts []v1alpha1.ReachabilityTest) []test {
 	return out
 }
 
+// passed needs something checked (an edge or a canary), every edge passed, and the
+// canary, if any, to have found NetworkPolicy enforced.
 func (t test) passed() bool {
-	return t.summary.Edges > 0 && t.summary.Passed == t.summary.Edges
+	return (t.summary.Edges > 0 || t.canary != nil) && t.summary.Passed == t.summary.Edges && t.canary.enforced()
 }
 
 // status is the test's verdict in one word.
@@ -84,7 +88,7 @@ func (t test) status() string {
 	switch {
 	case t.passed():
 		return "PASSED"
-	case t.summary.Failed > 0:
+	case t.summary.Failed > 0 || t.canary.failed():
 		return "FAILED"
 	}
 	return "INCONCLUSIVE"
@@ -102,6 +106,9 @@ func (t test) duration() (time.Duration, bool) {
 func (t test) headline() string {
 	s := t.summary
 	line := fmt.Sprintf("%s: %d edges, %d passed, %d failed, %d inconclusive", t.status(), s.Edges, s.Passed, s.Failed, s.Inconclusive)
+	if t.canary != nil {
+		line += ", " + t.canary.summary()
+	}
 	if d, ok := t.duration(); ok {
 		line += ", in " + d.Round(100*time.Millisecond).String()
 	}

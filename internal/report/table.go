@@ -26,6 +26,9 @@ func Table(w io.Writer, tests []v1alpha1.ReachabilityTest) error {
 
 func writeTableTest(w io.Writer, t test) {
 	fmt.Fprintf(w, "%s %s\n", t.name, t.headline())
+	if t.canary != nil && !t.canary.enforced() {
+		fmt.Fprintln(w, t.canary.Message)
+	}
 	if len(t.edges) == 0 {
 		return
 	}

@@ -44,6 +44,9 @@ func MalformedSpecs() []Malformed {
 		{"unknown protocol", `edges: [{name: e1, from: {namespace: a}, to: {host: {host: a.example, port: 1}}, protocol: SCTP, expect: Allow}]`,
 			[]string{"spec.edges[0].protocol", `supported values: "TCP", "UDP"`}},
 		{"no edges", `edges: []`, []string{"spec.edges", "at least 1 items"}},
+		{"no edges and no canary", `probeTimeoutSeconds: 2`, []string{"spec", "a test needs edges (1 to 2000) or a canary: add spec.edges or spec.canary"}},
+		{"canary timeout zero", "canary: {timeoutSeconds: 0}", []string{"spec.canary.timeoutSeconds", "greater than or equal to 1"}},
+		{"canary namespace with capitals", "canary: {namespace: Netconform}", []string{"spec.canary.namespace", "should match"}},
 		{"reserved label prefix", `edges: [{name: e1, from: {namespace: a, podLabels: {netconform.io/run: x}}, to: {dns: {name: a.example}}, expect: Allow}]`,
 			[]string{"podLabels must not use the netconform.io/ prefix"}},
 		{"timeout zero", `probeTimeoutSeconds: 0

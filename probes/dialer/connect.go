@@ -39,7 +39,7 @@ func (p *prober) attempt(ctx context.Context, c probes.Check) probes.Result {
 	}
 	r := probes.Result{Observation: v1alpha1.ObservedConnected, Target: target}
 	if err != nil {
-		r.Observation, r.Message = classify(err)
+		r.Observation, r.Message = Classify(err)
 	}
 	if r.Observation == v1alpha1.ObservedTimeout {
 		r.Message = fmt.Sprintf("no answer within %s", p.timeout)
@@ -97,8 +97,8 @@ func watch(ctx context.Context, conn net.Conn, timeout time.Duration) (stop func
 	return context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 }
 
-// classify maps a dial or I/O error to an observation and a short message.
-func classify(err error) (v1alpha1.Observation, string) {
+// Classify maps a dial or I/O error to an observation and a short message.
+func Classify(err error) (v1alpha1.Observation, string) {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return v1alpha1.ObservedRefused, "connection refused"

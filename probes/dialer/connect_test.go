@@ -107,9 +107,9 @@ func TestClassify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, msg := classify(tt.err)
+			got, msg := Classify(tt.err)
 			if got != tt.want || msg != tt.message {
-				t.Errorf("classify(%v) = %s, %q; want %s, %q", tt.err, got, msg, tt.want, tt.message)
+				t.Errorf("Classify(%v) = %s, %q; want %s, %q", tt.err, got, msg, tt.want, tt.message)
 			}
 		})
 	}

@@ -64,7 +64,7 @@ func (e *lookupError) Error() string {
 	cause := e.err.Error()
 	var rc rcodeError
 	if !errors.As(e.err, &rc) && !errors.Is(e.err, errNoRecords) {
-		switch o, _ := classify(e.err); o {
+		switch o, _ := Classify(e.err); o {
 		case v1alpha1.ObservedTimeout:
 			cause = "timeout: no reply from " + e.server
 		case v1alpha1.ObservedRefused:
@@ -98,7 +98,7 @@ func lookupObservation(err error) v1alpha1.Observation {
 	if errors.As(err, &rc) || errors.Is(err, errNoRecords) {
 		return v1alpha1.ObservedDNSFailure
 	}
-	o, _ := classify(err)
+	o, _ := Classify(err)
 	return o
 }
 

@@ -20,13 +20,14 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"explain":  {"say whether the cluster's NetworkPolicies allow a connection, and why, without sending a packet", runExplain},
-	"generate": {"print a ReachabilityTest of the edges a namespace's NetworkPolicies imply, to review and commit", runGenerate},
-	"manager":  {"run the operator", runManager},
-	"probe":    {"run checks inside a probe pod and report them in the termination message", runProbe},
-	"run":      {"apply ReachabilityTests, run them and exit 0 (passed), 1 (failed) or 2 (could not run)", runRun},
-	"serve":    {"listen on TCP ports and echo UDP, for fixtures and canaries", runServe},
-	"version":  {"print the version", runVersion},
+	"canary-client": {"probe the canary server without pause and log each change in what gets through", runCanaryClient},
+	"explain":       {"say whether the cluster's NetworkPolicies allow a connection, and why, without sending a packet", runExplain},
+	"generate":      {"print a ReachabilityTest of the edges a namespace's NetworkPolicies imply, to review and commit", runGenerate},
+	"manager":       {"run the operator", runManager},
+	"probe":         {"run checks inside a probe pod and report them in the termination message", runProbe},
+	"run":           {"apply ReachabilityTests, run them and exit 0 (passed), 1 (failed) or 2 (could not run)", runRun},
+	"serve":         {"listen on TCP ports and echo UDP, for fixtures and canaries", runServe},
+	"version":       {"print the version", runVersion},
 }
 
 // Run executes the subcommand named by args[0] and returns the process exit code.
@@ -56,7 +57,7 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", name, commands[name].summary)
+		fmt.Fprintf(w, "  %-13s %s\n", name, commands[name].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'netconform COMMAND -h' for the flags of a command.")
 }

@@ -28,11 +28,11 @@ import (
 )
 
 type managerFlags struct {
-	kubeconfig, metricsAddr, healthAddr, probeImage, clusterDomain string
-	leaderElect                                                    bool
-	maxProbePods, workers, checksPerPod                            int
-	startTimeout, settle                                           time.Duration
-	zap                                                            zap.Options
+	kubeconfig, metricsAddr, healthAddr, probeImage, clusterDomain, canaryNamespace string
+	leaderElect                                                                     bool
+	maxProbePods, workers, checksPerPod                                             int
+	startTimeout, settle                                                            time.Duration
+	zap                                                                             zap.Options
 }
 
 func (f *managerFlags) bind(fs *flag.FlagSet) {
@@ -44,6 +44,7 @@ func (f *managerFlags) bind(fs *flag.FlagSet) {
 	fs.IntVar(&f.workers, "workers", 4, "tests reconciled in parallel")
 	fs.IntVar(&f.checksPerPod, "max-checks-per-pod", 100, fmt.Sprintf("checks one probe pod makes before the planner adds another (at most %d)", probes.MaxChecksPerPod))
 	fs.StringVar(&f.probeImage, "probe-image", os.Getenv("NETCONFORM_PROBE_IMAGE"), "image of the probe pods ($NETCONFORM_PROBE_IMAGE; default: the manager's own image when it runs in a pod, else "+version.DefaultImage()+")")
+	fs.StringVar(&f.canaryNamespace, "canary-namespace", defaultCanaryNamespace(), "namespace of the enforcement canaries of tests that name none (default: the manager's own namespace, $POD_NAMESPACE)")
 	fs.StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "the cluster's DNS domain, for Service names")
 	fs.DurationVar(&f.startTimeout, "probe-pod-start-timeout", 2*time.Minute, "how long a probe pod may take to start before its checks become Error")
 	fs.DurationVar(&f.settle, "probe-settle-time", 2*time.Second, "how long a new probe pod waits before its first check, so that the policy enforcer has programmed it; raise it for slow enforcers")
@@ -97,6 +98,7 @@ func startManager(f managerFlags) error {
 			Plan:                    probes.PlanOptions{ClusterDomain: f.clusterDomain, MaxChecksPerPod: f.checksPerPod},
 			PodStartTimeout:         f.startTimeout,
 			MaxConcurrentReconciles: f.workers,
+			CanaryNamespace:         f.canaryNamespace,
 		},
 		MaxConcurrentProbePods: f.maxProbePods,
 		Registry:               metrics.Registry,
@@ -136,6 +138,14 @@ func restConfig(path string) (*rest.Config, error) {
 		return nil, fmt.Errorf("no cluster to talk to: %w (pass --kubeconfig or set KUBECONFIG)", err)
 	}
 	return cfg, nil
+}
+
+// defaultCanaryNamespace is the manager's own namespace: it runs restricted pods already.
+func defaultCanaryNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	return "netconform-system"
 }
 
 // ownImage is the image of the manager's own pod, named by the downward API, so that

@@ -166,6 +166,9 @@ func (f *runFlags) startReconciler(ctx context.Context, cfg *rest.Config) error 
 			Plan:                    probes.PlanOptions{ClusterDomain: "cluster.local", MaxChecksPerPod: 100},
 			PodStartTimeout:         2 * time.Minute,
 			MaxConcurrentReconciles: 4,
+			// A namespace of its own keeps the gate's canary away from every workload.
+			CanaryNamespace:       "netconform-canary",
+			CreateCanaryNamespace: true,
 		},
 		MaxConcurrentProbePods: f.maxProbePods,
 		Registry:               prometheus.NewRegistry(),

@@ -1,0 +1,333 @@
+package controllers
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/canary"
+	"github.com/netconform/netconform/probes"
+)
+
+// PodLogs reads a container's log; the canary client reports through it, since canary
+// pods, like probe pods, get no credentials.
+type PodLogs func(ctx context.Context, namespace, pod, container string) ([]byte, error)
+
+// canaryRun is the state of one run's canary. It lives in memory only: a restarted
+// manager starts the canary over, which costs seconds and loses nothing.
+type canaryRun struct {
+	names   canary.Names
+	machine canary.Machine
+	applied *canary.Policies
+	// probing is true once the client runs and the phases have started.
+	probing bool
+}
+
+// canaries holds the canary of each active run, by plan key.
+type canaries struct{ sync.Map }
+
+func (c *canaries) get(key string) (*canaryRun, bool) {
+	v, ok := c.Load(key)
+	if !ok {
+		return nil, false
+	}
+	return v.(*canaryRun), true
+}
+
+// advanceCanary moves a run's canary on by one step. It returns the finding once the
+// canary is done, or when to look again. A test without a canary is done at once.
+func (r *ReachabilityTestReconciler) advanceCanary(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, pods []corev1.Pod) (*canary.Finding, time.Duration, error) {
+	spec := test.Spec.Canary
+	if spec == nil {
+		return nil, 0, nil
+	}
+	key := planKey(test, run)
+	state, ok := r.canaries.get(key)
+	if !ok {
+		state = &canaryRun{names: canary.NamesFor(test, r.canaryNamespace(spec)), machine: canary.Machine{Timeout: canaryTimeout(spec)}}
+		// Pods left by a run this manager does not remember are stale: start over.
+		if stale := canaryPods(pods, state.names); len(stale) > 0 {
+			return nil, time.Second, r.deletePods(ctx, stale, "")
+		}
+		r.canaries.Store(key, state)
+	}
+	if !state.machine.Done() {
+		if err := r.stepCanary(ctx, test, run, state, pods); err != nil {
+			return nil, 0, err
+		}
+	}
+	if !state.machine.Done() {
+		return nil, state.machine.RecheckAfter(), nil
+	}
+	f := state.machine.Finding()
+	return &f, 0, nil
+}
+
+// stepCanary sets the canary up, or feeds the machine the client's timeline and applies
+// the policies it asks for.
+func (r *ReachabilityTestReconciler) stepCanary(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, state *canaryRun, pods []corev1.Pod) error {
+	if !state.probing {
+		return r.setUpCanary(ctx, test, run, state, pods)
+	}
+	client := findPod(pods, state.names.Namespace, state.names.Client())
+	if client == nil || client.Status.Phase != corev1.PodRunning {
+		state.machine.Fail(fmt.Sprintf("the canary client pod %s/%s stopped before the canary finished", state.names.Namespace, state.names.Client()))
+		return nil
+	}
+	log, err := r.PodLogs(ctx, state.names.Namespace, state.names.Client(), canary.ContainerName)
+	if err != nil {
+		return fmt.Errorf("reading the canary client's log: %w", err)
+	}
+	timeline, err := canary.ParseTimeline(bytes.NewReader(log))
+	if err != nil {
+		state.machine.Fail(err.Error())
+		return nil
+	}
+	if state.machine.Advance(timeline, r.Now()) && !state.machine.Done() {
+		return r.failCanaryOnRejection(state, r.applyCanaryPolicies(ctx, test, state))
+	}
+	return nil
+}
+
+// failCanaryOnRejection ends the canary when the API server refuses its objects for
+// good (a missing namespace, admission), and passes on errors worth retrying.
+func (r *ReachabilityTestReconciler) failCanaryOnRejection(state *canaryRun, err error) error {
+	if err == nil || !isRejection(err) {
+		return err
+	}
+	why := err.Error()
+	if apierrors.IsNotFound(err) {
+		why = fmt.Sprintf("the canary namespace %s does not exist: create it, or set spec.canary.namespace to a namespace that does", state.names.Namespace)
+	}
+	state.machine.Fail(why)
+	return nil
+}
+
+// setUpCanary puts the policies with both allows in place, then starts the server, then
+// the client, which needs the server's address. The phases start once the client runs.
+func (r *ReachabilityTestReconciler) setUpCanary(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, state *canaryRun, pods []corev1.Pod) error {
+	n := state.names
+	if state.applied == nil {
+		if err := r.ensureCanaryNamespace(ctx, n.Namespace); err != nil {
+			state.machine.Fail(err.Error())
+			return nil
+		}
+		if err := r.applyCanaryPolicies(ctx, test, state); err != nil {
+			return r.failCanaryOnRejection(state, err)
+		}
+	}
+	settings := r.canaryPodSettings(test, run)
+	server := findPod(pods, n.Namespace, n.Server())
+	if server == nil {
+		return r.createCanaryPod(ctx, test, state, canary.ServerPod(n, settings))
+	}
+	if problem := canaryPodProblem(server, r.Now(), r.Options.PodStartTimeout); problem != "" {
+		state.machine.Fail(problem)
+		return nil
+	}
+	if server.Status.Phase != corev1.PodRunning || server.Status.PodIP == "" {
+		return nil
+	}
+	client := findPod(pods, n.Namespace, n.Client())
+	if client == nil {
+		return r.createCanaryPod(ctx, test, state, canary.ClientPod(n, settings, server.Status.PodIP))
+	}
+	if problem := canaryPodProblem(client, r.Now(), r.Options.PodStartTimeout); problem != "" {
+		state.machine.Fail(problem)
+		return nil
+	}
+	if client.Status.Phase == corev1.PodRunning {
+		state.probing = true
+		state.machine.Start(r.Now())
+	}
+	return nil
+}
+
+func (r *ReachabilityTestReconciler) createCanaryPod(ctx context.Context, test *v1alpha1.ReachabilityTest, state *canaryRun, pod *corev1.Pod) error {
+	pod.OwnerReferences = []metav1.OwnerReference{probes.OwnerReference(test)}
+	err := r.Client.Create(ctx, pod)
+	switch {
+	case err == nil || apierrors.IsAlreadyExists(err):
+		return nil
+	case isRejection(err):
+		state.machine.Fail(fmt.Sprintf("canary pod %s/%s was rejected: %v", pod.Namespace, pod.Name, err))
+		return nil
+	}
+	return fmt.Errorf("creating canary pod %s/%s: %w", pod.Namespace, pod.Name, err)
+}
+
+// applyCanaryPolicies makes the canary's allows match what the machine asks for:
+// deletions first, so that a switch from one half of the allow to the other never
+// passes through both. The first time, the cluster's state is unknown (a restarted
+// manager) and every policy is written.
+func (r *ReachabilityTestReconciler) applyCanaryPolicies(ctx context.Context, test *v1alpha1.ReachabilityTest, state *canaryRun) error {
+	want, n := state.machine.Policies(), state.names
+	first, had := state.applied == nil, canary.Policies{}
+	if !first {
+		had = *state.applied
+	}
+	halves := []struct {
+		policy    *networkingv1.NetworkPolicy
+		want, had bool
+	}{{canary.AllowIngress(n), want.Ingress, had.Ingress}, {canary.AllowEgress(n), want.Egress, had.Egress}}
+	creates := []*networkingv1.NetworkPolicy{}
+	if first {
+		creates = append(creates, canary.DenyAll(n))
+	}
+	changedAt := r.Now()
+	for _, h := range halves {
+		if !h.want && (h.had || first) {
+			if err := r.Client.Delete(ctx, h.policy); client.IgnoreNotFound(err) != nil {
+				return fmt.Errorf("deleting canary policy %s/%s: %w", h.policy.Namespace, h.policy.Name, err)
+			}
+		}
+		if h.want && (!h.had || first) {
+			creates = append(creates, h.policy)
+		}
+	}
+	for _, p := range creates {
+		p.OwnerReferences = []metav1.OwnerReference{probes.OwnerReference(test)}
+		if err := r.Client.Create(ctx, p); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating canary policy %s/%s: %w", p.Namespace, p.Name, err)
+		}
+	}
+	state.applied = &want
+	state.machine.Changed(changedAt)
+	return nil
+}
+
+// deleteCanaryPolicies removes the canary's policies once its run is over.
+func (r *ReachabilityTestReconciler) deleteCanaryPolicies(ctx context.Context, n canary.Names) error {
+	for _, p := range []*networkingv1.NetworkPolicy{canary.DenyAll(n), canary.AllowIngress(n), canary.AllowEgress(n)} {
+		if err := r.Client.Delete(ctx, p); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting canary policy %s/%s: %w", p.Namespace, p.Name, err)
+		}
+	}
+	return nil
+}
+
+// ensureCanaryNamespace creates the canary's namespace when the reconciler may, with the
+// restricted Pod Security level that the canary's pods meet.
+func (r *ReachabilityTestReconciler) ensureCanaryNamespace(ctx context.Context, name string) error {
+	if !r.Options.CreateCanaryNamespace {
+		return nil
+	}
+	// Looking first lets a gate whose namespace was made for it run without the right to
+	// create namespaces.
+	err := r.APIReader.Get(ctx, client.ObjectKey{Name: name}, &corev1.Namespace{})
+	if !apierrors.IsNotFound(err) {
+		return err
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
+		"pod-security.kubernetes.io/enforce": "restricted",
+	}}}
+	if err := r.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating the canary namespace %s: %w", name, err)
+	}
+	return nil
+}
+
+func (r *ReachabilityTestReconciler) canaryNamespace(spec *v1alpha1.CanarySpec) string {
+	if spec.Namespace != "" {
+		return spec.Namespace
+	}
+	return r.Options.CanaryNamespace
+}
+
+func (r *ReachabilityTestReconciler) canaryPodSettings(test *v1alpha1.ReachabilityTest, run v1alpha1.Run) canary.PodSettings {
+	// The pods outlive every phase's wait and the starts, should the manager be gone.
+	deadline := 6*canaryTimeout(test.Spec.Canary) + 2*r.Options.PodStartTimeout
+	return canary.PodSettings{Image: r.Options.Pod.Image, RunID: run.ID, TestUID: string(test.UID), Deadline: deadline, Override: test.Spec.ProbePod}
+}
+
+func canaryTimeout(spec *v1alpha1.CanarySpec) time.Duration {
+	return time.Duration(max(spec.TimeoutSeconds, 1)) * time.Second
+}
+
+// canaryPodProblem says why a canary pod will not serve, or "" while it may.
+func canaryPodProblem(pod *corev1.Pod, now time.Time, startTimeout time.Duration) string {
+	switch {
+	case pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed:
+		return fmt.Sprintf("canary pod %s/%s ended (%s)%s", pod.Namespace, pod.Name, pod.Status.Phase, messageSuffix(pod.Status.Message))
+	case neverRecovers(pod) != nil:
+		w := neverRecovers(pod)
+		return fmt.Sprintf("canary pod %s/%s cannot start: %s%s", pod.Namespace, pod.Name, w.Reason, messageSuffix(w.Message))
+	case pod.Status.Phase != corev1.PodRunning && now.Sub(pod.CreationTimestamp.Time) >= startTimeout:
+		return fmt.Sprintf("canary pod %s/%s did not start within %s%s", pod.Namespace, pod.Name, startTimeout, pendingDetail(pod))
+	}
+	return ""
+}
+
+func canaryPods(pods []corev1.Pod, n canary.Names) []corev1.Pod {
+	var out []corev1.Pod
+	for _, p := range pods {
+		if p.Labels[canary.LabelCanary] == n.ID {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func findPod(pods []corev1.Pod, namespace, name string) *corev1.Pod {
+	for i := range pods {
+		if pods[i].Namespace == namespace && pods[i].Name == name && pods[i].DeletionTimestamp == nil {
+			return &pods[i]
+		}
+	}
+	return nil
+}
+
+// cleanUpCanary deletes the canary's policies once its run has recorded the finding;
+// its pods go with the run's probe pods.
+func (r *ReachabilityTestReconciler) cleanUpCanary(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run) error {
+	state, ok := r.canaries.get(planKey(test, run))
+	if !ok {
+		return nil
+	}
+	r.canaries.Delete(planKey(test, run))
+	return r.deleteCanaryPolicies(ctx, state.names)
+}
+
+// forget drops the canary state of a test's earlier runs.
+func (c *canaries) forget(test *v1alpha1.ReachabilityTest) {
+	prefix := string(test.UID) + "/"
+	c.Range(func(k, _ any) bool {
+		if strings.HasPrefix(k.(string), prefix) {
+			c.Delete(k)
+		}
+		return true
+	})
+}
+
+// Event reasons of the canary.
+const (
+	EventNetworkPolicyEnforced    = "NetworkPolicyEnforced"
+	EventNetworkPolicyNotEnforced = "NetworkPolicyNotEnforced"
+	EventCanaryFailed             = "CanaryFailed"
+)
+
+func (r *ReachabilityTestReconciler) reportCanary(test *v1alpha1.ReachabilityTest, finding *canary.Finding) {
+	if finding == nil {
+		r.Metrics.ForgetCanary(test.Name)
+		return
+	}
+	r.Metrics.CanaryCompleted(test.Name, *finding)
+	kind, reason := corev1.EventTypeWarning, EventNetworkPolicyNotEnforced
+	switch {
+	case finding.Enforced():
+		kind, reason = corev1.EventTypeNormal, EventNetworkPolicyEnforced
+	case finding.Reason == v1alpha1.ReasonCanaryFailed:
+		reason = EventCanaryFailed
+	}
+	r.Events.Eventf(test, nil, kind, reason, "RunCanary", "%s", finding.Message)
+}

@@ -1,0 +1,256 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/canary"
+)
+
+// simulatedDataplane plays the canary client against the real API server: each time its
+// log is read, it looks at the canary's policies there and says whether the client gets
+// through on a dataplane that enforces the given directions.
+type simulatedDataplane struct {
+	ingressEnforced, egressEnforced bool
+
+	mu       sync.Mutex
+	timeline []canary.Change
+}
+
+func (d *simulatedDataplane) logs(ctx context.Context, namespace, _, _ string) ([]byte, error) {
+	var list networkingv1.NetworkPolicyList
+	if err := k8s.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+		return nil, err
+	}
+	has := func(suffix string) bool {
+		return slices.ContainsFunc(list.Items, func(p networkingv1.NetworkPolicy) bool { return strings.HasSuffix(p.Name, suffix) })
+	}
+	connected := (has("-allow-ingress") || !d.ingressEnforced) && (has("-allow-egress") || !d.egressEnforced)
+	obs := v1alpha1.ObservedRefused
+	if connected {
+		obs = v1alpha1.ObservedConnected
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if n := len(d.timeline); n == 0 || d.timeline[n-1].Observed != obs {
+		d.timeline = append(d.timeline, canary.Change{At: time.Now(), Observed: obs})
+	}
+	var b strings.Builder
+	for _, c := range d.timeline {
+		fmt.Fprintln(&b, canary.FormatChange(c))
+	}
+	return []byte(b.String()), nil
+}
+
+func canaryTest(t *testing.T, name, namespace string, edges ...v1alpha1.Edge) *v1alpha1.ReachabilityTest {
+	t.Helper()
+	return createTest(t, name, v1alpha1.ReachabilityTestSpec{
+		Edges:  edges,
+		Canary: &v1alpha1.CanarySpec{Namespace: namespace, TimeoutSeconds: 3},
+	})
+}
+
+// runCanaryPods plays the kubelet for a test's canary: the server runs with an address,
+// then the client, which must be told that address, runs.
+func runCanaryPods(t *testing.T, rt *v1alpha1.ReachabilityTest, namespace string, notUIDs ...types.UID) (server, client *corev1.Pod) {
+	t.Helper()
+	names := canary.NamesFor(rt, namespace)
+	server = waitForPod(t, namespace, names.Server(), notUIDs...)
+	setPodStatus(t, server, corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.244.0.10"})
+	client = waitForPod(t, namespace, names.Client(), notUIDs...)
+	if args := strings.Join(client.Spec.Containers[0].Args, " "); !strings.Contains(args, "--target=10.244.0.10:8080") {
+		t.Fatalf("client args %q do not target the server's address", args)
+	}
+	setPodStatus(t, client, corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.244.0.11"})
+	return server, client
+}
+
+// waitForPod waits for a live pod of that name, other than the pods notUIDs name.
+func waitForPod(t *testing.T, namespace, name string, notUIDs ...types.UID) *corev1.Pod {
+	t.Helper()
+	pod := &corev1.Pod{}
+	eventually(t, 20*time.Second, "pod "+namespace+"/"+name, func(ctx context.Context) (bool, error) {
+		err := k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, pod)
+		return err == nil && pod.DeletionTimestamp == nil && !slices.Contains(notUIDs, pod.UID), client.IgnoreNotFound(err)
+	})
+	return pod
+}
+
+func canaryPolicies(t *testing.T, namespace string) []string {
+	t.Helper()
+	var list networkingv1.NetworkPolicyList
+	if err := k8s.List(context.Background(), &list, client.InNamespace(namespace)); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range list.Items {
+		if p.DeletionTimestamp == nil {
+			names = append(names, p.Name)
+		}
+	}
+	return names
+}
+
+func TestCanaryFindsWhatTheDataplaneEnforces(t *testing.T) {
+	tests := []struct {
+		name            string
+		plane           *simulatedDataplane
+		reason          string
+		enforced        metav1.ConditionStatus
+		ingress, egress v1alpha1.Enforcement
+	}{
+		{"enforcing", &simulatedDataplane{ingressEnforced: true, egressEnforced: true}, v1alpha1.ReasonEnforced, metav1.ConditionTrue, v1alpha1.Enforced, v1alpha1.Enforced},
+		{"no-op", &simulatedDataplane{}, v1alpha1.ReasonNotEnforced, metav1.ConditionFalse, v1alpha1.NotEnforced, v1alpha1.NotEnforced},
+		{"ingress only", &simulatedDataplane{ingressEnforced: true}, v1alpha1.ReasonEgressNotEnforced, metav1.ConditionFalse, v1alpha1.Enforced, v1alpha1.NotEnforced},
+		{"egress only", &simulatedDataplane{egressEnforced: true}, v1alpha1.ReasonIngressNotEnforced, metav1.ConditionFalse, v1alpha1.NotEnforced, v1alpha1.Enforced},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := newNamespace(t, "canary")
+			h := startManager(t, SetupOptions{PodLogs: tt.plane.logs})
+			rt := canaryTest(t, "canary-"+strings.ReplaceAll(tt.name, " ", "-"), ns)
+			runCanaryPods(t, rt, ns)
+			rt = waitForCompleted(t, rt.Name)
+
+			cond := condition(rt, v1alpha1.ConditionNetworkPolicyEnforced)
+			if cond == nil || cond.Status != tt.enforced || cond.Reason != tt.reason {
+				t.Fatalf("NetworkPolicyEnforced = %+v, want %s/%s", cond, tt.enforced, tt.reason)
+			}
+			c := rt.Status.Canary
+			if c == nil || c.Ingress != tt.ingress || c.Egress != tt.egress {
+				t.Fatalf("status.canary = %+v, want ingress %s, egress %s", c, tt.ingress, tt.egress)
+			}
+			passed := condition(rt, v1alpha1.ConditionPassed)
+			if wantPassed := tt.reason == v1alpha1.ReasonEnforced; (passed.Status == metav1.ConditionTrue) != wantPassed {
+				t.Errorf("Passed = %s (%s), want %v for a canary-only test that found %s", passed.Status, passed.Message, wantPassed, tt.reason)
+			}
+			if tt.reason != v1alpha1.ReasonNotEnforced && c.EnforcementLatencyMilliseconds == nil {
+				t.Errorf("no enforcement latency although the deny applied")
+			}
+			// The metrics read the cache, and the policies go after the status is written.
+			eventually(t, 10*time.Second, "2 directions x 3 states of netconform_canary_enforcement", func(context.Context) (bool, error) {
+				return testutil.CollectAndCount(h.registry, "netconform_canary_enforcement") == 6, nil
+			})
+			eventually(t, 10*time.Second, "the canary's policies to go", func(context.Context) (bool, error) {
+				return len(canaryPolicies(t, ns)) == 0, nil
+			})
+			waitForPods(t, rt, 0)
+			reason := EventNetworkPolicyNotEnforced
+			if tt.reason == v1alpha1.ReasonEnforced {
+				reason = EventNetworkPolicyEnforced
+			}
+			waitForEvent(t, rt, reason)
+		})
+	}
+}
+
+// The canary's policies select only its own two pods.
+func TestCanaryPoliciesSelectOnlyCanaryPods(t *testing.T) {
+	ns := newNamespace(t, "canary")
+	plane := &simulatedDataplane{ingressEnforced: true, egressEnforced: true}
+	startManager(t, SetupOptions{PodLogs: plane.logs})
+	rt := canaryTest(t, "canary-selectors", ns)
+	eventually(t, 20*time.Second, "the canary's policies", func(context.Context) (bool, error) {
+		return len(canaryPolicies(t, ns)) == 3, nil
+	})
+	var list networkingv1.NetworkPolicyList
+	if err := k8s.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	id := canary.NamesFor(rt, ns).ID
+	for _, p := range list.Items {
+		if p.Spec.PodSelector.MatchLabels[canary.LabelCanary] != id || len(p.Spec.PodSelector.MatchExpressions) > 0 {
+			t.Errorf("policy %s selects %+v, not only this canary's pods", p.Name, p.Spec.PodSelector)
+		}
+		if len(p.OwnerReferences) != 1 || p.OwnerReferences[0].UID != rt.UID {
+			t.Errorf("policy %s is not owned by its test: %+v", p.Name, p.OwnerReferences)
+		}
+	}
+	runCanaryPods(t, rt, ns)
+	waitForCompleted(t, rt.Name)
+}
+
+func TestCanaryAndEdgesCompleteTogether(t *testing.T) {
+	ns := newNamespace(t, "canary")
+	plane := &simulatedDataplane{}
+	startManager(t, SetupOptions{PodLogs: plane.logs})
+	rt := canaryTest(t, "canary-with-edges", ns, hostEdge("a-to-x", ns, map[string]string{"app": "a"}, "10.0.0.1", 80, v1alpha1.ExpectAllow))
+	runCanaryPods(t, rt, ns)
+	probe := waitForPods(t, rt, 3) // the probe pod and the canary's two
+	for i := range probe {
+		if _, isCanary := probe[i].Labels[canary.LabelCanary]; !isCanary {
+			finishPod(t, &probe[i], asExpected)
+		}
+	}
+	rt = waitForCompleted(t, rt.Name)
+	if rt.Status.Summary.Passed != 1 {
+		t.Fatalf("edge results: %+v", rt.Status.Results)
+	}
+	passed := condition(rt, v1alpha1.ConditionPassed)
+	if passed.Status != metav1.ConditionFalse || passed.Reason != v1alpha1.ReasonCanaryNotEnforced || !strings.Contains(passed.Message, "say nothing about the policies") {
+		t.Fatalf("Passed = %+v: edges that pass on a dataplane that enforces nothing must not pass the test", passed)
+	}
+}
+
+func TestCanaryPodThatCannotStartEndsInCanaryFailed(t *testing.T) {
+	ns := newNamespace(t, "canary")
+	plane := &simulatedDataplane{}
+	startManager(t, SetupOptions{PodLogs: plane.logs})
+	rt := canaryTest(t, "canary-no-image", ns)
+	server := waitForPod(t, ns, canary.NamesFor(rt, ns).Server())
+	setPodStatus(t, server, corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{{
+		Name: canary.ContainerName, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ErrImageNeverPull", Message: "image not present"}},
+	}}})
+	rt = waitForCompleted(t, rt.Name)
+	cond := condition(rt, v1alpha1.ConditionNetworkPolicyEnforced)
+	if cond.Status != metav1.ConditionUnknown || cond.Reason != v1alpha1.ReasonCanaryFailed || !strings.Contains(cond.Message, "ErrImageNeverPull") {
+		t.Fatalf("NetworkPolicyEnforced = %+v", cond)
+	}
+	waitForEvent(t, rt, EventCanaryFailed)
+}
+
+func TestCanaryInAMissingNamespaceEndsInCanaryFailed(t *testing.T) {
+	startManager(t, SetupOptions{PodLogs: (&simulatedDataplane{}).logs})
+	rt := canaryTest(t, "canary-no-namespace", "does-not-exist")
+	rt = waitForCompleted(t, rt.Name)
+	cond := condition(rt, v1alpha1.ConditionNetworkPolicyEnforced)
+	if cond.Reason != v1alpha1.ReasonCanaryFailed || !strings.Contains(cond.Message, "does-not-exist") {
+		t.Fatalf("NetworkPolicyEnforced = %+v", cond)
+	}
+}
+
+// A manager that dies mid-canary leaves pods it does not remember: the next one starts
+// the canary over and still reaches a finding, with one run.
+func TestCanaryRestartsAfterAManagerRestart(t *testing.T) {
+	ns := newNamespace(t, "canary")
+	plane := &simulatedDataplane{ingressEnforced: true, egressEnforced: true}
+	first := startManager(t, SetupOptions{PodLogs: plane.logs})
+	rt := canaryTest(t, "canary-restart", ns)
+	server, client := runCanaryPods(t, rt, ns)
+	eventually(t, 20*time.Second, "the canary to remove its allows", func(context.Context) (bool, error) {
+		return len(canaryPolicies(t, ns)) == 1, nil
+	})
+	first.stop()
+	startManager(t, SetupOptions{PodLogs: plane.logs})
+	runCanaryPods(t, rt, ns, server.UID, client.UID) // the new manager replaces them
+	rt = waitForCompleted(t, rt.Name)
+	if cond := condition(rt, v1alpha1.ConditionNetworkPolicyEnforced); cond.Reason != v1alpha1.ReasonEnforced {
+		t.Fatalf("NetworkPolicyEnforced = %+v", cond)
+	}
+	if n := countEvents(t, rt, EventRunStarted); n != 1 {
+		t.Errorf("%d RunStarted events, want 1", n)
+	}
+}

@@ -1,0 +1,52 @@
+package report
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+
+	"github.com/netconform/netconform/api/v1alpha1"
+)
+
+// canaryResult is what a test's enforcement canary found, when the test has one.
+type canaryResult struct {
+	// Reason is the NetworkPolicyEnforced condition's reason; empty when no run of the
+	// canary completed.
+	Reason  string
+	Message string
+	Status  *v1alpha1.CanaryStatus
+}
+
+// noCanaryResult stands in for a canary whose run did not complete.
+const noCanaryResult = "no result from the canary: its run did not complete"
+
+func newCanaryResult(rt v1alpha1.ReachabilityTest) *canaryResult {
+	if rt.Spec.Canary == nil {
+		return nil
+	}
+	c := &canaryResult{Message: noCanaryResult, Status: rt.Status.Canary}
+	if cond := meta.FindStatusCondition(rt.Status.Conditions, v1alpha1.ConditionNetworkPolicyEnforced); cond != nil && rt.Status.Canary != nil {
+		c.Reason, c.Message = cond.Reason, cond.Message
+	}
+	return c
+}
+
+func (c *canaryResult) enforced() bool { return c == nil || c.Reason == v1alpha1.ReasonEnforced }
+
+// failed is a finding that the dataplane does not enforce; a canary that could not run,
+// or has no result, is inconclusive instead.
+func (c *canaryResult) failed() bool {
+	return c != nil && !c.enforced() && c.Reason != v1alpha1.ReasonCanaryFailed && c.Reason != ""
+}
+
+// summary reads "canary: Enforced, latency 120ms" or "canary: NotEnforced".
+func (c *canaryResult) summary() string {
+	reason := c.Reason
+	if reason == "" {
+		reason = "no result"
+	}
+	if c.Status != nil && c.Status.EnforcementLatencyMilliseconds != nil && c.enforced() {
+		return fmt.Sprintf("canary: %s, latency %dms", reason, *c.Status.EnforcementLatencyMilliseconds)
+	}
+	return "canary: " + reason
+}

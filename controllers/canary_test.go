@@ -254,3 +254,23 @@ func TestCanaryRestartsAfterAManagerRestart(t *testing.T) {
 		t.Errorf("%d RunStarted events, want 1", n)
 	}
 }
+
+// The gate runs its canary in a namespace of its own, which it creates when missing.
+func TestCanaryCreatesItsNamespaceWhenAllowed(t *testing.T) {
+	const ns = "canary-created-on-demand"
+	plane := &simulatedDataplane{ingressEnforced: true, egressEnforced: true}
+	startManager(t, SetupOptions{PodLogs: plane.logs, Options: Options{CanaryNamespace: ns, CreateCanaryNamespace: true}})
+	rt := createTest(t, "canary-own-namespace", v1alpha1.ReachabilityTestSpec{Canary: &v1alpha1.CanarySpec{TimeoutSeconds: 3}})
+	runCanaryPods(t, rt, ns)
+	rt = waitForCompleted(t, rt.Name)
+	if cond := condition(rt, v1alpha1.ConditionNetworkPolicyEnforced); cond.Reason != v1alpha1.ReasonEnforced {
+		t.Fatalf("NetworkPolicyEnforced = %+v", cond)
+	}
+	var created corev1.Namespace
+	if err := k8s.Get(context.Background(), client.ObjectKey{Name: ns}, &created); err != nil {
+		t.Fatal(err)
+	}
+	if created.Labels["pod-security.kubernetes.io/enforce"] != "restricted" {
+		t.Errorf("the canary namespace enforces %q, want restricted", created.Labels["pod-security.kubernetes.io/enforce"])
+	}
+}

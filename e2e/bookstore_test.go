@@ -3,8 +3,10 @@
 package e2e
 
 import (
+	"slices"
 	"testing"
 
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/netconform/netconform/api/v1alpha1"
@@ -40,13 +42,13 @@ func TestBookstoreLockdown(t *testing.T) {
 
 	allowDNS := allowEgress(ns, "allow-dns", everyPod, dnsEgress())
 	storefrontEgress := allowEgress(ns, "storefront-egress", selector(storefront),
-		egressTo(peers(podPeer(selectorIn("app", "catalog", "orders"))), tcpPorts(8080)))
+		egressTo(peers(podPeer(appIn("catalog", "orders"))), tcpPorts(8080)))
 	s.create(
 		denyAll(ns, ingressEgress),
 		allowDNS,
-		allowIngress(ns, "http-from-ingress-nginx", selectorIn("app", "storefront", "catalog", "orders"),
+		allowIngress(ns, "http-from-ingress-nginx", appIn("storefront", "catalog", "orders"),
 			peers(nsPodPeer(labels("kubernetes.io/metadata.name", ingressNS), controller)), tcpPorts(8080)),
-		allowIngress(ns, "catalog-orders-from-storefront", selectorIn("app", "catalog", "orders"),
+		allowIngress(ns, "catalog-orders-from-storefront", appIn("catalog", "orders"),
 			peers(podPeer(selector(storefront))), tcpPorts(8080)),
 		storefrontEgress,
 		allowIngress(ns, "postgres-from-catalog", selector(postgres), peers(podPeer(selector(catalog))), tcpPorts(5432)),
@@ -124,4 +126,11 @@ func TestBookstoreLockdown(t *testing.T) {
 	s.remove(storefrontEgress)
 	s.run(phase{name: "e2e-bookstore-no-storefront-egress", edges: edges, afterChange: true,
 		overrides: overridesFor(edges, namedEdges("storefront-to-catalog", "storefront-to-orders"), always(unexpectedDeny))})
+	s.create(allowEgress(ns, "storefront-egress", selector(storefront),
+		egressTo(peers(podPeer(appIn("catalog", "orders"))), tcpPorts(8080))))
+
+	// Drift: redis is kept private by the default deny alone, so deleting it opens redis
+	// to every pod whose egress no policy limits, such as the ingress controller's.
+	drift := append(slices.Clone(edges), deny("ingress-to-redis", fromIngress, toPods(ns, redis, intstr.FromInt32(6379))))
+	s.checkDriftAlert("e2e-bookstore-drift", drift, "ingress-to-redis", func() *networkingv1.NetworkPolicy { return denyAll(ns, ingressEgress) })
 }

@@ -80,6 +80,8 @@ var tally struct {
 	scenarios, edges, asExpected int
 	// predicted counts edges the policies settled; agreed, those the dataplane agreed with.
 	predicted, agreed int
+	// findings are closing lines of the canary and alert suites, "key=value ...".
+	findings []string
 }
 
 func TestMain(m *testing.M) {
@@ -117,6 +119,7 @@ func runSuites(m *testing.M) int {
 		cfg.profile, cfg.image, cfg.externalHost, cfg.externalPort, cfg.artifacts)
 
 	code := m.Run()
+	stopPrometheus(code != 0)
 
 	if cfg.keep {
 		fmt.Printf("e2e: NETCONFORM_E2E_KEEP=1: kept the namespaces and ReachabilityTests labelled %s=true\n", e2eLabel)
@@ -130,6 +133,9 @@ func runSuites(m *testing.M) int {
 	tally.Lock()
 	fmt.Printf("e2e profile=%s scenarios=%d edges=%d as-expected=%d\n", cfg.profile, tally.scenarios, tally.edges, tally.asExpected)
 	fmt.Printf("e2e profile=%s predicted=%d prediction-matches-dataplane=%d\n", cfg.profile, tally.predicted, tally.agreed)
+	for _, f := range tally.findings {
+		fmt.Printf("e2e profile=%s %s\n", cfg.profile, f)
+	}
 	tally.Unlock()
 	return code
 }
@@ -280,6 +286,13 @@ func countScenario() {
 	tally.Lock()
 	defer tally.Unlock()
 	tally.scenarios++
+}
+
+// report adds a closing line.
+func report(format string, args ...any) {
+	tally.Lock()
+	defer tally.Unlock()
+	tally.findings = append(tally.findings, fmt.Sprintf(format, args...))
 }
 
 // countEdges records checked edge results and how many were as expected.

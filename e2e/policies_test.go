@@ -67,10 +67,10 @@ func selector(m map[string]string) metav1.LabelSelector {
 	return metav1.LabelSelector{MatchLabels: m}
 }
 
-// selectorIn selects pods whose key is one of values.
-func selectorIn(key string, values ...string) metav1.LabelSelector {
+// appIn selects pods whose app label is one of apps.
+func appIn(apps ...string) metav1.LabelSelector {
 	return metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
-		{Key: key, Operator: metav1.LabelSelectorOpIn, Values: values},
+		{Key: "app", Operator: metav1.LabelSelectorOpIn, Values: apps},
 	}}
 }
 

@@ -155,9 +155,15 @@ func (s *scenario) run(p phase) {
 // completed.
 func (s *scenario) runTest(name string, edges []v1alpha1.Edge) *v1alpha1.ReachabilityTest {
 	s.t.Helper()
+	return s.runSpec(name, v1alpha1.ReachabilityTestSpec{Edges: edges})
+}
+
+// runSpec creates a ReachabilityTest of any spec and waits until its first run completed.
+func (s *scenario) runSpec(name string, spec v1alpha1.ReachabilityTestSpec) *v1alpha1.ReachabilityTest {
+	s.t.Helper()
 	rt := &v1alpha1.ReachabilityTest{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{e2eLabel: "true"}},
-		Spec:       v1alpha1.ReachabilityTestSpec{Edges: edges},
+		Spec:       spec,
 	}
 	if err := k8s.Create(s.ctx, rt); err != nil {
 		if apierrors.IsAlreadyExists(err) {

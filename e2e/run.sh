@@ -32,6 +32,7 @@ collect() {
 was_up=
 [ -f "$DIR/profile" ] && was_up=1
 
+"$ROOT/hack/install-prometheus.sh" # the alert suites run a real Prometheus
 summaries=()
 failed=0
 deployed=
@@ -52,8 +53,7 @@ for profile in $PROFILES; do
   grep -E '^(=== RUN|--- |ok|FAIL|PASS)|_test\.go:[0-9]+:' "$out" | grep -vE '^=== RUN' >&2
   line=$(grep -E '^e2e profile=.* scenarios=' "$out" | tail -n 1)
   summaries+=("${line:-e2e profile=$profile: no summary (see $ARTIFACTS/$profile/go-test.log)}")
-  oracle=$(grep -E '^e2e profile=.* predicted=' "$out" | tail -n 1)
-  [ -n "$oracle" ] && summaries+=("$oracle")
+  while IFS= read -r finding; do summaries+=("$finding"); done < <(grep -E '^e2e profile=' "$out" | grep -v ' scenarios=')
   if [ $rc -ne 0 ]; then
     failed=1
     collect "$profile"

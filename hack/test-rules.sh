@@ -4,12 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v promtool >/dev/null 2>&1; then
-	echo "+ apt-get install prometheus (for promtool)"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y --no-install-recommends prometheus >/dev/null ||
-		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends prometheus >/dev/null; }
-fi
+hack/install-prometheus.sh
 
 run() {
 	echo "+ $*"

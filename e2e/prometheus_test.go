@@ -1,0 +1,270 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// A real Prometheus server (Debian's package), started on loopback, scrapes the manager
+// and evaluates the shipped alert rules. Only the `for:` durations are shortened, to
+// alertFor, so that the suites wait seconds instead of minutes.
+const (
+	alertFor       = 10 * time.Second
+	scrapeInterval = time.Second
+)
+
+var promServer struct {
+	once sync.Once
+	p    *prometheusServer
+	err  error
+}
+
+type prometheusServer struct {
+	base string
+	cmd  *exec.Cmd
+	dir  string
+}
+
+// prometheus returns the suite's Prometheus, starting it on first use.
+func prometheus(t *testing.T) *prometheusServer {
+	t.Helper()
+	promServer.once.Do(func() { promServer.p, promServer.err = startPrometheus(t.Context()) })
+	if promServer.err != nil {
+		t.Fatalf("starting Prometheus: %v", promServer.err)
+	}
+	return promServer.p
+}
+
+// stopPrometheus stops the suite's Prometheus, if one was started, keeping its log and
+// rules with the failure artifacts when the suites failed.
+func stopPrometheus(failed bool) {
+	p := promServer.p
+	if p == nil {
+		return
+	}
+	_ = p.cmd.Process.Kill()
+	_ = p.cmd.Wait()
+	if failed && os.MkdirAll(cfg.artifacts, 0o755) == nil {
+		for _, f := range []string{"prometheus.log", "prometheus.yml", "rules.yaml"} {
+			if b, err := os.ReadFile(filepath.Join(p.dir, f)); err == nil {
+				_ = os.WriteFile(filepath.Join(cfg.artifacts, f), b, 0o644)
+			}
+		}
+	}
+	_ = os.RemoveAll(p.dir)
+}
+
+func startPrometheus(ctx context.Context) (*prometheusServer, error) {
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		return nil, fmt.Errorf("no prometheus binary: install Debian's prometheus package (make test does, through hack/test-rules.sh)")
+	}
+	target, err := managerMetricsTarget(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "netconform-prometheus-")
+	if err != nil {
+		return nil, err
+	}
+	if err := writePrometheusConfig(dir, target); err != nil {
+		return nil, err
+	}
+	addr, err := freeLoopbackAddress()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"),
+		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr, "--log.level=warn")
+	log, err := os.Create(filepath.Join(dir, "prometheus.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("running %s: %w", bin, err)
+	}
+	p := &prometheusServer{base: "http://" + addr, cmd: cmd, dir: dir}
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		return p.get(ctx, "/-/ready", nil) == nil, nil
+	})
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("Prometheus on %s did not get ready within a minute (see %s)", addr, log.Name())
+	}
+	return p, nil
+}
+
+// managerMetricsTarget is the manager pod's metrics address: a pod on this machine.
+func managerMetricsTarget(ctx context.Context) (string, error) {
+	var pods corev1.PodList
+	if err := k8s.List(ctx, &pods, client.MatchingLabels{"app.kubernetes.io/name": "netconform", "app.kubernetes.io/component": "manager"}); err != nil {
+		return "", fmt.Errorf("finding the manager pod: %w", err)
+	}
+	for _, p := range pods.Items {
+		if p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" && p.DeletionTimestamp == nil {
+			return net.JoinHostPort(p.Status.PodIP, "8080"), nil
+		}
+	}
+	return "", fmt.Errorf("no running manager pod labelled app.kubernetes.io/component=manager")
+}
+
+var forDuration = regexp.MustCompile(`(?m)^(\s+for:) \S+$`)
+
+// writePrometheusConfig writes a config that scrapes only the manager, and the shipped
+// rules with their `for:` shortened.
+func writePrometheusConfig(dir, target string) error {
+	rules, err := os.ReadFile(filepath.Join("..", "config", "prometheus", "rules.yaml"))
+	if err != nil {
+		return err
+	}
+	rules = forDuration.ReplaceAll(rules, []byte("$1 "+alertFor.String()))
+	config := fmt.Sprintf(`global:
+  scrape_interval: %[1]s
+  evaluation_interval: %[1]s
+rule_files: [rules.yaml]
+scrape_configs:
+  - job_name: netconform
+    static_configs:
+      - targets: [%[2]q]
+`, scrapeInterval, target)
+	return errors.Join(os.WriteFile(filepath.Join(dir, "rules.yaml"), rules, 0o644),
+		os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(config), 0o644))
+}
+
+func freeLoopbackAddress() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func (p *prometheusServer) get(ctx context.Context, path string, into any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.base+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	if into == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(into)
+}
+
+// alert is one entry of Prometheus' /api/v1/alerts.
+type alert struct {
+	Labels map[string]string `json:"labels"`
+	State  string            `json:"state"`
+}
+
+// alerts lists the alerts named name whose labels include match, pending or firing.
+func (p *prometheusServer) alerts(ctx context.Context, name string, match map[string]string) ([]alert, error) {
+	var body struct {
+		Data struct {
+			Alerts []alert `json:"alerts"`
+		} `json:"data"`
+	}
+	if err := p.get(ctx, "/api/v1/alerts", &body); err != nil {
+		return nil, err
+	}
+	var out []alert
+	for _, a := range body.Data.Alerts {
+		if a.Labels["alertname"] == name && labelsMatch(a.Labels, match) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+func labelsMatch(labels, match map[string]string) bool {
+	for k, v := range match {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// query runs an instant query and returns how many series it gave.
+func (p *prometheusServer) query(ctx context.Context, expr string) (int, error) {
+	var body struct {
+		Data struct {
+			Result []json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	if err := p.get(ctx, "/api/v1/query?query="+url.QueryEscape(expr), &body); err != nil {
+		return 0, err
+	}
+	return len(body.Data.Result), nil
+}
+
+// waitForAlert waits until the alert fires (firing) or is gone (!firing) and returns when.
+func (p *prometheusServer) waitForAlert(t *testing.T, timeout time.Duration, name string, match map[string]string, firing bool) time.Time {
+	t.Helper()
+	state := "nothing yet"
+	err := wait.PollUntilContextTimeout(t.Context(), 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		as, err := p.alerts(ctx, name, match)
+		if err != nil {
+			state = err.Error()
+			return false, nil //nolint:nilerr // Prometheus may be busy; look again
+		}
+		state = fmt.Sprintf("%d matching alerts: %+v", len(as), as)
+		if !firing {
+			return len(as) == 0, nil
+		}
+		for _, a := range as {
+			if a.State == "firing" {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		verb := "fire"
+		if !firing {
+			verb = "resolve"
+		}
+		t.Fatalf("alert %s %v did not %s within %s: %s", name, match, verb, timeout, state)
+	}
+	return time.Now()
+}
+
+// waitForSeries waits until Prometheus has scraped series for the query.
+func (p *prometheusServer) waitForSeries(t *testing.T, expr string) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(t.Context(), 250*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		n, err := p.query(ctx, expr)
+		return err == nil && n > 0, nil
+	})
+	if err != nil {
+		t.Fatalf("Prometheus has no series for %s after a minute: is it scraping the manager?", expr)
+	}
+}

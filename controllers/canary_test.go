@@ -144,6 +144,15 @@ func TestCanaryFindsWhatTheDataplaneEnforces(t *testing.T) {
 			eventually(t, 10*time.Second, "2 directions x 3 states of netconform_canary_enforcement", func(context.Context) (bool, error) {
 				return testutil.CollectAndCount(h.registry, "netconform_canary_enforcement") == 6, nil
 			})
+			measured := 0
+			if c.EnforcementLatencyMilliseconds != nil {
+				measured = 1
+			}
+			for _, metric := range []string{"netconform_canary_enforcement_latency_seconds", "netconform_canary_last_enforcement_latency_seconds"} {
+				eventually(t, 10*time.Second, fmt.Sprintf("%d series of %s", measured, metric), func(context.Context) (bool, error) {
+					return testutil.CollectAndCount(h.registry, metric) == measured, nil
+				})
+			}
 			eventually(t, 10*time.Second, "the canary's policies to go", func(context.Context) (bool, error) {
 				return len(canaryPolicies(t, ns)) == 0, nil
 			})

@@ -171,7 +171,7 @@ func createTest(t *testing.T, name string, spec v1alpha1.ReachabilityTestSpec) *
 		ctx := context.Background()
 		_ = k8s.Delete(ctx, &v1alpha1.ReachabilityTest{ObjectMeta: metav1.ObjectMeta{Name: name}})
 		var pods corev1.PodList
-		_ = k8s.List(ctx, &pods, client.MatchingLabels{probes.LabelTestUID: string(uid)})
+		_ = k8s.List(ctx, &pods, client.HasLabels{probes.TestLabel(uid)})
 		for i := range pods.Items {
 			_ = k8s.Delete(ctx, &pods.Items[i], client.GracePeriodSeconds(0))
 		}
@@ -192,7 +192,7 @@ func getTest(t *testing.T, name string) *v1alpha1.ReachabilityTest {
 func probePodsOf(t *testing.T, rt *v1alpha1.ReachabilityTest) []corev1.Pod {
 	t.Helper()
 	var pods corev1.PodList
-	if err := k8s.List(context.Background(), &pods, client.MatchingLabels{probes.LabelTestUID: string(rt.UID)}); err != nil {
+	if err := k8s.List(context.Background(), &pods, client.HasLabels{probes.TestLabel(rt.UID)}); err != nil {
 		t.Fatalf("listing probe pods: %v", err)
 	}
 	var live []corev1.Pod

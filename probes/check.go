@@ -33,6 +33,9 @@ type Check struct {
 	// Deny is true when the edge expects the check to be denied. The probe retries
 	// only while what it sees differs from that.
 	Deny bool `json:"d,omitempty"`
+	// Member is the index, among the pod's members, of the run the check belongs to:
+	// tests that probe from the same identity at the same time share probe pods.
+	Member int `json:"m,omitempty"`
 }
 
 // Address is host:port for connections and the host alone for look-ups.
@@ -94,6 +97,9 @@ func (c Check) validate() error {
 	}
 	if c.Host == "" {
 		return fmt.Errorf("empty host")
+	}
+	if c.Member < 0 {
+		return fmt.Errorf("member %d is negative", c.Member)
 	}
 	return nil
 }

@@ -131,8 +131,11 @@ func TestProbePod(t *testing.T) {
 					t.Errorf("label %s value %q: %v", k, v, errs)
 				}
 			}
-			if pod.Labels[LabelTestUID] != string(testUID) || pod.Labels[LabelRun] != runID {
-				t.Errorf("labels %v lack %s=%s or %s=%s", pod.Labels, LabelTestUID, testUID, LabelRun, runID)
+			if pod.Labels[TestLabel(testUID)] != runID || pod.Labels[LabelRun] != runID {
+				t.Errorf("labels %v lack %s=%s or %s=%s", pod.Labels, TestLabel(testUID), runID, LabelRun, runID)
+			}
+			if members, err := MembersOf(pod); err != nil || !reflect.DeepEqual(members, []Member{{Test: test.Name, UID: testUID, Run: runID}}) {
+				t.Errorf("members %+v (%v), want the one run", members, err)
 			}
 			for k := range pod.Annotations {
 				if !strings.HasPrefix(k, "netconform.io/") {
@@ -147,7 +150,7 @@ func TestProbePod(t *testing.T) {
 
 			wantOwner := metav1.OwnerReference{
 				APIVersion: "netconform.io/v1alpha1", Kind: "ReachabilityTest", Name: test.Name, UID: testUID,
-				Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
+				BlockOwnerDeletion: ptr.To(true),
 			}
 			if len(pod.OwnerReferences) != 1 || !reflect.DeepEqual(pod.OwnerReferences[0], wantOwner) {
 				t.Errorf("ownerReferences %+v, want only %+v", pod.OwnerReferences, wantOwner)

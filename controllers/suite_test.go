@@ -92,7 +92,13 @@ type harness struct {
 func startManager(t *testing.T, opts SetupOptions) *harness {
 	t.Helper()
 	requireAPIServer(t)
-	mgr, err := ctrl.NewManager(apiServer, ctrl.Options{
+	return startManagerWith(t, apiServer, opts)
+}
+
+// startManagerWith runs a manager that reaches the API server through cfg.
+func startManagerWith(t *testing.T, cfg *rest.Config, opts SetupOptions) *harness {
+	t.Helper()
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 testScheme,
 		Cache:                  CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},

@@ -24,9 +24,13 @@ import (
 // and each check names its member, so a restarted manager reads what every run was
 // given from the pods, and runs ask again only for checks that no pod carries.
 
-// DefaultWaveWindow is how long a wave gathers runs before it creates their pods: long
-// enough for tests applied together to share, short beside a probe pod's life.
+// DefaultWaveWindow is how long a wave waits for another run to join before it creates
+// its pods: long enough for tests applied together to share, short beside a probe
+// pod's life.
 const DefaultWaveWindow = 150 * time.Millisecond
+
+// maxWaveGather bounds how long runs that keep joining hold a wave back.
+const maxWaveGather = time.Second
 
 // lostPodGrace is how long a pod the waves created may stay out of the cache before
 // the runs it served ask again for its checks.
@@ -52,6 +56,7 @@ type waves struct {
 	// blockedAt is when the cap or an error last stopped creation; zero when not.
 	blockedAt time.Time
 	seq       int
+	opened    int
 }
 
 // waveGroup is the checks of runs that may share pods: same identity, same settings.
@@ -59,7 +64,10 @@ type waveGroup struct {
 	key      string
 	identity probes.Identity
 	spec     v1alpha1.ReachabilityTestSpec
-	since    time.Time
+	// since is when the first run joined, last when the latest did.
+	since, last time.Time
+	// opened numbers the groups in the order they opened.
+	opened   int
 	requests []waveRequest
 }
 
@@ -186,9 +194,11 @@ func (w *waves) need(m probes.Member, spec v1alpha1.ReachabilityTestSpec, id pro
 	}
 	g, ok := w.open[key]
 	if !ok {
-		g = &waveGroup{key: key, identity: id, spec: spec, since: w.now()}
+		w.opened++
+		g = &waveGroup{key: key, identity: id, spec: spec, since: w.now(), opened: w.opened}
 		w.open[key] = g
 	}
+	g.last = w.now()
 	g.requests = append(g.requests, waveRequest{member: m, checks: missing})
 	run.asked[key] = &request{waiting: 1, created: map[string]time.Time{}}
 	w.signal()
@@ -255,7 +265,7 @@ func (w *waves) untilDue() (time.Duration, bool) {
 		consider(retry)
 	}
 	for _, g := range w.open {
-		consider(latest(g.since.Add(w.window), retry))
+		consider(latest(w.due(g), retry))
 	}
 	return max(next.Sub(now), 0), ok
 }
@@ -327,6 +337,7 @@ func (w *waves) take(seen map[string]bool, running int) []*wavePod {
 	delete(w.open, g.key)
 	pods := w.render(g, wave)
 	w.settle(g, pods)
+	ctrl.Log.WithName("waves").V(4).Info("Wave closed", "wave", wave, "namespace", g.identity.Namespace, "runs", len(g.requests), "pods", len(pods), "waited", w.now().Sub(g.since))
 	granted := 1 + w.reserve(pods[1:], seen, running)
 	w.queue = pods[granted:]
 	return pods[:granted:granted]
@@ -367,14 +378,24 @@ func (w *waves) dropIdle() {
 	})
 }
 
+// due is when a group stops gathering: a window after the latest run joined, and no
+// later than maxWaveGather after the first.
+func (w *waves) due(g *waveGroup) time.Time {
+	byLast, bySince := g.last.Add(w.window), g.since.Add(max(w.window, maxWaveGather))
+	if byLast.Before(bySince) {
+		return byLast
+	}
+	return bySince
+}
+
 func (w *waves) oldestDue() *waveGroup {
 	var oldest *waveGroup
 	now := w.now()
 	for _, g := range w.open {
-		if g.since.Add(w.window).After(now) {
+		if w.due(g).After(now) {
 			continue
 		}
-		if oldest == nil || g.since.Before(oldest.since) {
+		if oldest == nil || g.opened < oldest.opened {
 			oldest = g
 		}
 	}

@@ -1,0 +1,154 @@
+package controllers
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/probes"
+)
+
+func unitWaves(capacity, perPod int, c *unitClock) *waves {
+	w := newWaves(nil, unitLimiter(capacity, c), Options{Plan: probes.PlanOptions{MaxChecksPerPod: perPod}, WaveWindow: 100 * time.Millisecond})
+	w.now = c.now
+	return w
+}
+
+func unitMember(i int) probes.Member {
+	return probes.Member{Test: fmt.Sprintf("t%d", i), UID: types.UID(fmt.Sprintf("uid-%d", i)), Run: "g1-a"}
+}
+
+func nothingVisible(string) bool { return false }
+
+// podMembers reads back, per pod, the member and edge of each check it carries.
+func podMembers(t *testing.T, pods []*wavePod) [][]string {
+	t.Helper()
+	var out [][]string
+	for _, p := range pods {
+		content, err := decodePodContent(p.pod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tests []string
+		for _, c := range content.checks {
+			tests = append(tests, content.members[c.Member].Test+"/"+c.Edge)
+		}
+		out = append(out, tests)
+	}
+	return out
+}
+
+func TestWavesMergeRunsOfOneIdentityIntoFewPods(t *testing.T) {
+	clock := &unitClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	w := unitWaves(0, 3, clock)
+	front := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "front"}}
+	back := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "back"}}
+	spec := v1alpha1.ReachabilityTestSpec{}
+	for i := range 2 {
+		m := unitMember(i)
+		w.track(m)
+		checks := []probes.Check{unitCheck("a", "10.0.0.1", 80, false), unitCheck("b", "10.0.0.2", 80, false)}
+		if !w.need(m, spec, front, checks, nothingVisible) {
+			t.Fatal("a run with missing checks does not wait")
+		}
+		if !w.need(m, spec, front, checks, nothingVisible) {
+			t.Fatal("a run asking again does not wait")
+		}
+	}
+	w.need(unitMember(0), spec, back, []probes.Check{unitCheck("c", "10.0.0.3", 80, false)}, nothingVisible)
+
+	if pods := w.take(nil, 0); len(pods) != 0 {
+		t.Fatalf("%d pods before the window passed", len(pods))
+	}
+	clock.advance(100 * time.Millisecond)
+	var pods []*wavePod
+	for batch := w.take(nil, 0); len(batch) > 0; batch = w.take(nil, 0) {
+		pods = append(pods, batch...)
+	}
+	want := [][]string{{"t0/a", "t0/b", "t1/a"}, {"t1/b"}, {"t0/c"}}
+	if got := podMembers(t, pods); !reflect.DeepEqual(got, want) {
+		t.Errorf("pods carry %v, want %v: the requests asked twice, or not merged per identity", got, want)
+	}
+	if members := pods[1].members; len(members) != 1 || members[0] != unitMember(1) {
+		t.Errorf("the second pod lists members %v, want only t1, whose checks it holds", members)
+	}
+	if names := []string{pods[0].pod.Name, pods[1].pod.Name}; names[0] == names[1] {
+		t.Errorf("two pods of a wave share the name %s", names[0])
+	}
+}
+
+func TestWavesHoldAGroupUnderTheCapAndLetRunsJoin(t *testing.T) {
+	clock := &unitClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	w := unitWaves(1, 100, clock)
+	front := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "front"}}
+	ask := func(i int) {
+		w.track(unitMember(i))
+		w.need(unitMember(i), v1alpha1.ReachabilityTestSpec{}, front, []probes.Check{unitCheck("a", "10.0.0.1", 80, false)}, nothingVisible)
+	}
+	ask(0)
+	clock.advance(100 * time.Millisecond)
+	if pods := w.take(nil, 1); len(pods) != 0 {
+		t.Fatalf("%d pods created while the cap is full", len(pods))
+	}
+	ask(1) // joins the group the cap holds back
+	w.forget(unitMember(0))
+	clock.advance(100 * time.Millisecond)
+	pods := w.take(nil, 0)
+	if got, want := podMembers(t, pods), [][]string{{"t1/a"}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("pods carry %v, want %v: a forgotten run's checks are left out", got, want)
+	}
+}
+
+func TestWavesGatherNoLongerThanTheirBound(t *testing.T) {
+	clock := &unitClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	w := unitWaves(0, 100, clock)
+	front := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "front"}}
+	for i := 0; ; i++ {
+		w.track(unitMember(i))
+		w.need(unitMember(i), v1alpha1.ReachabilityTestSpec{}, front, []probes.Check{unitCheck("a", "10.0.0.1", 80, false)}, nothingVisible)
+		clock.advance(50 * time.Millisecond) // runs keep joining within the window
+		if pods := w.take(nil, 0); len(pods) > 0 {
+			if waited := time.Duration(i+1) * 50 * time.Millisecond; waited != maxWaveGather {
+				t.Errorf("the wave closed after %s, want %s", waited, maxWaveGather)
+			}
+			return
+		}
+	}
+}
+
+func TestWithoutChecks(t *testing.T) {
+	a, b := unitCheck("a", "10.0.0.1", 80, false), unitCheck("b", "10.0.0.2", 80, true)
+	tests := []struct {
+		checks, carried, want []probes.Check
+	}{
+		{[]probes.Check{a, b}, nil, []probes.Check{a, b}},
+		{[]probes.Check{a, b}, []probes.Check{b}, []probes.Check{a}},
+		{[]probes.Check{a, a, b}, []probes.Check{a}, []probes.Check{a, b}}, // duplicates count
+		{[]probes.Check{a}, []probes.Check{a, b}, nil},
+	}
+	for _, tt := range tests {
+		if got := withoutChecks(tt.checks, tt.carried); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("withoutChecks(%v, %v) = %v, want %v", tt.checks, tt.carried, got, tt.want)
+		}
+	}
+}
+
+func TestChecksByIdentityJoinsThePodsOfAnIdentity(t *testing.T) {
+	front := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "front"}}
+	back := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "back"}}
+	a, b, c := unitCheck("a", "10.0.0.1", 80, false), unitCheck("b", "10.0.0.2", 80, false), unitCheck("c", "10.0.0.3", 80, false)
+	plan := probes.Plan{Pods: []probes.PodPlan{
+		{Identity: front, Checks: []probes.Check{a}},
+		{Identity: back, Checks: []probes.Check{b}},
+		{Identity: front, Index: 1, Checks: []probes.Check{c}},
+	}}
+	got := checksByIdentity(plan)
+	want := []identityChecks{{identity: front, checks: []probes.Check{a, c}}, {identity: back, checks: []probes.Check{b}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("checksByIdentity = %+v, want %+v", got, want)
+	}
+}

@@ -67,6 +67,8 @@ type ReachabilityTestReconciler struct {
 	waves *waves
 	// pods decodes probe pods once for all the runs that read them.
 	pods podReader
+	// snapshots shares the policies as read between runs that complete together.
+	snapshots snapshots
 	// completed holds each test's last completed run: a cache that still shows it as
 	// active is stale, and acting on it would start its pods again.
 	completed sync.Map
@@ -268,7 +270,7 @@ func isRejection(err error) bool {
 // the run's pods, so that a crash in between loses no results.
 func (r *ReachabilityTestReconciler) completeRun(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, plan probes.Plan, progress runProgress, pods []corev1.Pod) error {
 	results := judgeRun(test.Spec.Edges, plan, progress, r.listens(ctx, test, progress))
-	r.predict(ctx, test, results, progress)
+	r.predict(ctx, test, run, results, progress)
 	previous := test.Status.Results
 	base := test.DeepCopy()
 	now := metav1.NewTime(r.Now())
@@ -288,8 +290,11 @@ func (r *ReachabilityTestReconciler) completeRun(ctx context.Context, test *v1al
 // predict adds to each result what the cluster's policies allow, and a diagnosis where
 // intent, policies and dataplane disagree. A prediction is extra: when the policies
 // cannot be read, the results stand without it.
-func (r *ReachabilityTestReconciler) predict(ctx context.Context, test *v1alpha1.ReachabilityTest, results []v1alpha1.EdgeResult, progress runProgress) {
-	cluster, err := prediction.Snapshot(ctx, r.APIReader, test.Spec.Edges)
+func (r *ReachabilityTestReconciler) predict(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, results []v1alpha1.EdgeResult, progress runProgress) {
+	// The start time is kept to the second: a view read a second after it was read after
+	// the run started.
+	since := run.StartTime.Add(time.Second)
+	cluster, err := r.snapshots.get(ctx, r.APIReader, prediction.NamespacesOf(test.Spec.Edges), since, r.Now())
 	if err != nil {
 		ctrl.LoggerFrom(ctx).Info("Cannot predict the edges from the policies", "reachabilityTest", klog.KObj(test), "err", err.Error())
 		return

@@ -55,8 +55,8 @@ type waves struct {
 	runs map[string]*runRequests
 	// blockedAt is when the cap or an error last stopped creation; zero when not.
 	blockedAt time.Time
-	seq       int
-	opened    int
+	// seq numbers the waves, for their names; opened numbers the groups.
+	seq, opened int
 }
 
 // waveGroup is the checks of runs that may share pods: same identity, same settings.
@@ -76,7 +76,8 @@ type waveRequest struct {
 	checks []probes.Check
 }
 
-// wavePod is a rendered pod waiting to be created.
+// wavePod is a rendered pod waiting to be created, with the members and checks it
+// holds, to account for its creation or its refusal.
 type wavePod struct {
 	group   string
 	pod     *corev1.Pod

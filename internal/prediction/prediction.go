@@ -38,6 +38,12 @@ func DNSLookup(c *netpol.Cluster, from netpol.Peer) ([]netpol.Decision, error) {
 // NetworkPolicies of the namespaces the edges touch (and of the cluster DNS). Probe pods
 // are left out: they are never ready, so never a destination, and they are large.
 func Snapshot(ctx context.Context, r client.Reader, edges []v1alpha1.Edge) (*netpol.Cluster, error) {
+	return SnapshotOf(ctx, r, NamespacesOf(edges))
+}
+
+// SnapshotOf reads every namespace, and the pods, Services and NetworkPolicies of the
+// given namespaces.
+func SnapshotOf(ctx context.Context, r client.Reader, namespaces []string) (*netpol.Cluster, error) {
 	c := &netpol.Cluster{}
 	var nss corev1.NamespaceList
 	if err := r.List(ctx, &nss); err != nil {
@@ -45,7 +51,7 @@ func Snapshot(ctx context.Context, r client.Reader, edges []v1alpha1.Edge) (*net
 	}
 	c.Namespaces = nss.Items
 	notProbes := client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(notProbePods)}
-	for _, ns := range namespacesOf(edges) {
+	for _, ns := range namespaces {
 		var pods corev1.PodList
 		var svcs corev1.ServiceList
 		var pols networkingv1.NetworkPolicyList
@@ -72,7 +78,9 @@ var notProbePods = func() labels.Requirement {
 	return *r
 }()
 
-func namespacesOf(edges []v1alpha1.Edge) []string {
+// NamespacesOf are the namespaces whose objects decide the edges, sorted: those of their
+// sources and destinations, and the cluster DNS's.
+func NamespacesOf(edges []v1alpha1.Edge) []string {
 	set := map[string]bool{dnsNamespace: true}
 	for _, e := range edges {
 		set[e.From.Namespace] = true

@@ -161,6 +161,9 @@ func errorResults(n int, f *podFailure) []probes.Result {
 type podContent struct {
 	members []probes.Member
 	checks  []probes.Check
+	// results maps each check to its result; made counts the results.
+	results []int
+	made    int
 }
 
 func decodePodContent(pod *corev1.Pod) (*podContent, error) {
@@ -177,7 +180,7 @@ func decodePodContent(pod *corev1.Pod) (*podContent, error) {
 			return nil, fmt.Errorf("pod %s/%s: check of edge %s names member %d of %d", pod.Namespace, pod.Name, c.Edge, c.Member, len(members))
 		}
 	}
-	return &podContent{members: members, checks: checks}, nil
+	return &podContent{members: members, checks: checks, results: probes.ResultIndexes(checks), made: len(probes.Made(checks))}, nil
 }
 
 // memberIndex is the index of a run among the pod's members, or -1.
@@ -190,15 +193,16 @@ func (c *podContent) memberIndex(m probes.Member) int {
 	return -1
 }
 
-// checksOf returns the checks of one member, as planned, and their places in the pod.
+// checksOf returns the checks of one member, as planned, and the places of their
+// results.
 func (c *podContent) checksOf(member int) ([]probes.Check, []int) {
 	var checks []probes.Check
 	var places []int
 	for i, check := range c.checks {
 		if check.Member == member {
-			check.Member = 0
+			check.Member, check.Same = 0, 0
 			checks = append(checks, check)
-			places = append(places, i)
+			places = append(places, c.results[i])
 		}
 	}
 	return checks, places

@@ -249,7 +249,7 @@ func (r *ReachabilityTestReconciler) readPods(ctx context.Context, self probes.M
 			continue
 		}
 		checks, places := content.checksOf(member)
-		outcome := r.pods.outcome(pod, len(content.checks), now, r.Options.PodStartTimeout)
+		outcome := r.pods.outcome(pod, content.made, now, r.Options.PodStartTimeout)
 		if podEnded(pod) {
 			r.waves.signal() // its place under the cap is free
 		}

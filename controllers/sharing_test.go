@@ -336,9 +336,11 @@ func TestALargeRunWritesLittle(t *testing.T) {
 	}
 }
 
-// TestAHundredTestsShareProbePods applies 100 tests of 50 edges from 10 shared
-// identities one after the other, as kubectl does, under the default cap, with pods that end as soon as they exist:
-// what is measured is the operator's own work.
+// TestAHundredTestsShareProbePods applies 100 tests of 50 edges at once, under the
+// default cap and checks per pod, with pods that end as soon as they exist: what is
+// measured is the operator's own work. Test t draws 5 of 10 identities, 10 edges each,
+// towards 100 destinations that the tests share, so each identity makes at most 100
+// distinct connections.
 func TestAHundredTestsShareProbePods(t *testing.T) {
 	if testing.Short() {
 		t.Skip("100 tests of 50 edges")
@@ -346,13 +348,13 @@ func TestAHundredTestsShareProbePods(t *testing.T) {
 	ns := newNamespace(t, "hundred")
 	start := time.Now()
 	startManager(t, SetupOptions{MaxConcurrentProbePods: 20, Options: Options{
-		Plan: probes.PlanOptions{MaxChecksPerPod: probes.MaxChecksPerPod}, MaxConcurrentReconciles: 4,
+		Plan: probes.PlanOptions{MaxChecksPerPod: 100}, MaxConcurrentReconciles: 4,
 	}})
 	tests := createTests(t, "hundred", 100, func(i int) []v1alpha1.Edge {
-		var edges []v1alpha1.Edge
-		for e := range 50 {
-			src := map[string]string{"app": fmt.Sprintf("s%d", e%10)}
-			edges = append(edges, hostEdge(fmt.Sprintf("e%d", e), ns, src, fmt.Sprintf("10.3.%d.%d", i, e), 8080, v1alpha1.ExpectAllow))
+		edges := make([]v1alpha1.Edge, 50)
+		for j := range edges {
+			from, to := (i+j/10)%10, (i+j)%10
+			edges[j] = hostEdge(fmt.Sprintf("e%d", j), ns, map[string]string{"app": fmt.Sprintf("s%d", from)}, fmt.Sprintf("10.3.%d.%d", to, j%10), 8080, v1alpha1.ExpectAllow)
 		}
 		return edges
 	})
@@ -366,6 +368,11 @@ func TestAHundredTestsShareProbePods(t *testing.T) {
 			if n != 1 {
 				t.Errorf("%s: %d pods carried check %+v, want 1", test, n, c)
 			}
+		}
+	}
+	for _, rt := range tests {
+		if rt = getTest(t, rt.Name); rt.Status.Summary.Passed != 50 {
+			t.Errorf("%s: summary %+v", rt.Name, rt.Status.Summary)
 		}
 	}
 }

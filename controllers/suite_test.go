@@ -222,13 +222,14 @@ func waitForPods(t *testing.T, rt *v1alpha1.ReachabilityTest, n int) []corev1.Po
 }
 
 // finishPod plays the kubelet: the probe container ends with the encoded results of
-// answer applied to each check the pod carries.
+// answer applied to each check the pod makes.
 func finishPod(t *testing.T, pod *corev1.Pod, answer func(probes.Check) probes.Result) {
 	t.Helper()
 	checks, err := probes.ChecksOf(pod)
 	if err != nil {
 		t.Fatal(err)
 	}
+	checks = probes.Made(checks)
 	results := make([]probes.Result, len(checks))
 	for i, c := range checks {
 		results[i] = answer(c)

@@ -403,11 +403,13 @@ func (w *waves) oldestDue() *waveGroup {
 	return oldest
 }
 
-// render merges the group's checks into as few pods as the per-pod limit allows. Each
-// pod lists only the members whose checks it holds, and each check names its member.
+// render merges the group's checks into as few pods as the per-pod limit allows. A
+// connection that several checks share is made once per pod, and counts once against
+// the limit. Each pod lists only the members whose checks it holds, and each check
+// names its member.
 func (w *waves) render(g *waveGroup, wave string) []*wavePod {
-	var checks []probes.Check
 	members := make([]probes.Member, len(g.requests))
+	var checks []probes.Check
 	for i, r := range g.requests {
 		members[i] = r.member
 		for _, c := range r.checks {
@@ -416,15 +418,72 @@ func (w *waves) render(g *waveGroup, wave string) []*wavePod {
 		}
 	}
 	var pods []*wavePod
-	for index := 0; len(checks) > 0; index++ {
-		n := min(len(checks), w.perPod)
-		used, chunk := rebase(members, checks[:n])
-		checks = checks[n:]
-		plan := probes.PodPlan{Identity: g.identity, Index: index, Checks: chunk}
+	for index, chunk := range w.chunks(checks) {
+		used, rebased := rebase(members, chunk)
+		plan := probes.PodPlan{Identity: g.identity, Index: index, Checks: rebased}
 		pod := probes.RenderPod(probes.SharedPod{Wave: wave, Members: used, Spec: g.spec, Plan: plan}, w.pod)
-		pods = append(pods, &wavePod{group: g.key, pod: pod, members: used, checks: chunk})
+		pods = append(pods, &wavePod{group: g.key, pod: pod, members: used, checks: rebased})
 	}
 	return pods
+}
+
+// maxChecksListed bounds the checks a pod lists, made or answered by another, so that
+// the pod stays small whatever the number of runs that share it.
+const maxChecksListed = 10 * probes.MaxChecksPerPod
+
+// chunks splits checks into pods of at most perPod connections each: a check joins the
+// pod that already makes its connection, and marks the check there that makes it.
+func (w *waves) chunks(checks []probes.Check) [][]probes.Check {
+	var pods []*chunk
+	for _, c := range checks {
+		conn := c.Connection()
+		p := findChunk(pods, conn)
+		if p == nil {
+			if last := len(pods) - 1; last >= 0 && pods[last].fits(w.perPod) {
+				p = pods[last]
+			} else {
+				p = &chunk{made: map[probes.Connection]int{}}
+				pods = append(pods, p)
+			}
+		}
+		p.add(c)
+	}
+	out := make([][]probes.Check, len(pods))
+	for i, p := range pods {
+		out[i] = p.checks
+	}
+	return out
+}
+
+// chunk is one pod's checks, and where each of its connections is first made.
+type chunk struct {
+	checks []probes.Check
+	made   map[probes.Connection]int
+}
+
+// fits says whether the chunk can take a check with a new connection.
+func (c *chunk) fits(perPod int) bool {
+	return len(c.made) < perPod && len(c.checks) < maxChecksListed
+}
+
+func (c *chunk) add(check probes.Check) {
+	check.Same = 0
+	if first, ok := c.made[check.Connection()]; ok {
+		check.Same = first + 1
+	} else {
+		c.made[check.Connection()] = len(c.checks)
+	}
+	c.checks = append(c.checks, check)
+}
+
+// findChunk returns the chunk that makes a connection and can list one more check.
+func findChunk(pods []*chunk, conn probes.Connection) *chunk {
+	for _, p := range pods {
+		if _, ok := p.made[conn]; ok && len(p.checks) < maxChecksListed {
+			return p
+		}
+	}
+	return nil
 }
 
 // rebase keeps the members whose checks a chunk holds and numbers them anew.
@@ -502,7 +561,7 @@ func (w *waves) rejected(p *wavePod, f podFailure) {
 	byMember := map[int][]probes.Check{}
 	for _, c := range p.checks {
 		i := c.Member
-		c.Member = 0
+		c.Member, c.Same = 0, 0
 		byMember[i] = append(byMember[i], c)
 	}
 	for i, checks := range byMember {

@@ -51,7 +51,7 @@ func TestWavesMergeRunsOfOneIdentityIntoFewPods(t *testing.T) {
 	for i := range 2 {
 		m := unitMember(i)
 		w.track(m)
-		checks := []probes.Check{unitCheck("a", "10.0.0.1", 80, false), unitCheck("b", "10.0.0.2", 80, false)}
+		checks := []probes.Check{unitCheck("a", fmt.Sprintf("10.0.%d.1", i), 80, false), unitCheck("b", fmt.Sprintf("10.0.%d.2", i), 80, false)}
 		if !w.need(m, spec, front, checks, nothingVisible) {
 			t.Fatal("a run with missing checks does not wait")
 		}
@@ -78,6 +78,43 @@ func TestWavesMergeRunsOfOneIdentityIntoFewPods(t *testing.T) {
 	}
 	if names := []string{pods[0].pod.Name, pods[1].pod.Name}; names[0] == names[1] {
 		t.Errorf("two pods of a wave share the name %s", names[0])
+	}
+}
+
+func TestWavesMakeASharedConnectionOnce(t *testing.T) {
+	clock := &unitClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	w := unitWaves(0, 2, clock)
+	front := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "front"}}
+	for i := range 3 {
+		w.track(unitMember(i))
+		w.need(unitMember(i), v1alpha1.ReachabilityTestSpec{}, front, []probes.Check{
+			unitCheck("api", "10.0.0.1", 80, false),
+			unitCheck("db", "10.0.0.2", 5432, true),
+			unitCheck("db-allowed", "10.0.0.2", 5432, false), // expects otherwise: retried otherwise
+		}, nothingVisible)
+	}
+	clock.advance(100 * time.Millisecond)
+	var pods []*wavePod
+	for batch := w.take(nil, 0); len(batch) > 0; batch = w.take(nil, 0) {
+		pods = append(pods, batch...)
+	}
+	want := [][]string{
+		{"t0/api", "t0/db", "t1/api", "t1/db", "t2/api", "t2/db"},
+		{"t0/db-allowed", "t1/db-allowed", "t2/db-allowed"},
+	}
+	if got := podMembers(t, pods); !reflect.DeepEqual(got, want) {
+		t.Fatalf("pods carry %v, want %v: two connections a pod", got, want)
+	}
+	content, err := decodePodContent(pods[0].pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if content.made != 2 || !reflect.DeepEqual(content.results, []int{0, 1, 0, 1, 0, 1}) {
+		t.Errorf("the first pod makes %d connections, results %v; want 2, each answering three runs", content.made, content.results)
+	}
+	checks, places := content.checksOf(2)
+	if !reflect.DeepEqual(places, []int{0, 1}) || checks[0] != unitCheck("api", "10.0.0.1", 80, false) {
+		t.Errorf("t2 reads %v at %v, want its own checks, as planned, at the shared results", checks, places)
 	}
 }
 

@@ -427,19 +427,24 @@ func (w *waves) render(g *waveGroup, wave string) []*wavePod {
 	return pods
 }
 
-// maxChecksListed bounds the checks a pod lists, made or answered by another, so that
-// the pod stays small whatever the number of runs that share it.
-const maxChecksListed = 10 * probes.MaxChecksPerPod
+// maxListedBytes bounds the encoded checks of a pod, made or answered by another,
+// whatever the number of runs that share it: they travel in one argument of the probe,
+// and the kernel refuses an argument of more than 128 KiB.
+const maxListedBytes = 96 << 10
+
+// listedBytes is at least what a check takes in the probe's argument.
+func listedBytes(c probes.Check) int {
+	return len(c.Edge) + len(c.Host) + 72
+}
 
 // chunks splits checks into pods of at most perPod connections each: a check joins the
 // pod that already makes its connection, and marks the check there that makes it.
 func (w *waves) chunks(checks []probes.Check) [][]probes.Check {
 	var pods []*chunk
 	for _, c := range checks {
-		conn := c.Connection()
-		p := findChunk(pods, conn)
+		p := findChunk(pods, c)
 		if p == nil {
-			if last := len(pods) - 1; last >= 0 && pods[last].fits(w.perPod) {
+			if last := len(pods) - 1; last >= 0 && pods[last].fits(c, w.perPod) {
 				p = pods[last]
 			} else {
 				p = &chunk{made: map[probes.Connection]int{}}
@@ -455,18 +460,26 @@ func (w *waves) chunks(checks []probes.Check) [][]probes.Check {
 	return out
 }
 
-// chunk is one pod's checks, and where each of its connections is first made.
+// chunk is one pod's checks, where each of its connections is first made, and the
+// size of its checks in the probe's argument.
 type chunk struct {
 	checks []probes.Check
 	made   map[probes.Connection]int
+	bytes  int
 }
 
 // fits says whether the chunk can take a check with a new connection.
-func (c *chunk) fits(perPod int) bool {
-	return len(c.made) < perPod && len(c.checks) < maxChecksListed
+func (c *chunk) fits(check probes.Check, perPod int) bool {
+	return len(c.made) < perPod && c.lists(check)
+}
+
+// lists says whether the chunk's argument has room for one more check.
+func (c *chunk) lists(check probes.Check) bool {
+	return c.bytes+listedBytes(check) <= maxListedBytes
 }
 
 func (c *chunk) add(check probes.Check) {
+	c.bytes += listedBytes(check)
 	check.Same = 0
 	if first, ok := c.made[check.Connection()]; ok {
 		check.Same = first + 1
@@ -476,10 +489,10 @@ func (c *chunk) add(check probes.Check) {
 	c.checks = append(c.checks, check)
 }
 
-// findChunk returns the chunk that makes a connection and can list one more check.
-func findChunk(pods []*chunk, conn probes.Connection) *chunk {
+// findChunk returns the chunk that makes the check's connection and can list it.
+func findChunk(pods []*chunk, check probes.Check) *chunk {
 	for _, p := range pods {
-		if _, ok := p.made[conn]; ok && len(p.checks) < maxChecksListed {
+		if _, ok := p.made[check.Connection()]; ok && p.lists(check) {
 			return p
 		}
 	}

@@ -3,6 +3,7 @@ package controllers
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -187,5 +188,36 @@ func TestChecksByIdentityJoinsThePodsOfAnIdentity(t *testing.T) {
 	want := []identityChecks{{identity: front, checks: []probes.Check{a, c}}, {identity: back, checks: []probes.Check{b}}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("checksByIdentity = %+v, want %+v", got, want)
+	}
+}
+
+func TestWavesKeepEachPodsChecksArgumentUnderTheKernelsLimit(t *testing.T) {
+	clock := &unitClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	w := unitWaves(0, probes.MaxChecksPerPod, clock)
+	front := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "front"}}
+	host := strings.Repeat("a", 60) + ".shop.svc.cluster.local."
+	for i := range 40 { // 40 runs of 100 edges, all towards one connection
+		var checks []probes.Check
+		for e := range 100 {
+			checks = append(checks, unitCheck(fmt.Sprintf("edge-%03d-%s", e, strings.Repeat("x", 40)), host, 443, false))
+		}
+		w.track(unitMember(i))
+		w.need(unitMember(i), v1alpha1.ReachabilityTestSpec{}, front, checks, nothingVisible)
+	}
+	clock.advance(time.Second)
+	var pods []*wavePod
+	for batch := w.take(nil, 0); len(batch) > 0; batch = w.take(nil, 0) {
+		pods = append(pods, batch...)
+	}
+	listed := 0
+	for _, p := range pods {
+		args := p.pod.Spec.Containers[0].Args
+		if n := len(args[len(args)-1]); n > 128<<10 {
+			t.Errorf("pod %s carries a --checks argument of %d bytes, more than the kernel takes", p.pod.Name, n)
+		}
+		listed += len(p.checks)
+	}
+	if listed != 4000 || len(pods) < 2 {
+		t.Errorf("%d pods list %d checks, want 4000 checks over more than one pod", len(pods), listed)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
@@ -135,7 +136,7 @@ func policy(n Names, name string, selector metav1.LabelSelector, spec networking
 type PodSettings struct {
 	Image   string
 	RunID   string
-	TestUID string
+	TestUID types.UID
 	// Deadline bounds each pod's life, should the manager never delete it.
 	Deadline time.Duration
 	Override *v1alpha1.ProbePodSpec
@@ -170,7 +171,7 @@ func pod(n Names, name, role string, s PodSettings, args []string) *corev1.Pod {
 				LabelCanary: n.ID, LabelRole: role,
 				// The probe pod labels put the pod in the manager's cache and let the run
 				// find and clean it up with its probe pods.
-				probes.LabelTestUID: s.TestUID, probes.LabelRun: s.RunID,
+				probes.TestLabel(s.TestUID): s.RunID, probes.LabelRun: s.RunID,
 			},
 		},
 		Spec: corev1.PodSpec{

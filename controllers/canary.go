@@ -57,7 +57,7 @@ func (r *ReachabilityTestReconciler) advanceCanary(ctx context.Context, test *v1
 		state = &canaryRun{names: canary.NamesFor(test, r.canaryNamespace(spec)), machine: canary.Machine{Timeout: canaryTimeout(spec)}}
 		// Pods left by a run this manager does not remember are stale: start over.
 		if stale := canaryPods(pods, state.names); len(stale) > 0 {
-			return nil, time.Second, r.deletePods(ctx, stale, "")
+			return nil, time.Second, r.releasePods(ctx, test, stale, "")
 		}
 		r.canaries.Store(key, state)
 	}
@@ -247,7 +247,7 @@ func (r *ReachabilityTestReconciler) canaryNamespace(spec *v1alpha1.CanarySpec) 
 func (r *ReachabilityTestReconciler) canaryPodSettings(test *v1alpha1.ReachabilityTest, run v1alpha1.Run) canary.PodSettings {
 	// The pods outlive every phase's wait and the starts, should the manager be gone.
 	deadline := 6*canaryTimeout(test.Spec.Canary) + 2*r.Options.PodStartTimeout
-	return canary.PodSettings{Image: r.Options.Pod.Image, RunID: run.ID, TestUID: string(test.UID), Deadline: deadline, Override: test.Spec.ProbePod}
+	return canary.PodSettings{Image: r.Options.Pod.Image, RunID: run.ID, TestUID: test.UID, Deadline: deadline, Override: test.Spec.ProbePod}
 }
 
 func canaryTimeout(spec *v1alpha1.CanarySpec) time.Duration {
@@ -276,6 +276,12 @@ func canaryPods(pods []corev1.Pod, n canary.Names) []corev1.Pod {
 		}
 	}
 	return out
+}
+
+// isCanaryPod tells the canary's pods from probe pods: they carry no checks.
+func isCanaryPod(pod *corev1.Pod) bool {
+	_, ok := pod.Labels[canary.LabelCanary]
+	return ok
 }
 
 func findPod(pods []corev1.Pod, namespace, name string) *corev1.Pod {

@@ -2,9 +2,11 @@ package controllers
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/probes"
@@ -152,4 +154,105 @@ func errorResults(n int, f *podFailure) []probes.Result {
 		results[i] = probes.Result{Observation: v1alpha1.ObservedError, Message: f.Message}
 	}
 	return results
+}
+
+// podContent is what a probe pod carries: the runs it serves and its checks. A pod's
+// spec never changes, so it is decoded once.
+type podContent struct {
+	members []probes.Member
+	checks  []probes.Check
+	// results maps each check to its result; made counts the results.
+	results []int
+	made    int
+}
+
+func decodePodContent(pod *corev1.Pod) (*podContent, error) {
+	members, err := probes.MembersOf(pod)
+	if err != nil {
+		return nil, err
+	}
+	checks, err := probes.ChecksOf(pod)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range checks {
+		if c.Member >= len(members) {
+			return nil, fmt.Errorf("pod %s/%s: check of edge %s names member %d of %d", pod.Namespace, pod.Name, c.Edge, c.Member, len(members))
+		}
+	}
+	return &podContent{members: members, checks: checks, results: probes.ResultIndexes(checks), made: len(probes.Made(checks))}, nil
+}
+
+// memberIndex is the index of a run among the pod's members, or -1.
+func (c *podContent) memberIndex(m probes.Member) int {
+	for i, member := range c.members {
+		if member.UID == m.UID && member.Run == m.Run {
+			return i
+		}
+	}
+	return -1
+}
+
+// checksOf returns the checks of one member, as planned, and the places of their
+// results.
+func (c *podContent) checksOf(member int) ([]probes.Check, []int) {
+	var checks []probes.Check
+	var places []int
+	for i, check := range c.checks {
+		if check.Member == member {
+			check.Member, check.Same = 0, 0
+			checks = append(checks, check)
+			places = append(places, c.results[i])
+		}
+	}
+	return checks, places
+}
+
+// only keeps the results at the given places.
+func (o podOutcome) only(places []int) podOutcome {
+	if o.Results == nil {
+		return o
+	}
+	picked := make([]probes.Result, len(places))
+	for i, p := range places {
+		picked[i] = o.Results[p]
+	}
+	o.Results = picked
+	return o
+}
+
+// podReader decodes probe pods once: their checks on first sight, their results once
+// they have ended. Many runs read the same shared pod.
+type podReader struct {
+	contents sync.Map // pod UID → *podContent
+	endings  sync.Map // pod UID → podOutcome
+}
+
+func (pr *podReader) content(pod *corev1.Pod) (*podContent, error) {
+	if c, ok := pr.contents.Load(pod.UID); ok {
+		return c.(*podContent), nil
+	}
+	c, err := decodePodContent(pod)
+	if err != nil {
+		return nil, err
+	}
+	pr.contents.Store(pod.UID, c)
+	return c, nil
+}
+
+func (pr *podReader) outcome(pod *corev1.Pod, checks int, now time.Time, startTimeout time.Duration) podOutcome {
+	if !podEnded(pod) {
+		return assessPod(pod, checks, now, startTimeout)
+	}
+	if o, ok := pr.endings.Load(pod.UID); ok {
+		return o.(podOutcome)
+	}
+	o := assessPod(pod, checks, now, startTimeout)
+	pr.endings.Store(pod.UID, o)
+	return o
+}
+
+func (pr *podReader) forget(uid types.UID) {
+	pr.contents.Delete(uid)
+	pr.endings.Delete(uid)
 }

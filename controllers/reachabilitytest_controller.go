@@ -4,6 +4,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -50,6 +51,9 @@ type Options struct {
 	CanaryNamespace string
 	// CreateCanaryNamespace lets the reconciler create a missing canary namespace.
 	CreateCanaryNamespace bool
+	// WaveWindow is how long runs that start together are gathered so that they share
+	// probe pods; DefaultWaveWindow when zero.
+	WaveWindow time.Duration
 }
 
 // ReachabilityTestReconciler runs ReachabilityTests: it plans probe pods, starts them
@@ -66,8 +70,12 @@ type ReachabilityTestReconciler struct {
 
 	// plans caches the plan of each active run; a restarted manager plans again.
 	plans sync.Map
-	// rejected remembers probe pods the API server refused, per run.
-	rejected sync.Map
+	// waves creates the probe pods that runs share.
+	waves *waves
+	// pods decodes probe pods once for all the runs that read them.
+	pods podReader
+	// snapshots shares the policies as read between runs that complete together.
+	snapshots snapshots
 	// completed holds each test's last completed run: a cache that still shows it as
 	// active is stale, and acting on it would start its pods again.
 	completed sync.Map
@@ -91,6 +99,10 @@ func (r *ReachabilityTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Now == nil {
 		r.Now = time.Now
 	}
+	r.waves = newWaves(r.Client, r.Limiter, r.Options)
+	if err := mgr.Add(r.waves); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.ReachabilityTest{}).
 		Owns(&corev1.Pod{}, builder.MatchEveryOwner).
@@ -106,7 +118,8 @@ func (r *ReachabilityTestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		if apierrors.IsNotFound(err) {
 			r.Metrics.Forget(req.Name)
 			r.completed.Delete(req.Name)
-			return ctrl.Result{}, nil
+			r.waves.forgetTest(req.Name)
+			return ctrl.Result{}, r.releaseOrphans(ctx, req.Name)
 		}
 		return ctrl.Result{}, err
 	}
@@ -124,7 +137,10 @@ func (r *ReachabilityTestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	// A run of an older generation is abandoned for one of the new spec, unless the new
 	// spec suspends the test: then the run in progress finishes.
 	if run == nil || (run.Generation != test.Generation && !suspended(test)) {
-		if err := r.deletePods(ctx, pods, ""); err != nil {
+		if run != nil {
+			r.waves.forget(probes.MemberOf(test, run.ID))
+		}
+		if err := r.releasePods(ctx, test, pods, ""); err != nil {
 			return ctrl.Result{}, err
 		}
 		wait, err := r.untilNextRun(ctx, test)
@@ -136,7 +152,7 @@ func (r *ReachabilityTestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		}
 		log.Info("Run started", "reachabilityTest", klog.KObj(test), "run", run.ID, "generation", run.Generation)
 	}
-	if err := r.deletePods(ctx, pods, run.ID); err != nil {
+	if err := r.releasePods(ctx, test, pods, run.ID); err != nil {
 		return ctrl.Result{}, err
 	}
 	return r.advanceRun(ctx, test, *run, pods)
@@ -165,10 +181,11 @@ func (r *ReachabilityTestReconciler) untilNextRun(ctx context.Context, test *v1a
 	return max(next.Sub(r.Now()), 0), nil
 }
 
-// probePods lists the probe pods a test owns, from the cache.
+// probePods lists the probe pods that carry checks of the test, from the cache. They
+// are the cache's own objects, shared with every reader: read them, never change them.
 func (r *ReachabilityTestReconciler) probePods(ctx context.Context, test *v1alpha1.ReachabilityTest) ([]corev1.Pod, error) {
 	var list corev1.PodList
-	if err := r.Client.List(ctx, &list, client.MatchingLabels{probes.LabelTestUID: string(test.UID)}); err != nil {
+	if err := r.Client.List(ctx, &list, client.HasLabels{probes.TestLabel(test.UID)}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing probe pods: %w", err)
 	}
 	return list.Items, nil
@@ -193,80 +210,81 @@ func (r *ReachabilityTestReconciler) startRun(ctx context.Context, test *v1alpha
 	return test.Status.ActiveRun, nil
 }
 
-// advanceRun creates the probe pods the run still needs, within the cap, and completes
-// the run once every pod has ended or been given up.
+// advanceRun reads the run's checks from the pods that carry them, hands the checks no
+// pod carries to the waves, and completes the run once every check has an outcome.
 func (r *ReachabilityTestReconciler) advanceRun(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, pods []corev1.Pod) (ctrl.Result, error) {
+	self := probes.MemberOf(test, run.ID)
+	r.waves.track(self)
 	plan := r.planFor(ctx, test, run)
-	existing := make(map[string]*corev1.Pod, len(pods))
-	for i := range pods {
-		existing[pods[i].Name] = &pods[i]
-	}
 	progress := runProgress{results: map[string][]probes.Result{}, checks: map[string][]probes.Check{}}
-	var missing []*corev1.Pod
-	now := r.Now()
-	for _, p := range plan.Pods {
-		name := probes.PodName(test.Name, run.ID, p)
-		if found, ok := existing[name]; ok {
-			progress.add(p.Checks, assessPod(found, len(p.Checks), now, r.Options.PodStartTimeout))
-			progress.from(found, p.Checks)
-			continue
-		}
-		if f, ok := r.rejected.Load(rejectedKey(test, run, name)); ok {
-			progress.add(p.Checks, podOutcome{Done: true, Failure: f.(*podFailure)})
-			continue
-		}
-		// Only a pod still to create is rendered: its arguments carry every check.
-		missing = append(missing, probes.ProbePod(test, run.ID, p, r.Options.Pod))
+	carried := r.readPods(ctx, self, pods, &progress)
+	for _, f := range r.waves.failures(self) {
+		progress.add(f.checks, podOutcome{Done: true, Failure: &f.failure})
+		carried = append(carried, f.checks...)
 	}
-	waitForCapacity, err := r.createPods(ctx, test, run, missing, &progress)
-	if err != nil {
-		return ctrl.Result{}, err
+	visible := make(map[string]bool, len(pods))
+	for i := range pods {
+		visible[podKey(&pods[i])] = true
+	}
+	isVisible := func(key string) bool { return visible[key] }
+	waiting := false
+	for _, group := range checksByIdentity(plan) {
+		missing := withoutChecks(group.checks, carried)
+		if r.waves.need(self, test.Spec, group.identity, missing, isVisible) {
+			waiting = true
+		}
 	}
 	finding, canaryRecheck, err := r.advanceCanary(ctx, test, run, pods)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if progress.pending > 0 || waitForCapacity || canaryRecheck > 0 {
-		recheck := progress.recheckAfter(waitForCapacity)
-		if canaryRecheck > 0 && (progress.pending == 0 && !waitForCapacity || canaryRecheck < recheck) {
-			recheck = canaryRecheck
-		}
-		return ctrl.Result{RequeueAfter: recheck}, nil
+	if progress.pending > 0 || waiting || canaryRecheck > 0 {
+		return ctrl.Result{RequeueAfter: lookAgainAfter(progress, waiting, canaryRecheck)}, nil
 	}
 	return ctrl.Result{}, r.completeRun(ctx, test, run, plan, progress, pods, finding)
 }
 
-// createPods starts the missing pods the cap allows. It reports whether some must wait.
-func (r *ReachabilityTestReconciler) createPods(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, missing []*corev1.Pod, progress *runProgress) (bool, error) {
-	if len(missing) == 0 {
-		return false, nil
+// lookAgainAfter is the soonest the probe pods or the canary need another look.
+func lookAgainAfter(progress runProgress, waiting bool, canaryRecheck time.Duration) time.Duration {
+	if progress.pending == 0 && !waiting {
+		return canaryRecheck
 	}
-	seen, running, err := r.allProbePods(ctx)
-	if err != nil {
-		return false, err
+	d := progress.recheckAfter(waiting)
+	if canaryRecheck > 0 {
+		d = min(d, canaryRecheck)
 	}
-	names := make([]string, len(missing))
-	for i, pod := range missing {
-		names[i] = podKey(pod)
-	}
-	granted := r.Limiter.Reserve(names, seen, running)
-	for _, pod := range missing[:len(granted)] {
-		err := r.Client.Create(ctx, pod)
-		switch {
-		case err == nil || apierrors.IsAlreadyExists(err):
-			progress.pending++
-		case isRejection(err):
-			r.Limiter.Release(podKey(pod))
-			f := &podFailure{Reason: FailureRejected, Message: fmt.Sprintf("probe pod %s/%s was rejected: %v", pod.Namespace, pod.Name, err)}
-			r.rejected.Store(rejectedKey(test, run, pod.Name), f)
-			checks, _ := probes.ChecksOf(pod)
-			progress.add(checks, podOutcome{Done: true, Failure: f})
-		default:
-			r.Limiter.Release(podKey(pod))
-			return false, fmt.Errorf("creating probe pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	return d
+}
+
+// readPods adds to the progress what the run's pods say about its checks, and returns
+// the checks they carry.
+func (r *ReachabilityTestReconciler) readPods(ctx context.Context, self probes.Member, pods []corev1.Pod, progress *runProgress) []probes.Check {
+	var carried []probes.Check
+	now := r.Now()
+	for i := range pods {
+		pod := &pods[i]
+		if pod.Labels[probes.TestLabel(self.UID)] != self.Run || isCanaryPod(pod) {
+			continue
 		}
+		content, err := r.pods.content(pod)
+		if err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Cannot read a probe pod", "pod", klog.KObj(pod))
+			continue
+		}
+		member := content.memberIndex(self)
+		if member < 0 {
+			continue
+		}
+		checks, places := content.checksOf(member)
+		outcome := r.pods.outcome(pod, content.made, now, r.Options.PodStartTimeout)
+		if podEnded(pod) {
+			r.waves.signal() // its place under the cap is free
+		}
+		progress.add(checks, outcome.only(places))
+		progress.from(pod, checks)
+		carried = append(carried, checks...)
 	}
-	return len(granted) < len(missing), nil
+	return carried
 }
 
 // isRejection is an error that retrying the same pod will not fix: admission denied, an
@@ -275,29 +293,11 @@ func isRejection(err error) bool {
 	return apierrors.IsForbidden(err) || apierrors.IsInvalid(err) || apierrors.IsNotFound(err) || apierrors.IsBadRequest(err)
 }
 
-// allProbePods returns every probe pod the cache knows, and how many are still running.
-func (r *ReachabilityTestReconciler) allProbePods(ctx context.Context) (map[string]bool, int, error) {
-	var list corev1.PodList
-	if err := r.Client.List(ctx, &list, client.HasLabels{probes.LabelRun}); err != nil {
-		return nil, 0, fmt.Errorf("listing probe pods: %w", err)
-	}
-	seen := make(map[string]bool, len(list.Items))
-	running := 0
-	for i := range list.Items {
-		pod := &list.Items[i]
-		seen[podKey(pod)] = true
-		if pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed {
-			running++
-		}
-	}
-	return seen, running, nil
-}
-
 // completeRun judges every edge, writes the status once, reports, and only then deletes
 // the run's pods, so that a crash in between loses no results.
 func (r *ReachabilityTestReconciler) completeRun(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, plan probes.Plan, progress runProgress, pods []corev1.Pod, finding *canary.Finding) error {
 	results := judgeRun(test.Spec.Edges, plan, progress, r.listens(ctx, test, progress))
-	r.predict(ctx, test, results, progress)
+	r.predict(ctx, test, run, results, progress)
 	previous := test.Status.Results
 	base := test.DeepCopy()
 	now := metav1.NewTime(r.Now())
@@ -310,20 +310,23 @@ func (r *ReachabilityTestReconciler) completeRun(ctx context.Context, test *v1al
 	r.report(test, run, results, previous, progress.failures, now.Sub(run.StartTime.Time))
 	r.reportCanary(test, finding)
 	r.completed.Store(test.Name, run.ID)
+	r.waves.forget(probes.MemberOf(test, run.ID))
 	r.plans.Delete(planKey(test, run))
-	r.forgetRejected(test, run)
 	if err := r.cleanUpCanary(ctx, test, run); err != nil {
 		return err
 	}
 	ctrl.LoggerFrom(ctx).Info("Run completed", "reachabilityTest", klog.KObj(test), "run", run.ID, "passed", test.Status.Summary.Passed, "failed", test.Status.Summary.Failed, "inconclusive", test.Status.Summary.Inconclusive)
-	return r.deletePods(ctx, pods, "")
+	return r.releasePods(ctx, test, pods, "")
 }
 
 // predict adds to each result what the cluster's policies allow, and a diagnosis where
 // intent, policies and dataplane disagree. A prediction is extra: when the policies
 // cannot be read, the results stand without it.
-func (r *ReachabilityTestReconciler) predict(ctx context.Context, test *v1alpha1.ReachabilityTest, results []v1alpha1.EdgeResult, progress runProgress) {
-	cluster, err := prediction.Snapshot(ctx, r.APIReader, test.Spec.Edges)
+func (r *ReachabilityTestReconciler) predict(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, results []v1alpha1.EdgeResult, progress runProgress) {
+	// The start time is kept to the second: a view read a second after it was read after
+	// the run started.
+	since := run.StartTime.Add(time.Second)
+	cluster, err := r.snapshots.get(ctx, r.APIReader, prediction.NamespacesOf(test.Spec.Edges), since, r.Now())
 	if err != nil {
 		ctrl.LoggerFrom(ctx).Info("Cannot predict the edges from the policies", "reachabilityTest", klog.KObj(test), "err", err.Error())
 		return
@@ -363,19 +366,76 @@ func (r *ReachabilityTestReconciler) report(test *v1alpha1.ReachabilityTest, run
 	r.Events.Eventf(test, nil, corev1.EventTypeWarning, EventRunFailed, "JudgeRun", "Run %s: %s", run.ID, cond.Message)
 }
 
-// deletePods deletes the probe pods that do not belong to keepRun: pods already read,
-// or left from an earlier run or generation.
-func (r *ReachabilityTestReconciler) deletePods(ctx context.Context, pods []corev1.Pod, keepRun string) error {
+// releasePods deletes the test's probe pods that do not belong to keepRun (pods already
+// read, or left from an earlier run or generation) once no other run needs them either.
+func (r *ReachabilityTestReconciler) releasePods(ctx context.Context, test *v1alpha1.ReachabilityTest, pods []corev1.Pod, keepRun string) error {
 	for i := range pods {
 		pod := &pods[i]
-		if pod.Labels[probes.LabelRun] == keepRun || pod.DeletionTimestamp != nil {
+		if pod.Labels[probes.TestLabel(test.UID)] == keepRun || pod.DeletionTimestamp != nil {
 			continue
 		}
-		if err := r.Client.Delete(ctx, pod, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("deleting probe pod %s/%s: %w", pod.Namespace, pod.Name, err)
+		if err := r.deleteIfDone(ctx, pod); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// releaseOrphans deletes the probe pods that a deleted test was the last to need.
+func (r *ReachabilityTestReconciler) releaseOrphans(ctx context.Context, testName string) error {
+	var list corev1.PodList
+	if err := r.Client.List(ctx, &list, client.HasLabels{probes.LabelRun}, client.UnsafeDisableDeepCopy); err != nil {
+		return fmt.Errorf("listing probe pods: %w", err)
+	}
+	for i := range list.Items {
+		pod := &list.Items[i]
+		ownedByTest := slices.ContainsFunc(pod.OwnerReferences, func(o metav1.OwnerReference) bool { return o.Name == testName })
+		if pod.DeletionTimestamp != nil || !ownedByTest {
+			continue
+		}
+		if err := r.deleteIfDone(ctx, pod); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteIfDone deletes a probe pod once every run it serves is over. A pod whose
+// members cannot be read serves nobody.
+func (r *ReachabilityTestReconciler) deleteIfDone(ctx context.Context, pod *corev1.Pod) error {
+	if content, err := r.pods.content(pod); err == nil {
+		for _, m := range content.members {
+			if over, err := r.runOver(ctx, m); err != nil || !over {
+				return err
+			}
+		}
+	}
+	gone := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name}}
+	err := r.Client.Delete(ctx, gone, client.Preconditions{UID: &pod.UID}, client.PropagationPolicy(metav1.DeletePropagationBackground))
+	if client.IgnoreNotFound(err) != nil && !apierrors.IsConflict(err) {
+		return fmt.Errorf("deleting probe pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	r.pods.forget(pod.UID)
+	return nil
+}
+
+// runOver says whether a member's run has completed or been abandoned. What this
+// process knows comes first: the cache may not show its own latest status writes.
+func (r *ReachabilityTestReconciler) runOver(ctx context.Context, m probes.Member) (bool, error) {
+	if last, ok := r.completed.Load(m.Test); ok && last == m.Run {
+		return true, nil
+	}
+	if r.waves.active(m) {
+		return false, nil
+	}
+	test := &v1alpha1.ReachabilityTest{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: m.Test}, test); err != nil {
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, err
+	}
+	return test.UID != m.UID || test.Status.ActiveRun == nil || test.Status.ActiveRun.ID != m.Run, nil
 }
 
 // planFor returns the run's plan, planning it on first use.
@@ -389,22 +449,8 @@ func (r *ReachabilityTestReconciler) planFor(ctx context.Context, test *v1alpha1
 	return plan
 }
 
-func (r *ReachabilityTestReconciler) forgetRejected(test *v1alpha1.ReachabilityTest, run v1alpha1.Run) {
-	prefix := planKey(test, run) + "/"
-	r.rejected.Range(func(k, _ any) bool {
-		if s := k.(string); len(s) > len(prefix) && s[:len(prefix)] == prefix {
-			r.rejected.Delete(k)
-		}
-		return true
-	})
-}
-
 func planKey(test *v1alpha1.ReachabilityTest, run v1alpha1.Run) string {
 	return string(test.UID) + "/" + run.ID
-}
-
-func rejectedKey(test *v1alpha1.ReachabilityTest, run v1alpha1.Run, pod string) string {
-	return planKey(test, run) + "/" + pod
 }
 
 func podKey(pod *corev1.Pod) string {

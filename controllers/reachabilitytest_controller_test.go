@@ -70,11 +70,10 @@ func TestProbePodsAreRestrictedOwnedAndLabelled(t *testing.T) {
 				t.Errorf("pod %s has label %s, want only the source's labels and netconform.io/ ones", p.Name, k)
 			}
 		}
-		owner := metav1.GetControllerOf(&p)
-		if owner == nil || owner.UID != rt.UID || owner.Kind != "ReachabilityTest" {
-			t.Errorf("pod %s is controlled by %v, want the test", p.Name, owner)
+		if len(p.OwnerReferences) != 1 || p.OwnerReferences[0].UID != rt.UID || p.OwnerReferences[0].Kind != "ReachabilityTest" {
+			t.Errorf("pod %s is owned by %v, want the test alone", p.Name, p.OwnerReferences)
 		}
-		if p.Labels[probes.LabelTestUID] != string(rt.UID) || p.Labels[probes.LabelRun] == "" {
+		if p.Labels[probes.TestLabel(rt.UID)] == "" || p.Labels[probes.LabelRun] == "" {
 			t.Errorf("pod %s labels %v lack the test and run", p.Name, p.Labels)
 		}
 	}
@@ -83,8 +82,8 @@ func TestProbePodsAreRestrictedOwnedAndLabelled(t *testing.T) {
 	if c := condition(rt, v1alpha1.ConditionCompleted); c == nil || c.Status != metav1.ConditionFalse || c.Reason != v1alpha1.ReasonRunning {
 		t.Errorf("Completed = %+v while the pods run, want False/Running", c)
 	}
-	if rt.Status.ActiveRun == nil || rt.Status.ActiveRun.ID != pods[0].Labels[probes.LabelRun] {
-		t.Errorf("activeRun %+v does not name the pods' run %s", rt.Status.ActiveRun, pods[0].Labels[probes.LabelRun])
+	if rt.Status.ActiveRun == nil || rt.Status.ActiveRun.ID != pods[0].Labels[probes.TestLabel(rt.UID)] {
+		t.Errorf("activeRun %+v does not name the pods' run %s", rt.Status.ActiveRun, pods[0].Labels[probes.TestLabel(rt.UID)])
 	}
 }
 
@@ -327,7 +326,7 @@ func TestSpecChangeStartsNewRun(t *testing.T) {
 		hostEdge("a", ns, map[string]string{"app": "a"}, "10.0.0.1", 80, v1alpha1.ExpectAllow),
 	}})
 	pods := waitForPods(t, rt, 1)
-	firstRun := pods[0].Labels[probes.LabelRun]
+	firstRun := pods[0].Labels[probes.TestLabel(rt.UID)]
 
 	// Change the spec while the first run is still going: its pods are abandoned.
 	rt = getTest(t, rt.Name)
@@ -338,7 +337,7 @@ func TestSpecChangeStartsNewRun(t *testing.T) {
 	var second []corev1.Pod
 	eventually(t, 20*time.Second, "the second generation's pods", func(context.Context) (bool, error) {
 		second = probePodsOf(t, rt)
-		return len(second) == 2 && second[0].Labels[probes.LabelRun] != firstRun && second[1].Labels[probes.LabelRun] != firstRun, nil
+		return len(second) == 2 && second[0].Labels[probes.TestLabel(rt.UID)] != firstRun && second[1].Labels[probes.TestLabel(rt.UID)] != firstRun, nil
 	})
 	for i := range second {
 		finishPod(t, &second[i], asExpected)

@@ -112,3 +112,45 @@ func (r *ReachabilityTestReconciler) listens(ctx context.Context, test *v1alpha1
 		return false
 	}
 }
+
+// identityChecks are the checks a run makes from one source identity.
+type identityChecks struct {
+	identity probes.Identity
+	checks   []probes.Check
+}
+
+// checksByIdentity gathers the plan's checks per source identity, in plan order: pods
+// are planned per run, but shared per identity.
+func checksByIdentity(plan probes.Plan) []identityChecks {
+	var groups []identityChecks
+	index := map[string]int{}
+	for _, p := range plan.Pods {
+		key := p.Identity.Key()
+		i, ok := index[key]
+		if !ok {
+			i = len(groups)
+			index[key] = i
+			groups = append(groups, identityChecks{identity: p.Identity})
+		}
+		groups[i].checks = append(groups[i].checks, p.Checks...)
+	}
+	return groups
+}
+
+// withoutChecks returns the checks that are not among those carried, counting
+// duplicates.
+func withoutChecks(checks, carried []probes.Check) []probes.Check {
+	have := make(map[probes.Check]int, len(carried))
+	for _, c := range carried {
+		have[c]++
+	}
+	var missing []probes.Check
+	for _, c := range checks {
+		if have[c] > 0 {
+			have[c]--
+			continue
+		}
+		missing = append(missing, c)
+	}
+	return missing
+}

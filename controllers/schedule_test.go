@@ -87,7 +87,7 @@ func finishNextRun(t *testing.T, rt *v1alpha1.ReachabilityTest, previous string)
 	var pod corev1.Pod
 	eventually(t, 20*time.Second, "a probe pod of a new run", func(context.Context) (bool, error) {
 		for _, p := range probePodsOf(t, rt) {
-			if p.Labels[probes.LabelRun] != previous && p.Status.Phase != corev1.PodSucceeded {
+			if p.Labels[probes.TestLabel(rt.UID)] != previous && p.Status.Phase != corev1.PodSucceeded {
 				pod = p
 				return true, nil
 			}
@@ -95,5 +95,5 @@ func finishNextRun(t *testing.T, rt *v1alpha1.ReachabilityTest, previous string)
 		return false, nil
 	})
 	finishPod(t, &pod, asExpected)
-	return pod.Labels[probes.LabelRun]
+	return pod.Labels[probes.TestLabel(rt.UID)]
 }

@@ -92,7 +92,13 @@ type harness struct {
 func startManager(t *testing.T, opts SetupOptions) *harness {
 	t.Helper()
 	requireAPIServer(t)
-	mgr, err := ctrl.NewManager(apiServer, ctrl.Options{
+	return startManagerWith(t, apiServer, opts)
+}
+
+// startManagerWith runs a manager that reaches the API server through cfg.
+func startManagerWith(t *testing.T, cfg *rest.Config, opts SetupOptions) *harness {
+	t.Helper()
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 testScheme,
 		Cache:                  CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -171,7 +177,7 @@ func createTest(t *testing.T, name string, spec v1alpha1.ReachabilityTestSpec) *
 		ctx := context.Background()
 		_ = k8s.Delete(ctx, &v1alpha1.ReachabilityTest{ObjectMeta: metav1.ObjectMeta{Name: name}})
 		var pods corev1.PodList
-		_ = k8s.List(ctx, &pods, client.MatchingLabels{probes.LabelTestUID: string(uid)})
+		_ = k8s.List(ctx, &pods, client.HasLabels{probes.TestLabel(uid)})
 		for i := range pods.Items {
 			_ = k8s.Delete(ctx, &pods.Items[i], client.GracePeriodSeconds(0))
 		}
@@ -192,7 +198,7 @@ func getTest(t *testing.T, name string) *v1alpha1.ReachabilityTest {
 func probePodsOf(t *testing.T, rt *v1alpha1.ReachabilityTest) []corev1.Pod {
 	t.Helper()
 	var pods corev1.PodList
-	if err := k8s.List(context.Background(), &pods, client.MatchingLabels{probes.LabelTestUID: string(rt.UID)}); err != nil {
+	if err := k8s.List(context.Background(), &pods, client.HasLabels{probes.TestLabel(rt.UID)}); err != nil {
 		t.Fatalf("listing probe pods: %v", err)
 	}
 	var live []corev1.Pod
@@ -216,13 +222,14 @@ func waitForPods(t *testing.T, rt *v1alpha1.ReachabilityTest, n int) []corev1.Po
 }
 
 // finishPod plays the kubelet: the probe container ends with the encoded results of
-// answer applied to each check the pod carries.
+// answer applied to each check the pod makes.
 func finishPod(t *testing.T, pod *corev1.Pod, answer func(probes.Check) probes.Result) {
 	t.Helper()
 	checks, err := probes.ChecksOf(pod)
 	if err != nil {
 		t.Fatal(err)
 	}
+	checks = probes.Made(checks)
 	results := make([]probes.Result, len(checks))
 	for i, c := range checks {
 		results[i] = answer(c)

@@ -33,6 +33,52 @@ type Check struct {
 	// Deny is true when the edge expects the check to be denied. The probe retries
 	// only while what it sees differs from that.
 	Deny bool `json:"d,omitempty"`
+	// Member is the index, among the pod's members, of the run the check belongs to:
+	// tests that probe from the same identity at the same time share probe pods.
+	Member int `json:"m,omitempty"`
+	// Same, when set, is one more than the index of an earlier check of the pod that
+	// makes the same connection: the probe makes it once, and its result answers both.
+	Same int `json:"s,omitempty"`
+}
+
+// Connection is what a check does, whatever edge or run it serves: checks with the same
+// connection from the same pod are made once.
+type Connection struct {
+	Kind Kind
+	Host string
+	Port int32
+	Deny bool
+}
+
+// Connection returns what the check does.
+func (c Check) Connection() Connection {
+	return Connection{Kind: c.Kind, Host: c.Host, Port: c.Port, Deny: c.Deny}
+}
+
+// Made are the checks a probe makes: each connection once, in order.
+func Made(checks []Check) []Check {
+	made := make([]Check, 0, len(checks))
+	for _, c := range checks {
+		if c.Same == 0 {
+			made = append(made, c)
+		}
+	}
+	return made
+}
+
+// ResultIndexes maps each check to the index of its result among those of Made.
+func ResultIndexes(checks []Check) []int {
+	indexes := make([]int, len(checks))
+	n := 0
+	for i, c := range checks {
+		if c.Same == 0 {
+			indexes[i] = n
+			n++
+			continue
+		}
+		indexes[i] = indexes[c.Same-1]
+	}
+	return indexes
 }
 
 // Address is host:port for connections and the host alone for look-ups.
@@ -75,6 +121,9 @@ func DecodeChecks(s string) ([]Check, error) {
 		if err := c.validate(); err != nil {
 			return nil, fmt.Errorf("check %d (%s): %w", i, c.Edge, err)
 		}
+		if c.Same != 0 && (c.Same > i || checks[c.Same-1].Same != 0 || checks[c.Same-1].Connection() != c.Connection()) {
+			return nil, fmt.Errorf("check %d (%s): same as check %d, which is not an earlier check making the same connection", i, c.Edge, c.Same-1)
+		}
 	}
 	return checks, nil
 }
@@ -94,6 +143,9 @@ func (c Check) validate() error {
 	}
 	if c.Host == "" {
 		return fmt.Errorf("empty host")
+	}
+	if c.Member < 0 || c.Same < 0 {
+		return fmt.Errorf("member %d or same %d is negative", c.Member, c.Same)
 	}
 	return nil
 }

@@ -489,6 +489,24 @@ func TestChecksRoundTrip(t *testing.T) {
 	}
 }
 
+func TestMadeAndResultIndexes(t *testing.T) {
+	api := Check{Edge: "a", Kind: KindTCP, Host: "10.0.0.1", Port: 80}
+	db := Check{Edge: "b", Kind: KindTCP, Host: "10.0.0.2", Port: 5432, Deny: true}
+	apiAgain, dbAgain := api, db
+	apiAgain.Member, apiAgain.Same = 1, 1
+	dbAgain.Member, dbAgain.Same = 1, 2
+	checks := []Check{api, db, apiAgain, dbAgain}
+	if _, err := DecodeChecks(EncodeChecks(checks)); err != nil {
+		t.Fatal(err)
+	}
+	if got := Made(checks); !reflect.DeepEqual(got, []Check{api, db}) {
+		t.Errorf("Made = %+v, want each connection once", got)
+	}
+	if got := ResultIndexes(checks); !reflect.DeepEqual(got, []int{0, 1, 0, 1}) {
+		t.Errorf("ResultIndexes = %v, want [0 1 0 1]", got)
+	}
+}
+
 func TestCheckAddress(t *testing.T) {
 	tests := []struct {
 		check   Check
@@ -521,6 +539,10 @@ func TestDecodeChecksErrors(t *testing.T) {
 		{"tcp with an empty host", `[{"e":"x","k":"tcp","h":"","p":80}]`, "empty host"},
 		{"dns with no host", `[{"e":"x","k":"dns"}]`, "empty host"},
 		{"port beyond int32", `[{"e":"x","k":"tcp","h":"h","p":4294967297}]`, "decoding checks"},
+		{"same as itself", `[` + ok + `,{"e":"y","k":"tcp","h":"10.0.0.1","p":80,"s":2}]`, "not an earlier check"},
+		{"same as another connection", `[` + ok + `,{"e":"y","k":"tcp","h":"10.0.0.2","p":80,"s":1}]`, "not an earlier check making the same connection"},
+		{"same as a check answered by another", `[` + ok + `,{"e":"y","k":"tcp","h":"10.0.0.1","p":80,"s":1},{"e":"z","k":"tcp","h":"10.0.0.1","p":80,"s":2}]`, "check 2 (z)"},
+		{"negative member", `[{"e":"x","k":"tcp","h":"10.0.0.1","p":80,"m":-1}]`, "negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package probes
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	"github.com/netconform/netconform/api/v1alpha1"
@@ -19,9 +21,12 @@ import (
 
 // Labels and annotations netconform puts on probe pods.
 const (
-	LabelTestUID   = "netconform.io/test-uid"
-	LabelRun       = "netconform.io/run"
-	AnnotationTest = "netconform.io/test"
+	// LabelRun names the wave a probe pod was created in; the manager caches only pods
+	// that carry it.
+	LabelRun = "netconform.io/run"
+	// AnnotationMembers lists the test runs a probe pod makes checks for, in the order
+	// that each check's Member indexes.
+	AnnotationMembers = "netconform.io/members"
 	// ReadinessGate keeps probe pods out of every Service's endpoints: they carry the
 	// source's labels, so a Service selecting the source would otherwise send them traffic.
 	ReadinessGate corev1.PodConditionType = "netconform.io/never-ready"
@@ -55,10 +60,72 @@ func Backoff(base time.Duration, attempt int) time.Duration {
 	return min(d, MaxBackoff)
 }
 
-// ProbePod renders the pod for one PodPlan of a run.
+// TestLabel is the label a probe pod carries for each test it makes checks for; its
+// value is the run. A test's probe pods are those that carry its label.
+func TestLabel(uid types.UID) string {
+	return "netconform.io/test-" + string(uid)
+}
+
+// Member is one test's run among those a probe pod makes checks for.
+type Member struct {
+	Test string    `json:"test"`
+	UID  types.UID `json:"uid"`
+	Run  string    `json:"run"`
+}
+
+// MemberOf is the member for a run of a test.
+func MemberOf(test *v1alpha1.ReachabilityTest, runID string) Member {
+	return Member{Test: test.Name, UID: test.UID, Run: runID}
+}
+
+// MembersOf reads back the runs a probe pod makes checks for.
+func MembersOf(pod *corev1.Pod) ([]Member, error) {
+	var members []Member
+	if err := json.Unmarshal([]byte(pod.Annotations[AnnotationMembers]), &members); err != nil {
+		return nil, fmt.Errorf("pod %s/%s: reading annotation %s: %w", pod.Namespace, pod.Name, AnnotationMembers, err)
+	}
+	return members, nil
+}
+
+// SettingsKey is equal for tests whose probe pods differ only in their checks, so that
+// the checks of such tests may share a pod.
+func SettingsKey(spec v1alpha1.ReachabilityTestSpec) string {
+	b, err := json.Marshal(struct {
+		Timeout, Attempts int32
+		Pod               *v1alpha1.ProbePodSpec
+	}{timeoutSeconds(spec), attempts(spec), spec.ProbePod})
+	if err != nil { // the types hold only what JSON encodes
+		panic(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// SharedPod is a probe pod that makes the checks of one or more test runs with the same
+// source identity and the same SettingsKey.
+type SharedPod struct {
+	// Wave names the batch of runs the pod was created for; with Plan.Index it makes
+	// the pod's name.
+	Wave    string
+	Members []Member
+	// Spec gives the pod settings, the same for every member.
+	Spec v1alpha1.ReachabilityTestSpec
+	// Plan holds the identity, the pod's index within the wave and the checks; each
+	// check's Member indexes Members.
+	Plan PodPlan
+}
+
+// ProbePod renders the pod for one PodPlan of a run that shares it with no other.
 func ProbePod(test *v1alpha1.ReachabilityTest, runID string, p PodPlan, s PodSettings) *corev1.Pod {
-	spec := test.Spec
-	override := spec.ProbePod
+	return RenderPod(SharedPod{Wave: runID, Members: []Member{MemberOf(test, runID)}, Spec: test.Spec, Plan: p}, s)
+}
+
+// RenderPod renders a probe pod. Every member owns it, and none controls it: it is
+// deleted once every member has read it, or by the garbage collector once every
+// member is gone.
+func RenderPod(sp SharedPod, s PodSettings) *corev1.Pod {
+	p := sp.Plan
+	override := sp.Spec.ProbePod
 	if override == nil {
 		override = &v1alpha1.ProbePodSpec{}
 	}
@@ -70,19 +137,33 @@ func ProbePod(test *v1alpha1.ReachabilityTest, runID string, p PodPlan, s PodSet
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	labels[LabelTestUID] = string(test.UID)
-	labels[LabelRun] = runID
+	labels[LabelRun] = sp.Wave
+	owners := make([]metav1.OwnerReference, 0, len(sp.Members))
+	for _, m := range sp.Members {
+		labels[TestLabel(m.UID)] = m.Run
+		owners = append(owners, metav1.OwnerReference{
+			APIVersion:         v1alpha1.GroupVersion.String(),
+			Kind:               "ReachabilityTest",
+			Name:               m.Test,
+			UID:                m.UID,
+			BlockOwnerDeletion: ptr.To(true),
+		})
+	}
+	members, err := json.Marshal(sp.Members)
+	if err != nil { // Member holds only strings
+		panic(err)
+	}
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:            PodName(test.Name, runID, p),
+			Name:            PodName(sp.Members[0].Test, sp.Wave, p),
 			Namespace:       p.Identity.Namespace,
 			Labels:          labels,
-			Annotations:     map[string]string{AnnotationTest: test.Name},
-			OwnerReferences: []metav1.OwnerReference{OwnerReference(test)},
+			Annotations:     map[string]string{AnnotationMembers: string(members)},
+			OwnerReferences: owners,
 		},
 		Spec: corev1.PodSpec{
 			RestartPolicy:                 corev1.RestartPolicyNever,
-			ActiveDeadlineSeconds:         ptr.To(deadlineSeconds(spec, s.Settle)),
+			ActiveDeadlineSeconds:         ptr.To(deadlineSeconds(sp.Spec, s.Settle)),
 			TerminationGracePeriodSeconds: ptr.To[int64](1),
 			ServiceAccountName:            p.Identity.ServiceAccount,
 			AutomountServiceAccountToken:  ptr.To(false),
@@ -97,7 +178,7 @@ func ProbePod(test *v1alpha1.ReachabilityTest, runID string, p PodPlan, s PodSet
 				Image:                    image,
 				ImagePullPolicy:          corev1.PullIfNotPresent,
 				Command:                  []string{"/netconform", "probe"},
-				Args:                     ProbeArgs(spec, s.Settle, p.Checks),
+				Args:                     ProbeArgs(sp.Spec, s.Settle, p.Checks),
 				Resources:                Resources(override.Resources),
 				TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 				SecurityContext:          RestrictedContainerSecurity(),
@@ -168,10 +249,10 @@ func ChecksOf(pod *corev1.Pod) ([]Check, error) {
 	return nil, fmt.Errorf("pod %s/%s carries no %s argument", pod.Namespace, pod.Name, ChecksFlag)
 }
 
-// PodName is deterministic so that a restarted manager finds, rather than duplicates,
-// the pods of a run.
-func PodName(testName, runID string, p PodPlan) string {
-	sum := sha256.Sum256([]byte(testName + "\x00" + runID + "\x00" + p.Identity.Key() + "\x00" + strconv.Itoa(p.Index)))
+// PodName is deterministic so that creating a pod again finds, rather than duplicates,
+// it. The prefix is the first member's test name.
+func PodName(testName, wave string, p PodPlan) string {
+	sum := sha256.Sum256([]byte(testName + "\x00" + wave + "\x00" + p.Identity.Key() + "\x00" + strconv.Itoa(p.Index)))
 	prefix := strings.TrimRight(truncate(testName, 40), "-.")
 	return prefix + "-probe-" + hex.EncodeToString(sum[:5])
 }

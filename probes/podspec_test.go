@@ -131,8 +131,11 @@ func TestProbePod(t *testing.T) {
 					t.Errorf("label %s value %q: %v", k, v, errs)
 				}
 			}
-			if pod.Labels[LabelTestUID] != string(testUID) || pod.Labels[LabelRun] != runID {
-				t.Errorf("labels %v lack %s=%s or %s=%s", pod.Labels, LabelTestUID, testUID, LabelRun, runID)
+			if pod.Labels[TestLabel(testUID)] != runID || pod.Labels[LabelRun] != runID {
+				t.Errorf("labels %v lack %s=%s or %s=%s", pod.Labels, TestLabel(testUID), runID, LabelRun, runID)
+			}
+			if members, err := MembersOf(pod); err != nil || !reflect.DeepEqual(members, []Member{{Test: test.Name, UID: testUID, Run: runID}}) {
+				t.Errorf("members %+v (%v), want the one run", members, err)
 			}
 			for k := range pod.Annotations {
 				if !strings.HasPrefix(k, "netconform.io/") {
@@ -147,7 +150,7 @@ func TestProbePod(t *testing.T) {
 
 			wantOwner := metav1.OwnerReference{
 				APIVersion: "netconform.io/v1alpha1", Kind: "ReachabilityTest", Name: test.Name, UID: testUID,
-				Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
+				BlockOwnerDeletion: ptr.To(true),
 			}
 			if len(pod.OwnerReferences) != 1 || !reflect.DeepEqual(pod.OwnerReferences[0], wantOwner) {
 				t.Errorf("ownerReferences %+v, want only %+v", pod.OwnerReferences, wantOwner)
@@ -443,5 +446,64 @@ func TestRestrictedNegativeControls(t *testing.T) {
 				t.Errorf("forbidden for %q, want a reason mentioning %q", agg.ForbiddenDetail(), tt.reason)
 			}
 		})
+	}
+}
+
+func TestSharedPodServesEveryMember(t *testing.T) {
+	members := []Member{
+		{Test: "shop-segmentation", UID: testUID, Run: runID},
+		{Test: "payments", UID: "0d3c2b1a-5e4f-4a7b-9c8d-1e2f3a4b5c6d", Run: "g2-abc"},
+	}
+	checks := fixturePlan(frontendID).Checks
+	checks[2].Member, checks[3].Member = 1, 1
+	plan := PodPlan{Identity: frontendID, Checks: checks}
+	pod := RenderPod(SharedPod{Wave: "wave-1", Members: members, Spec: fixtureTest(nil).Spec, Plan: plan}, PodSettings{Image: managerImage})
+
+	if pod.Labels[LabelRun] != "wave-1" {
+		t.Errorf("label %s=%q, want the wave", LabelRun, pod.Labels[LabelRun])
+	}
+	for _, m := range members {
+		if pod.Labels[TestLabel(m.UID)] != m.Run {
+			t.Errorf("label %s=%q, want the member's run %s", TestLabel(m.UID), pod.Labels[TestLabel(m.UID)], m.Run)
+		}
+		if errs := validation.IsQualifiedName(TestLabel(m.UID)); len(errs) > 0 {
+			t.Errorf("label key %q: %v", TestLabel(m.UID), errs)
+		}
+	}
+	if got, err := MembersOf(pod); err != nil || !reflect.DeepEqual(got, members) {
+		t.Errorf("MembersOf = %+v (%v), want %+v", got, err, members)
+	}
+	if len(pod.OwnerReferences) != 2 || pod.OwnerReferences[1].UID != members[1].UID || metav1.GetControllerOf(pod) != nil {
+		t.Errorf("ownerReferences %+v, want one per member and no controller", pod.OwnerReferences)
+	}
+	if got, err := ChecksOf(pod); err != nil || !reflect.DeepEqual(got, checks) {
+		t.Errorf("ChecksOf = %+v (%v), want the checks with their members", got, err)
+	}
+	if !strings.HasPrefix(pod.Name, members[0].Test+"-probe-") {
+		t.Errorf("name %q, want the first member's test name as its prefix", pod.Name)
+	}
+}
+
+func TestSettingsKeySeparatesTestsThatCannotSharePods(t *testing.T) {
+	base := v1alpha1.ReachabilityTestSpec{ProbeTimeoutSeconds: 2, Attempts: 3}
+	same := base
+	same.Edges = []v1alpha1.Edge{{Name: "other-edges"}}
+	if SettingsKey(same) != SettingsKey(base) {
+		t.Error("tests that differ only in their edges get different keys")
+	}
+	variants := map[string]func(*v1alpha1.ReachabilityTestSpec){
+		"timeout":  func(s *v1alpha1.ReachabilityTestSpec) { s.ProbeTimeoutSeconds = 5 },
+		"attempts": func(s *v1alpha1.ReachabilityTestSpec) { s.Attempts = 1 },
+		"image":    func(s *v1alpha1.ReachabilityTestSpec) { s.ProbePod = &v1alpha1.ProbePodSpec{Image: "other"} },
+		"node": func(s *v1alpha1.ReachabilityTestSpec) {
+			s.ProbePod = &v1alpha1.ProbePodSpec{NodeSelector: map[string]string{"a": "b"}}
+		},
+	}
+	for what, change := range variants {
+		s := base
+		change(&s)
+		if SettingsKey(s) == SettingsKey(base) {
+			t.Errorf("tests that differ in their probe pod %s share a key", what)
+		}
 	}
 }

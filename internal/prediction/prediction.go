@@ -12,6 +12,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netconform/netconform/api/v1alpha1"
@@ -33,19 +35,30 @@ func DNSLookup(c *netpol.Cluster, from netpol.Peer) ([]netpol.Decision, error) {
 }
 
 // Snapshot reads what the model needs: every namespace, and the pods, Services and
-// NetworkPolicies of the namespaces the edges touch (and of the cluster DNS).
+// NetworkPolicies of the namespaces the edges touch (and of the cluster DNS). Probe pods
+// are left out: they are never ready, so never a destination, and they are large.
 func Snapshot(ctx context.Context, r client.Reader, edges []v1alpha1.Edge) (*netpol.Cluster, error) {
+	return SnapshotOf(ctx, r, NamespacesOf(edges))
+}
+
+// SnapshotOf reads every namespace, and the pods, Services and NetworkPolicies of the
+// given namespaces.
+func SnapshotOf(ctx context.Context, r client.Reader, namespaces []string) (*netpol.Cluster, error) {
 	c := &netpol.Cluster{}
 	var nss corev1.NamespaceList
 	if err := r.List(ctx, &nss); err != nil {
 		return nil, fmt.Errorf("listing namespaces: %w", err)
 	}
 	c.Namespaces = nss.Items
-	for _, ns := range namespacesOf(edges) {
+	notProbes := client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(notProbePods)}
+	for _, ns := range namespaces {
 		var pods corev1.PodList
 		var svcs corev1.ServiceList
 		var pols networkingv1.NetworkPolicyList
-		for _, list := range []client.ObjectList{&pods, &svcs, &pols} {
+		if err := r.List(ctx, &pods, client.InNamespace(ns), notProbes); err != nil {
+			return nil, fmt.Errorf("reading namespace %s: %w", ns, err)
+		}
+		for _, list := range []client.ObjectList{&svcs, &pols} {
 			if err := r.List(ctx, list, client.InNamespace(ns)); err != nil {
 				return nil, fmt.Errorf("reading namespace %s: %w", ns, err)
 			}
@@ -57,7 +70,17 @@ func Snapshot(ctx context.Context, r client.Reader, edges []v1alpha1.Edge) (*net
 	return c, nil
 }
 
-func namespacesOf(edges []v1alpha1.Edge) []string {
+var notProbePods = func() labels.Requirement {
+	r, err := labels.NewRequirement(probes.LabelRun, selection.DoesNotExist, nil)
+	if err != nil {
+		panic(err) // a constant requirement
+	}
+	return *r
+}()
+
+// NamespacesOf are the namespaces whose objects decide the edges, sorted: those of their
+// sources and destinations, and the cluster DNS's.
+func NamespacesOf(edges []v1alpha1.Edge) []string {
 	set := map[string]bool{dnsNamespace: true}
 	for _, e := range edges {
 		set[e.From.Namespace] = true

@@ -131,7 +131,11 @@ func newScheme() *runtime.Scheme {
 // in-cluster, then $KUBECONFIG or ~/.kube/config.
 func restConfig(path string) (*rest.Config, error) {
 	if path != "" {
-		return clientcmd.BuildConfigFromFlags("", path)
+		cfg, err := clientcmd.BuildConfigFromFlags("", path)
+		if err != nil {
+			return nil, err
+		}
+		return unthrottled(cfg), nil
 	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {

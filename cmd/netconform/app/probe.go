@@ -28,6 +28,7 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "netconform probe: --checks: %v\n", err)
 		return ExitUsage
 	}
+	checks = probes.Made(checks) // a connection several edges share is made once
 	if len(checks) > probes.MaxChecksPerPod {
 		fmt.Fprintf(stderr, "netconform probe: --checks holds %d checks, at most %d fit in one pod\n", len(checks), probes.MaxChecksPerPod)
 		return ExitUsage

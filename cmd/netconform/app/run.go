@@ -190,5 +190,14 @@ func kubeConfig(path, context string) (*rest.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("no cluster to run on: %w (pass --kubeconfig, --context or set KUBECONFIG)", err)
 	}
-	return cfg, nil
+	return unthrottled(cfg), nil
+}
+
+// unthrottled leaves flow control to the API server, as controller-runtime's own loader
+// does: client-go's default of 5 requests a second would hold back a batch of tests.
+func unthrottled(cfg *rest.Config) *rest.Config {
+	if cfg.QPS == 0 && cfg.RateLimiter == nil {
+		cfg.QPS = -1
+	}
+	return cfg
 }

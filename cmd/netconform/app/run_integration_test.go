@@ -140,6 +140,7 @@ func finishPod(ctx context.Context, pod *corev1.Pod, answer func(probes.Check) p
 	if err != nil {
 		return fmt.Errorf("pod %s: %w", pod.Name, err)
 	}
+	checks = probes.Made(checks)
 	results := make([]probes.Result, len(checks))
 	for i, c := range checks {
 		results[i] = answer(c)

@@ -1,0 +1,223 @@
+package controllers
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/probes"
+)
+
+func unitWaves(capacity, perPod int, c *unitClock) *waves {
+	w := newWaves(nil, unitLimiter(capacity, c), Options{Plan: probes.PlanOptions{MaxChecksPerPod: perPod}, WaveWindow: 100 * time.Millisecond})
+	w.now = c.now
+	return w
+}
+
+func unitMember(i int) probes.Member {
+	return probes.Member{Test: fmt.Sprintf("t%d", i), UID: types.UID(fmt.Sprintf("uid-%d", i)), Run: "g1-a"}
+}
+
+func nothingVisible(string) bool { return false }
+
+// podMembers reads back, per pod, the member and edge of each check it carries.
+func podMembers(t *testing.T, pods []*wavePod) [][]string {
+	t.Helper()
+	var out [][]string
+	for _, p := range pods {
+		content, err := decodePodContent(p.pod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tests []string
+		for _, c := range content.checks {
+			tests = append(tests, content.members[c.Member].Test+"/"+c.Edge)
+		}
+		out = append(out, tests)
+	}
+	return out
+}
+
+func TestWavesMergeRunsOfOneIdentityIntoFewPods(t *testing.T) {
+	clock := &unitClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	w := unitWaves(0, 3, clock)
+	front := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "front"}}
+	back := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "back"}}
+	spec := v1alpha1.ReachabilityTestSpec{}
+	for i := range 2 {
+		m := unitMember(i)
+		w.track(m)
+		checks := []probes.Check{unitCheck("a", fmt.Sprintf("10.0.%d.1", i), 80, false), unitCheck("b", fmt.Sprintf("10.0.%d.2", i), 80, false)}
+		if !w.need(m, spec, front, checks, nothingVisible) {
+			t.Fatal("a run with missing checks does not wait")
+		}
+		if !w.need(m, spec, front, checks, nothingVisible) {
+			t.Fatal("a run asking again does not wait")
+		}
+	}
+	w.need(unitMember(0), spec, back, []probes.Check{unitCheck("c", "10.0.0.3", 80, false)}, nothingVisible)
+
+	if pods := w.take(nil, 0); len(pods) != 0 {
+		t.Fatalf("%d pods before the window passed", len(pods))
+	}
+	clock.advance(100 * time.Millisecond)
+	var pods []*wavePod
+	for batch := w.take(nil, 0); len(batch) > 0; batch = w.take(nil, 0) {
+		pods = append(pods, batch...)
+	}
+	want := [][]string{{"t0/a", "t0/b", "t1/a"}, {"t1/b"}, {"t0/c"}}
+	if got := podMembers(t, pods); !reflect.DeepEqual(got, want) {
+		t.Errorf("pods carry %v, want %v: the requests asked twice, or not merged per identity", got, want)
+	}
+	if members := pods[1].members; len(members) != 1 || members[0] != unitMember(1) {
+		t.Errorf("the second pod lists members %v, want only t1, whose checks it holds", members)
+	}
+	if names := []string{pods[0].pod.Name, pods[1].pod.Name}; names[0] == names[1] {
+		t.Errorf("two pods of a wave share the name %s", names[0])
+	}
+}
+
+func TestWavesMakeASharedConnectionOnce(t *testing.T) {
+	clock := &unitClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	w := unitWaves(0, 2, clock)
+	front := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "front"}}
+	for i := range 3 {
+		w.track(unitMember(i))
+		w.need(unitMember(i), v1alpha1.ReachabilityTestSpec{}, front, []probes.Check{
+			unitCheck("api", "10.0.0.1", 80, false),
+			unitCheck("db", "10.0.0.2", 5432, true),
+			unitCheck("db-allowed", "10.0.0.2", 5432, false), // expects otherwise: retried otherwise
+		}, nothingVisible)
+	}
+	clock.advance(100 * time.Millisecond)
+	var pods []*wavePod
+	for batch := w.take(nil, 0); len(batch) > 0; batch = w.take(nil, 0) {
+		pods = append(pods, batch...)
+	}
+	want := [][]string{
+		{"t0/api", "t0/db", "t1/api", "t1/db", "t2/api", "t2/db"},
+		{"t0/db-allowed", "t1/db-allowed", "t2/db-allowed"},
+	}
+	if got := podMembers(t, pods); !reflect.DeepEqual(got, want) {
+		t.Fatalf("pods carry %v, want %v: two connections a pod", got, want)
+	}
+	content, err := decodePodContent(pods[0].pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if content.made != 2 || !reflect.DeepEqual(content.results, []int{0, 1, 0, 1, 0, 1}) {
+		t.Errorf("the first pod makes %d connections, results %v; want 2, each answering three runs", content.made, content.results)
+	}
+	checks, places := content.checksOf(2)
+	if !reflect.DeepEqual(places, []int{0, 1}) || checks[0] != unitCheck("api", "10.0.0.1", 80, false) {
+		t.Errorf("t2 reads %v at %v, want its own checks, as planned, at the shared results", checks, places)
+	}
+}
+
+func TestWavesHoldAGroupUnderTheCapAndLetRunsJoin(t *testing.T) {
+	clock := &unitClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	w := unitWaves(1, 100, clock)
+	front := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "front"}}
+	ask := func(i int) {
+		w.track(unitMember(i))
+		w.need(unitMember(i), v1alpha1.ReachabilityTestSpec{}, front, []probes.Check{unitCheck("a", "10.0.0.1", 80, false)}, nothingVisible)
+	}
+	ask(0)
+	clock.advance(100 * time.Millisecond)
+	if pods := w.take(nil, 1); len(pods) != 0 {
+		t.Fatalf("%d pods created while the cap is full", len(pods))
+	}
+	ask(1) // joins the group the cap holds back
+	w.forget(unitMember(0))
+	clock.advance(100 * time.Millisecond)
+	pods := w.take(nil, 0)
+	if got, want := podMembers(t, pods), [][]string{{"t1/a"}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("pods carry %v, want %v: a forgotten run's checks are left out", got, want)
+	}
+}
+
+func TestWavesGatherNoLongerThanTheirBound(t *testing.T) {
+	clock := &unitClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	w := unitWaves(0, 100, clock)
+	front := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "front"}}
+	for i := 0; ; i++ {
+		w.track(unitMember(i))
+		w.need(unitMember(i), v1alpha1.ReachabilityTestSpec{}, front, []probes.Check{unitCheck("a", "10.0.0.1", 80, false)}, nothingVisible)
+		clock.advance(50 * time.Millisecond) // runs keep joining within the window
+		if pods := w.take(nil, 0); len(pods) > 0 {
+			if waited := time.Duration(i+1) * 50 * time.Millisecond; waited != maxWaveGather {
+				t.Errorf("the wave closed after %s, want %s", waited, maxWaveGather)
+			}
+			return
+		}
+	}
+}
+
+func TestWithoutChecks(t *testing.T) {
+	a, b := unitCheck("a", "10.0.0.1", 80, false), unitCheck("b", "10.0.0.2", 80, true)
+	tests := []struct {
+		checks, carried, want []probes.Check
+	}{
+		{[]probes.Check{a, b}, nil, []probes.Check{a, b}},
+		{[]probes.Check{a, b}, []probes.Check{b}, []probes.Check{a}},
+		{[]probes.Check{a, a, b}, []probes.Check{a}, []probes.Check{a, b}}, // duplicates count
+		{[]probes.Check{a}, []probes.Check{a, b}, nil},
+	}
+	for _, tt := range tests {
+		if got := withoutChecks(tt.checks, tt.carried); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("withoutChecks(%v, %v) = %v, want %v", tt.checks, tt.carried, got, tt.want)
+		}
+	}
+}
+
+func TestChecksByIdentityJoinsThePodsOfAnIdentity(t *testing.T) {
+	front := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "front"}}
+	back := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "back"}}
+	a, b, c := unitCheck("a", "10.0.0.1", 80, false), unitCheck("b", "10.0.0.2", 80, false), unitCheck("c", "10.0.0.3", 80, false)
+	plan := probes.Plan{Pods: []probes.PodPlan{
+		{Identity: front, Checks: []probes.Check{a}},
+		{Identity: back, Checks: []probes.Check{b}},
+		{Identity: front, Index: 1, Checks: []probes.Check{c}},
+	}}
+	got := checksByIdentity(plan)
+	want := []identityChecks{{identity: front, checks: []probes.Check{a, c}}, {identity: back, checks: []probes.Check{b}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("checksByIdentity = %+v, want %+v", got, want)
+	}
+}
+
+func TestWavesKeepEachPodsChecksArgumentUnderTheKernelsLimit(t *testing.T) {
+	clock := &unitClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	w := unitWaves(0, probes.MaxChecksPerPod, clock)
+	front := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "front"}}
+	host := strings.Repeat("a", 60) + ".shop.svc.cluster.local."
+	for i := range 40 { // 40 runs of 100 edges, all towards one connection
+		var checks []probes.Check
+		for e := range 100 {
+			checks = append(checks, unitCheck(fmt.Sprintf("edge-%03d-%s", e, strings.Repeat("x", 40)), host, 443, false))
+		}
+		w.track(unitMember(i))
+		w.need(unitMember(i), v1alpha1.ReachabilityTestSpec{}, front, checks, nothingVisible)
+	}
+	clock.advance(time.Second)
+	var pods []*wavePod
+	for batch := w.take(nil, 0); len(batch) > 0; batch = w.take(nil, 0) {
+		pods = append(pods, batch...)
+	}
+	listed := 0
+	for _, p := range pods {
+		args := p.pod.Spec.Containers[0].Args
+		if n := len(args[len(args)-1]); n > 128<<10 {
+			t.Errorf("pod %s carries a --checks argument of %d bytes, more than the kernel takes", p.pod.Name, n)
+		}
+		listed += len(p.checks)
+	}
+	if listed != 4000 || len(pods) < 2 {
+		t.Errorf("%d pods list %d checks, want 4000 checks over more than one pod", len(pods), listed)
+	}
+}

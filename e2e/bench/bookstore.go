@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -91,7 +92,7 @@ func (b *bench) sampleObjects(names ...string) ([]*unstructured.Unstructured, er
 		for {
 			o := &unstructured.Unstructured{}
 			err := dec.Decode(&o.Object)
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {

@@ -131,7 +131,7 @@ func (b *bench) edges1000() error {
 		}
 		took, test, err := b.runTest(&v1alpha1.ReachabilityTest{
 			ObjectMeta: metav1.ObjectMeta{Name: "bench-edges1000"},
-			Spec:       v1alpha1.ReachabilityTestSpec{Edges: edges},
+			Spec:       sameTimeoutAsUpstream(edges),
 		})
 		if err != nil {
 			return err

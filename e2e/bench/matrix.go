@@ -124,8 +124,9 @@ func (b *bench) upstreamWholeRun(servers []server, edges []v1alpha1.Edge, podOf 
 	cells = upstreamCells(edges, servers, pods, podOf)
 	out, err := b.probeCells(cells)
 	whole = time.Since(start)
-	b.logf("upstream: %d servers Ready in %s, %d cells in %s more (%d execs, %d still wrong)", len(servers), ready.Round(time.Millisecond),
-		len(cells), (whole - ready).Round(time.Millisecond), out.execs, out.wrong)
+	b.logf("upstream: %d servers Ready in %s, %d cells in %s more (%d execs, %d still wrong; median exec %.2fs connected, %.2fs not)",
+		len(servers), ready.Round(time.Millisecond), len(cells), (whole - ready).Round(time.Millisecond), out.execs, out.wrong,
+		figures.Summarize(out.connects).Median, figures.Summarize(out.fails).Median)
 	if out.wrong > 0 {
 		b.report.Note("upstream method: %d of %d cells differed from the policies after %d tries", out.wrong, len(cells), upstreamTries)
 	}
@@ -155,7 +156,7 @@ func (b *bench) matrix() error {
 		alone := time.Since(start)
 		took, test, err := b.runTest(&v1alpha1.ReachabilityTest{
 			ObjectMeta: metav1.ObjectMeta{Name: "bench-matrix"},
-			Spec:       v1alpha1.ReachabilityTestSpec{Edges: edges},
+			Spec:       sameTimeoutAsUpstream(edges),
 		})
 		if err != nil {
 			return err

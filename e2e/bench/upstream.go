@@ -16,6 +16,8 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/remotecommand"
 	utilexec "k8s.io/client-go/util/exec"
+
+	"github.com/netconform/netconform/api/v1alpha1"
 )
 
 // The upstream suite's way of probing: three workers exec `agnhost connect` in the
@@ -29,6 +31,12 @@ const (
 	upstreamRetryPause = time.Second
 )
 
+// sameTimeoutAsUpstream is a test of the edges whose checks wait as long as the upstream
+// probes do (--timeout=1s), so that both sides pay the same for a dropped packet.
+func sameTimeoutAsUpstream(edges []v1alpha1.Edge) v1alpha1.ReachabilityTestSpec {
+	return v1alpha1.ReachabilityTestSpec{Edges: edges, ProbeTimeoutSeconds: 1}
+}
+
 // cell is one probe of the truth table: from a pod, to an address, and whether it
 // should connect.
 type cell struct {
@@ -40,6 +48,8 @@ type cell struct {
 // probeOutcome sums up a round of probes.
 type probeOutcome struct {
 	execs int
+	// connects and fails are how long the execs that connected, or did not, took.
+	connects, fails []float64
 	// wrong counts cells that still differed from the expectation after every try.
 	wrong int
 }
@@ -54,7 +64,7 @@ func (b *bench) probeCells(cells []cell) (probeOutcome, error) {
 	for range upstreamWorkers {
 		wg.Go(func() {
 			for c := range work {
-				execs, ok, err := b.probeCell(c)
+				execs, ok, err := b.probeCell(c, &mu, &out)
 				mu.Lock()
 				out.execs += execs
 				if !ok {
@@ -79,9 +89,18 @@ func (b *bench) probeCells(cells []cell) (probeOutcome, error) {
 }
 
 // probeCell probes one cell until it matches the expectation or the tries run out.
-func (b *bench) probeCell(c cell) (execs int, ok bool, err error) {
+func (b *bench) probeCell(c cell, mu *sync.Mutex, out *probeOutcome) (execs int, ok bool, err error) {
 	for try := 1; try <= upstreamTries; try++ {
+		start := time.Now()
 		connected, err := b.connect(c)
+		took := time.Since(start).Seconds()
+		mu.Lock()
+		if connected {
+			out.connects = append(out.connects, took)
+		} else {
+			out.fails = append(out.fails, took)
+		}
+		mu.Unlock()
 		execs++
 		if err != nil {
 			return execs, false, err

@@ -38,6 +38,9 @@ type options struct {
 	image   string
 	only    []string
 	timeout time.Duration
+	// manyTimeout bounds one wave of the 100 tests, which can take many minutes while
+	// every test starts pods of its own.
+	manyTimeout time.Duration
 }
 
 func main() {
@@ -82,6 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.image, "image", "netconform.local/netconform:e2e", "the netconform image the fixtures run")
 	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (default all): "+strings.Join(scenarios, ","))
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "limit of any one wait")
+	fs.DurationVar(&o.manyTimeout, "many-timeout", 3*time.Minute, "limit of one wave of 100 tests; past it the time recorded is a lower bound")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

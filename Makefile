@@ -48,7 +48,8 @@ verify-generated: generate manifests ## Fail when generated code or manifests dr
 lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	go vet ./...
-	$(GOLANGCI_LINT) run ./...
+	go vet -tags e2e,bench ./...
+	$(GOLANGCI_LINT) run --build-tags e2e,bench ./...
 
 .PHONY: rules
 rules: ## Check and unit-test the Prometheus alert rules with promtool
@@ -84,6 +85,10 @@ e2e: ## Run the end-to-end suites on the local cluster, enforcing and no-op prof
 .PHONY: e2e-kind
 e2e-kind: ## Run the end-to-end suites on kind with Calico (needs docker, kind and internet; not run here)
 	e2e/kind/run.sh
+
+.PHONY: bench
+bench: ## Measure netconform against the upstream suite's method on the local cluster (BENCH_ARGS="--reps 5"); prints the JSON path last
+	hack/bench.sh $(BENCH_ARGS)
 
 .PHONY: demo
 demo: ## Bring up the local cluster, deploy the operator and run the Bookstore scenario

@@ -80,6 +80,7 @@ func BuildPlan(ctx context.Context, edges []v1alpha1.Edge, r Resolver, opts Plan
 		perPod = MaxChecksPerPod
 	}
 	plan := Plan{Unprobed: map[string]Result{}}
+	r = resolveOnce(r)
 	var order []string
 	byIdentity := map[string]*identityChecks{}
 	for _, edge := range edges {

@@ -82,8 +82,18 @@ binaries() {
 start() {
   local name=$1; shift
   mkdir -p "$DIR/logs" "$DIR/run"
-  setsid "$@" >>"$DIR/logs/$name.log" 2>&1 </dev/null &
+  (close_inherited_fds; exec setsid "$@" >>"$DIR/logs/$name.log" 2>&1 </dev/null) &
   echo $! >"$DIR/run/$name.pid"
+}
+
+# close_inherited_fds closes every descriptor above stderr: a daemon that inherited the
+# caller's lock file (flock LOCK cluster.sh up) would hold the lock for as long as it runs.
+close_inherited_fds() {
+  local fd
+  for fd in $(ls /proc/$BASHPID/fd); do
+    [ "$fd" -gt 2 ] && [ "$fd" -ne 255 ] && eval "exec $fd>&-" 2>/dev/null
+  done
+  return 0
 }
 
 running() {

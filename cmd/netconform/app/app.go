@@ -21,6 +21,7 @@ type command struct {
 
 var commands = map[string]command{
 	"canary-client": {"probe the canary server without pause and log each change in what gets through", runCanaryClient},
+	"connect":       {"make one TCP or UDP connection, as agnhost connect does: exit 0 when it connects", runConnect},
 	"explain":       {"say whether the cluster's NetworkPolicies allow a connection, and why, without sending a packet", runExplain},
 	"generate":      {"print a ReachabilityTest of the edges a namespace's NetworkPolicies imply, to review and commit", runGenerate},
 	"manager":       {"run the operator", runManager},

@@ -34,11 +34,18 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 		return ExitUsage
 	}
 	time.Sleep(*settle) // nothing to wait for but the enforcer, which says nothing when it is done
+	start := time.Now()
 	results := dialer.Run(context.Background(), dialer.Config{Timeout: *timeout, Attempts: max(*attempts, 1)}, checks)
+	took := time.Since(start)
+	var oneAfterAnother time.Duration
 	for i, c := range checks {
 		r := results[i]
+		oneAfterAnother += r.Latency
 		fmt.Fprintf(stdout, "%s %s %s -> %s (%s, %d attempts) %s\n", c.Edge, c.Kind, c.Address(), r.Observation, r.Latency.Round(time.Millisecond), r.Attempts, r.Message)
 	}
+	// The checks run at once: say how long they took, and what their last attempts alone
+	// would have taken one after another.
+	fmt.Fprintf(stdout, "%d checks in %s (last attempts add up to %s)\n", len(checks), took.Round(time.Millisecond), oneAfterAnother.Round(time.Millisecond))
 	encoded, err := probes.EncodeResults(results)
 	if err != nil {
 		fmt.Fprintf(stderr, "netconform probe: %v\n", err)

@@ -1,0 +1,66 @@
+package figures
+
+import (
+	"bufio"
+	"strconv"
+	"strings"
+)
+
+// ParseGoBench reads `go test -bench` output and returns, per benchmark (its name without
+// the Benchmark prefix and the -CPUS suffix), every run's nanoseconds per operation.
+func ParseGoBench(output string) map[string][]float64 {
+	runs := map[string][]float64{}
+	sc := bufio.NewScanner(strings.NewReader(output))
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 4 || !strings.HasPrefix(fields[0], "Benchmark") {
+			continue
+		}
+		name := strings.TrimPrefix(fields[0], "Benchmark")
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			if _, err := strconv.Atoi(name[i+1:]); err == nil {
+				name = name[:i]
+			}
+		}
+		for i := 2; i < len(fields); i++ {
+			if fields[i] != "ns/op" {
+				continue
+			}
+			if v, err := strconv.ParseFloat(fields[i-1], 64); err == nil {
+				runs[name] = append(runs[name], v)
+			}
+		}
+	}
+	return runs
+}
+
+// Writes sums the API requests that change something (POST, PUT, PATCH, DELETE) in a
+// Prometheus text exposition of client-go's rest_client_requests_total.
+func Writes(metrics string) float64 {
+	total := 0.0
+	sc := bufio.NewScanner(strings.NewReader(metrics))
+	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "rest_client_requests_total{") {
+			continue
+		}
+		end := strings.LastIndexByte(line, '}')
+		if end < 0 || !isWrite(line[:end]) {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(line[end+1:]), 64); err == nil {
+			total += v
+		}
+	}
+	return total
+}
+
+func isWrite(labels string) bool {
+	for _, m := range []string{"POST", "PUT", "PATCH", "DELETE"} {
+		if strings.Contains(labels, `method="`+m+`"`) {
+			return true
+		}
+	}
+	return false
+}

@@ -35,9 +35,14 @@ func CacheOptions() cache.Options {
 	if err != nil {
 		panic(err) // a constant requirement
 	}
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.Pod{}: {Label: labels.NewSelector().Add(*probePods)},
-	}}
+	return cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Pod{}: {Label: labels.NewSelector().Add(*probePods)},
+		},
+		// Nothing reads managedFields, and on a probe pod they repeat its arguments'
+		// shape: the cache holds hundreds of pods during a wave of tests.
+		DefaultTransform: cache.TransformStripManagedFields(),
+	}
 }
 
 // Setup registers the ReachabilityTest reconciler and its metrics with a manager.

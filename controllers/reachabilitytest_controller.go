@@ -76,6 +76,8 @@ type ReachabilityTestReconciler struct {
 	pods podReader
 	// snapshots shares the policies as read between runs that complete together.
 	snapshots snapshots
+	// recentReads shares the ready pods of destinations between runs planned together.
+	recentReads recentReads
 	// completed holds each test's last completed run: a cache that still shows it as
 	// active is stale, and acting on it would start its pods again.
 	completed sync.Map
@@ -444,7 +446,7 @@ func (r *ReachabilityTestReconciler) planFor(ctx context.Context, test *v1alpha1
 	if p, ok := r.plans.Load(key); ok {
 		return p.(probes.Plan)
 	}
-	plan := probes.BuildPlan(ctx, test.Spec.Edges, apiResolver{reader: r.APIReader}, r.Options.Plan)
+	plan := probes.BuildPlan(ctx, test.Spec.Edges, apiResolver{reader: r.APIReader, recent: &r.recentReads, now: r.Now}, r.Options.Plan)
 	r.plans.Store(key, plan)
 	return plan
 }

@@ -3,9 +3,13 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -13,16 +17,73 @@ import (
 )
 
 // apiResolver resolves destinations with live reads: target pods and Services are not
-// cached, so the manager's memory does not grow with the cluster.
+// cached, so the manager's memory does not grow with the cluster. Runs planned together
+// share their reads of ready pods for a moment.
 type apiResolver struct {
 	reader client.Reader
+	recent *recentReads
+	now    func() time.Time
 }
 
 var _ probes.Resolver = apiResolver{}
 
-func (r apiResolver) ReadyPods(ctx context.Context, namespace string, labels map[string]string) ([]probes.PodTarget, error) {
+// recentReadTTL is how long one read of a destination's ready pods serves the edges
+// planned after it: tests applied together often probe the same destinations, and
+// planning a hundred of them must not read the same pods thousands of times.
+const recentReadTTL = 2 * time.Second
+
+// recentReads holds the latest read of each destination's ready pods.
+type recentReads struct {
+	mu    sync.Mutex
+	reads map[string]recentRead
+}
+
+type recentRead struct {
+	at      time.Time
+	targets []probes.PodTarget
+}
+
+func (c *recentReads) get(key string, now time.Time) ([]probes.PodTarget, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	read, ok := c.reads[key]
+	return read.targets, ok && now.Sub(read.at) < recentReadTTL
+}
+
+func (c *recentReads) put(key string, targets []probes.PodTarget, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, read := range c.reads {
+		if now.Sub(read.at) >= recentReadTTL {
+			delete(c.reads, k)
+		}
+	}
+	if c.reads == nil {
+		c.reads = map[string]recentRead{}
+	}
+	c.reads[key] = recentRead{at: now, targets: targets}
+}
+
+func (r apiResolver) ReadyPods(ctx context.Context, namespace string, podLabels map[string]string) ([]probes.PodTarget, error) {
+	selector := labels.SelectorFromSet(podLabels).Add(notProbePods)
+	key := namespace + "/" + selector.String()
+	if r.recent != nil {
+		if targets, ok := r.recent.get(key, r.now()); ok {
+			return targets, nil
+		}
+	}
+	targets, err := r.readyPods(ctx, namespace, selector)
+	if err == nil && r.recent != nil {
+		r.recent.put(key, targets, r.now())
+	}
+	return targets, err
+}
+
+// readyPods lists the ready pods a selector matches. Probe pods are never ready, and
+// large: the selector leaves them out.
+func (r apiResolver) readyPods(ctx context.Context, namespace string, selector labels.Selector) ([]probes.PodTarget, error) {
 	var pods corev1.PodList
-	if err := r.reader.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabels(labels)); err != nil {
+	if err := r.reader.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
 		return nil, err
 	}
 	var targets []probes.PodTarget
@@ -48,6 +109,15 @@ func (r apiResolver) ServicePortNumber(ctx context.Context, namespace, service, 
 	}
 	return 0, fmt.Errorf("the Service has no port named %q", name)
 }
+
+// notProbePods selects the pods that are not probe pods.
+var notProbePods = func() labels.Requirement {
+	r, err := labels.NewRequirement(probes.LabelRun, selection.DoesNotExist, nil)
+	if err != nil {
+		panic(err) // a constant requirement
+	}
+	return *r
+}()
 
 func podReady(pod *corev1.Pod) bool {
 	for _, c := range pod.Status.Conditions {

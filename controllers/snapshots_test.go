@@ -5,9 +5,13 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	"github.com/netconform/netconform/probes"
 )
 
 func TestSnapshotsServeRunsThatCompleteTogether(t *testing.T) {
@@ -43,5 +47,37 @@ func TestSnapshotsServeRunsThatCompleteTogether(t *testing.T) {
 	}
 	if n := read(shop, start, start.Add(6*time.Second+snapshotTTL)); n == 0 {
 		t.Error("a view older than snapshotTTL served a run")
+	}
+}
+
+func TestRunsPlannedTogetherShareReadsOfReadyPods(t *testing.T) {
+	ready := corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue}
+	server := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: "shop", Labels: map[string]string{"app": "web"}},
+		Status:     corev1.PodStatus{PodIP: "10.244.0.9", Conditions: []corev1.PodCondition{ready}},
+	}
+	probe := server.DeepCopy() // a probe pod that takes on the same labels, and is never ready
+	probe.Name, probe.Labels = "web-probe", map[string]string{"app": "web", probes.LabelRun: "w1"}
+	reads := 0
+	reader := fake.NewClientBuilder().WithScheme(testScheme).WithObjects(server, probe).WithInterceptorFuncs(interceptor.Funcs{
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			reads++
+			return c.List(ctx, list, opts...)
+		},
+	}).Build()
+	clock := &unitClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	r := apiResolver{reader: reader, recent: &recentReads{}, now: clock.now}
+	for range 3 {
+		targets, err := r.ReadyPods(context.Background(), "shop", map[string]string{"app": "web"})
+		if err != nil || len(targets) != 1 || targets[0].IP != "10.244.0.9" {
+			t.Fatalf("ready pods %+v (%v), want web-1 alone", targets, err)
+		}
+	}
+	if reads != 1 {
+		t.Errorf("%d reads for three edges towards one destination, want 1", reads)
+	}
+	clock.advance(recentReadTTL)
+	if _, err := r.ReadyPods(context.Background(), "shop", map[string]string{"app": "web"}); err != nil || reads != 2 {
+		t.Errorf("%d reads (%v) once the read is %s old, want a new one", reads, err, recentReadTTL)
 	}
 }

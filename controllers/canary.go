@@ -256,11 +256,11 @@ func canaryTimeout(spec *v1alpha1.CanarySpec) time.Duration {
 
 // canaryPodProblem says why a canary pod will not serve, or "" while it may.
 func canaryPodProblem(pod *corev1.Pod, now time.Time, startTimeout time.Duration) string {
+	w := neverRecovers(pod)
 	switch {
 	case pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed:
 		return fmt.Sprintf("canary pod %s/%s ended (%s)%s", pod.Namespace, pod.Name, pod.Status.Phase, messageSuffix(pod.Status.Message))
-	case neverRecovers(pod) != nil:
-		w := neverRecovers(pod)
+	case w != nil:
 		return fmt.Sprintf("canary pod %s/%s cannot start: %s%s", pod.Namespace, pod.Name, w.Reason, messageSuffix(w.Message))
 	case pod.Status.Phase != corev1.PodRunning && now.Sub(pod.CreationTimestamp.Time) >= startTimeout:
 		return fmt.Sprintf("canary pod %s/%s did not start within %s%s", pod.Namespace, pod.Name, startTimeout, pendingDetail(pod))

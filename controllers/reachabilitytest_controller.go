@@ -77,7 +77,7 @@ type ReachabilityTestReconciler struct {
 	// snapshots shares the policies as read between runs that complete together.
 	snapshots snapshots
 	// recentReads shares the ready pods of destinations between runs planned together.
-	recentReads recentReads
+	recentReads recentReads[[]probes.PodTarget]
 	// completed holds each test's last completed run: a cache that still shows it as
 	// active is stale, and acting on it would start its pods again.
 	completed sync.Map
@@ -403,14 +403,11 @@ func (r *ReachabilityTestReconciler) releaseOrphans(ctx context.Context, testNam
 }
 
 // deleteIfDone deletes a probe pod once every run it serves is over. A pod whose
-// members cannot be read serves nobody.
+// members cannot be read serves nobody; a canary pod serves its own run only, which
+// the caller knows to be over.
 func (r *ReachabilityTestReconciler) deleteIfDone(ctx context.Context, pod *corev1.Pod) error {
-	if content, err := r.pods.content(pod); err == nil {
-		for _, m := range content.members {
-			if over, err := r.runOver(ctx, m); err != nil || !over {
-				return err
-			}
-		}
+	if over, err := r.membersOver(ctx, pod); err != nil || !over {
+		return err
 	}
 	gone := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name}}
 	err := r.Client.Delete(ctx, gone, client.Preconditions{UID: &pod.UID}, client.PropagationPolicy(metav1.DeletePropagationBackground))
@@ -419,6 +416,23 @@ func (r *ReachabilityTestReconciler) deleteIfDone(ctx context.Context, pod *core
 	}
 	r.pods.forget(pod.UID)
 	return nil
+}
+
+// membersOver says whether every run a probe pod serves is over.
+func (r *ReachabilityTestReconciler) membersOver(ctx context.Context, pod *corev1.Pod) (bool, error) {
+	if isCanaryPod(pod) {
+		return true, nil
+	}
+	content, err := r.pods.content(pod)
+	if err != nil {
+		return true, nil //nolint:nilerr // a pod whose members cannot be read serves nobody
+	}
+	for _, m := range content.members {
+		if over, err := r.runOver(ctx, m); err != nil || !over {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // runOver says whether a member's run has completed or been abandoned. What this

@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,60 +20,24 @@ import (
 // share their reads of ready pods for a moment.
 type apiResolver struct {
 	reader client.Reader
-	recent *recentReads
+	// recent shares reads of ready pods between runs planned together.
+	recent *recentReads[[]probes.PodTarget]
 	now    func() time.Time
 }
 
 var _ probes.Resolver = apiResolver{}
 
-// recentReadTTL is how long one read of a destination's ready pods serves the edges
-// planned after it: tests applied together often probe the same destinations, and
-// planning a hundred of them must not read the same pods thousands of times.
-const recentReadTTL = 2 * time.Second
-
-// recentReads holds the latest read of each destination's ready pods.
-type recentReads struct {
-	mu    sync.Mutex
-	reads map[string]recentRead
-}
-
-type recentRead struct {
-	at      time.Time
-	targets []probes.PodTarget
-}
-
-func (c *recentReads) get(key string, now time.Time) ([]probes.PodTarget, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	read, ok := c.reads[key]
-	return read.targets, ok && now.Sub(read.at) < recentReadTTL
-}
-
-func (c *recentReads) put(key string, targets []probes.PodTarget, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k, read := range c.reads {
-		if now.Sub(read.at) >= recentReadTTL {
-			delete(c.reads, k)
-		}
-	}
-	if c.reads == nil {
-		c.reads = map[string]recentRead{}
-	}
-	c.reads[key] = recentRead{at: now, targets: targets}
-}
-
 func (r apiResolver) ReadyPods(ctx context.Context, namespace string, podLabels map[string]string) ([]probes.PodTarget, error) {
 	selector := labels.SelectorFromSet(podLabels).Add(notProbePods)
 	key := namespace + "/" + selector.String()
 	if r.recent != nil {
-		if targets, ok := r.recent.get(key, r.now()); ok {
+		if targets, ok := r.recent.lookup(key, time.Time{}, r.now()); ok {
 			return targets, nil
 		}
 	}
 	targets, err := r.readyPods(ctx, namespace, selector)
 	if err == nil && r.recent != nil {
-		r.recent.put(key, targets, r.now())
+		r.recent.store(key, targets, r.now())
 	}
 	return targets, err
 }

@@ -45,8 +45,8 @@ func TestSnapshotsServeRunsThatCompleteTogether(t *testing.T) {
 	if n := read(shop, start.Add(5500*time.Millisecond), start.Add(6*time.Second)); n == 0 {
 		t.Error("a run that started after the view was read used it")
 	}
-	if n := read(shop, start, start.Add(6*time.Second+snapshotTTL)); n == 0 {
-		t.Error("a view older than snapshotTTL served a run")
+	if n := read(shop, start, start.Add(6*time.Second+shareReadsFor)); n == 0 {
+		t.Error("a view older than shareReadsFor served a run")
 	}
 }
 
@@ -66,7 +66,7 @@ func TestRunsPlannedTogetherShareReadsOfReadyPods(t *testing.T) {
 		},
 	}).Build()
 	clock := &unitClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
-	r := apiResolver{reader: reader, recent: &recentReads{}, now: clock.now}
+	r := apiResolver{reader: reader, recent: &recentReads[[]probes.PodTarget]{}, now: clock.now}
 	for range 3 {
 		targets, err := r.ReadyPods(context.Background(), "shop", map[string]string{"app": "web"})
 		if err != nil || len(targets) != 1 || targets[0].IP != "10.244.0.9" {
@@ -76,8 +76,8 @@ func TestRunsPlannedTogetherShareReadsOfReadyPods(t *testing.T) {
 	if reads != 1 {
 		t.Errorf("%d reads for three edges towards one destination, want 1", reads)
 	}
-	clock.advance(recentReadTTL)
+	clock.advance(shareReadsFor)
 	if _, err := r.ReadyPods(context.Background(), "shop", map[string]string{"app": "web"}); err != nil || reads != 2 {
-		t.Errorf("%d reads (%v) once the read is %s old, want a new one", reads, err, recentReadTTL)
+		t.Errorf("%d reads (%v) once the read is %s old, want a new one", reads, err, shareReadsFor)
 	}
 }

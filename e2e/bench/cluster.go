@@ -25,6 +25,7 @@ import (
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/e2e/bench/figures"
+	"github.com/netconform/netconform/probes"
 )
 
 // benchLabel marks everything the benchmark creates, so that it can remove it all.
@@ -164,17 +165,13 @@ type server struct {
 }
 
 func (s server) pod(image string) *corev1.Pod {
+	security := probes.RestrictedPodSecurity()
+	// Like agnhost on 80 and 81: a non-root server may bind low ports.
+	security.Sysctls = []corev1.Sysctl{{Name: "net.ipv4.ip_unprivileged_port_start", Value: "0"}}
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: s.name, Namespace: s.namespace, Labels: s.labels},
 		Spec: corev1.PodSpec{
-			SecurityContext: &corev1.PodSecurityContext{
-				RunAsNonRoot:   ptr.To(true),
-				RunAsUser:      ptr.To[int64](65532),
-				RunAsGroup:     ptr.To[int64](65532),
-				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-				// Like agnhost on 80 and 81: a non-root server may bind low ports.
-				Sysctls: []corev1.Sysctl{{Name: "net.ipv4.ip_unprivileged_port_start", Value: "0"}},
-			},
+			SecurityContext:               security,
 			AutomountServiceAccountToken:  ptr.To(false),
 			EnableServiceLinks:            ptr.To(false),
 			TerminationGracePeriodSeconds: ptr.To[int64](0),
@@ -209,12 +206,7 @@ func serveContainer(image string, ports []int32) corev1.Container {
 			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("5m"), corev1.ResourceMemory: resource.MustParse("16Mi")},
 			Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
 		},
-		SecurityContext: &corev1.SecurityContext{
-			RunAsNonRoot:             ptr.To(true),
-			AllowPrivilegeEscalation: ptr.To(false),
-			ReadOnlyRootFilesystem:   ptr.To(true),
-			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-		},
+		SecurityContext: probes.RestrictedContainerSecurity(),
 	}
 }
 

@@ -51,8 +51,7 @@ type podOutcome struct {
 // assessPod reads a probe pod: its results once it has ended, a failure when it cannot
 // start or overran its deadline, otherwise when to look again.
 func assessPod(pod *corev1.Pod, checks int, now time.Time, startTimeout time.Duration) podOutcome {
-	switch pod.Status.Phase {
-	case corev1.PodSucceeded, corev1.PodFailed:
+	if podEnded(pod) || probeReported(pod) {
 		return endedPod(pod, checks)
 	}
 	if w := neverRecovers(pod); w != nil {
@@ -102,6 +101,15 @@ func endedPod(pod *corev1.Pod, checks int) podOutcome {
 
 func failed(reason, message string) podOutcome {
 	return podOutcome{Done: true, Failure: &podFailure{Reason: reason, Message: message}}
+}
+
+// probeReported says whether the probe has exited with its results. They are read then:
+// the pod's phase turns terminal only after the kubelet has torn the pod down, a second
+// or more later. A probe that exited without a message waits for the phase, which says
+// why (a deadline, an eviction).
+func probeReported(pod *corev1.Pod) bool {
+	term := probeTermination(pod)
+	return term != nil && term.Message != ""
 }
 
 func probeTermination(pod *corev1.Pod) *corev1.ContainerStateTerminated {
@@ -241,7 +249,7 @@ func (pr *podReader) content(pod *corev1.Pod) (*podContent, error) {
 }
 
 func (pr *podReader) outcome(pod *corev1.Pod, checks int, now time.Time, startTimeout time.Duration) podOutcome {
-	if !podEnded(pod) {
+	if !podEnded(pod) && !probeReported(pod) {
 		return assessPod(pod, checks, now, startTimeout)
 	}
 	if o, ok := pr.endings.Load(pod.UID); ok {

@@ -8,8 +8,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/canary"
 	"github.com/netconform/netconform/probes"
 )
 
@@ -109,6 +111,19 @@ func TestAssessPod(t *testing.T) {
 			checks:      2,
 			wantDone:    true,
 			wantResults: results,
+		},
+		{
+			name:        "probe exited with results while the pod still shows running: read at once",
+			pod:         unitPod(10*time.Second, corev1.PodRunning, unitTerminated(valid, 0, "Completed")),
+			checks:      2,
+			wantDone:    true,
+			wantResults: results,
+		},
+		{
+			name:        "probe exited without results while the pod still shows running: wait for the phase",
+			pod:         unitPod(10*time.Second, corev1.PodRunning, unitTerminated("", 137, "Error")),
+			checks:      2,
+			wantRecheck: startTimeout + 20*time.Second,
 		},
 		{
 			name:         "deadline exceeded without a container status",
@@ -341,4 +356,34 @@ func unitEqualResults(a, b []probes.Result) bool {
 		}
 	}
 	return true
+}
+
+// Tests sharing a probe pod wake for the updates that change what they read from it,
+// not for each step of its start-up.
+func TestProbePodChangesPassOnlyWhatRunsActOn(t *testing.T) {
+	valid := unitEncode(t, []probes.Result{{Observation: v1alpha1.ObservedConnected, Attempts: 1}})
+	pending := unitPod(time.Second, corev1.PodPending)
+	running := unitPod(2*time.Second, corev1.PodRunning)
+	canaryPending, canaryRunning := pending.DeepCopy(), running.DeepCopy()
+	canaryPending.Labels = map[string]string{canary.LabelCanary: "server"}
+	canaryRunning.Labels = canaryPending.Labels
+	deleting := running.DeepCopy()
+	deleting.DeletionTimestamp = &metav1.Time{Time: unitNow}
+	tests := []struct {
+		name     string
+		old, pod *corev1.Pod
+		want     bool
+	}{
+		{"scheduled, then running", pending, running, false},
+		{"the probe reported its results", running, unitPod(3*time.Second, corev1.PodRunning, unitTerminated(valid, 0, "Completed")), true},
+		{"the pod ended", unitPod(3*time.Second, corev1.PodRunning, unitTerminated(valid, 0, "Completed")), unitPod(4*time.Second, corev1.PodSucceeded, unitTerminated(valid, 0, "Completed")), true},
+		{"the pod cannot start", pending, unitPod(time.Second, corev1.PodPending, unitWaiting("ErrImageNeverPull", "")), true},
+		{"the pod is being deleted", running, deleting, true},
+		{"a canary pod starts", canaryPending, canaryRunning, true},
+	}
+	for _, tt := range tests {
+		if got := probePodChanges.Update(event.UpdateEvent{ObjectOld: tt.old, ObjectNew: tt.pod}); got != tt.want {
+			t.Errorf("%s: enqueued %v, want %v", tt.name, got, tt.want)
+		}
+	}
 }

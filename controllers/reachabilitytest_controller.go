@@ -10,16 +10,20 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/canary"
@@ -92,7 +96,7 @@ type ReachabilityTestReconciler struct {
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=list
 // +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
-// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=list;create;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=list;watch;create;delete
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=list
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -105,11 +109,49 @@ func (r *ReachabilityTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.Add(r.waves); err != nil {
 		return err
 	}
+	if err := r.followPolicyChanges(mgr); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.ReachabilityTest{}).
-		Owns(&corev1.Pod{}, builder.MatchEveryOwner).
+		Owns(&corev1.Pod{}, builder.MatchEveryOwner, builder.WithPredicates(probePodChanges)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Options.MaxConcurrentReconciles, 1)}).
 		Complete(r)
+}
+
+// followPolicyChanges tells the snapshots of each change to a NetworkPolicy. Only the
+// policies' metadata is cached, which is all a change needs.
+func (r *ReachabilityTestReconciler) followPolicyChanges(mgr ctrl.Manager) error {
+	policies := &metav1.PartialObjectMetadata{}
+	policies.SetGroupVersionKind(networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"))
+	informer, err := mgr.GetCache().GetInformer(context.Background(), policies)
+	if err != nil {
+		return fmt.Errorf("watching NetworkPolicies: %w", err)
+	}
+	changed := func(any) { r.snapshots.policyChanged(r.Now()) }
+	_, err = informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    changed,
+		UpdateFunc: func(_, obj any) { changed(obj) },
+		DeleteFunc: changed,
+	})
+	return err
+}
+
+// probePodChanges passes the pod updates a test acts on. A shared probe pod has many
+// tests, and a pod's start-up alone updates it several times: waking them all for each
+// update would be work for nothing. Canary pods pass whole, each phase follows them.
+var probePodChanges = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		old, okOld := e.ObjectOld.(*corev1.Pod)
+		pod, ok := e.ObjectNew.(*corev1.Pod)
+		return !ok || !okOld || isCanaryPod(pod) || probeStage(old) != probeStage(pod)
+	},
+}
+
+// probeStage is what a run reads from a probe pod: whether it ended, has reported its
+// results, cannot start, or is being deleted.
+func probeStage(pod *corev1.Pod) [4]bool {
+	return [4]bool{podEnded(pod), probeReported(pod), neverRecovers(pod) != nil, pod.DeletionTimestamp != nil}
 }
 
 // Reconcile advances a test's run by one step.
@@ -140,7 +182,7 @@ func (r *ReachabilityTestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	// spec suspends the test: then the run in progress finishes.
 	if run == nil || (run.Generation != test.Generation && !suspended(test)) {
 		if run != nil {
-			r.waves.forget(probes.MemberOf(test, run.ID))
+			r.forgetRun(test, *run)
 		}
 		if err := r.releasePods(ctx, test, pods, ""); err != nil {
 			return ctrl.Result{}, err
@@ -166,9 +208,8 @@ func (r *ReachabilityTestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 func (r *ReachabilityTestReconciler) untilNextRun(ctx context.Context, test *v1alpha1.ReachabilityTest) (time.Duration, error) {
 	next := nextRunTime(test, r.Events)
 	if !next.Equal(test.Status.NextRunTime) {
-		base := test.DeepCopy()
 		test.Status.NextRunTime = next
-		if err := r.Client.Status().Patch(ctx, test, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		if err := r.Client.Status().Update(ctx, test); err != nil {
 			return 0, fmt.Errorf("recording the next run time: %w", err)
 		}
 	}
@@ -202,10 +243,9 @@ func (r *ReachabilityTestReconciler) startRun(ctx context.Context, test *v1alpha
 		Generation: test.Generation,
 		StartTime:  now,
 	}
-	base := test.DeepCopy()
 	r.canaries.forget(test)
 	startRunStatus(&test.Status, run)
-	if err := r.Client.Status().Patch(ctx, test, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+	if err := r.Client.Status().Update(ctx, test); err != nil {
 		return nil, fmt.Errorf("recording run %s: %w", run.ID, err)
 	}
 	r.Events.Eventf(test, nil, corev1.EventTypeNormal, EventRunStarted, "StartRun", "Run %s started for generation %d with %d edges", run.ID, run.Generation, len(test.Spec.Edges))
@@ -301,19 +341,17 @@ func (r *ReachabilityTestReconciler) completeRun(ctx context.Context, test *v1al
 	results := judgeRun(test.Spec.Edges, plan, progress, r.listens(ctx, test, progress))
 	r.predict(ctx, test, run, results, progress)
 	previous := test.Status.Results
-	base := test.DeepCopy()
 	now := metav1.NewTime(r.Now())
 	completeRunStatus(&test.Status, run, results, now)
 	recordCanary(&test.Status, finding, run.Generation)
 	test.Status.NextRunTime = nextRunTime(test, r.Events)
-	if err := r.Client.Status().Patch(ctx, test, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+	if err := r.Client.Status().Update(ctx, test); err != nil {
 		return fmt.Errorf("recording the results of run %s: %w", run.ID, err)
 	}
 	r.report(test, run, results, previous, progress.failures, now.Sub(run.StartTime.Time))
 	r.reportCanary(test, finding)
 	r.completed.Store(test.Name, run.ID)
-	r.waves.forget(probes.MemberOf(test, run.ID))
-	r.plans.Delete(planKey(test, run))
+	r.forgetRun(test, run)
 	if err := r.cleanUpCanary(ctx, test, run); err != nil {
 		return err
 	}
@@ -461,8 +499,35 @@ func (r *ReachabilityTestReconciler) planFor(ctx context.Context, test *v1alpha1
 		return p.(probes.Plan)
 	}
 	plan := probes.BuildPlan(ctx, test.Spec.Edges, apiResolver{reader: r.APIReader, recent: &r.recentReads, now: r.Now}, r.Options.Plan)
+	r.addPolicyVerdicts(ctx, test, run, plan)
 	r.plans.Store(key, plan)
 	return plan
+}
+
+// addPolicyVerdicts marks each check with what the policies allow, so that a new probe
+// pod waits for its enforcer only while the dataplane disagrees with them. Without the
+// policies, checks go unmarked and wait the fixed settle time.
+func (r *ReachabilityTestReconciler) addPolicyVerdicts(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, plan probes.Plan) {
+	cluster, err := r.snapshots.get(ctx, r.APIReader, prediction.NamespacesOf(test.Spec.Edges), run.StartTime.Time, r.Now())
+	if err != nil {
+		ctrl.LoggerFrom(ctx).Info("Cannot read the policies: probe pods wait the settle time", "reachabilityTest", klog.KObj(test), "err", err.Error())
+		return
+	}
+	edges := make(map[string]v1alpha1.Edge, len(test.Spec.Edges))
+	for _, e := range test.Spec.Edges {
+		edges[e.Name] = e
+	}
+	for _, pod := range plan.Pods {
+		for i := range pod.Checks {
+			pod.Checks[i].Policy = prediction.Before(cluster, edges[pod.Checks[i].Edge], pod.Checks[i])
+		}
+	}
+}
+
+// forgetRun drops what this process holds for a run that completed or was abandoned.
+func (r *ReachabilityTestReconciler) forgetRun(test *v1alpha1.ReachabilityTest, run v1alpha1.Run) {
+	r.waves.forget(probes.MemberOf(test, run.ID))
+	r.plans.Delete(planKey(test, run))
 }
 
 func planKey(test *v1alpha1.ReachabilityTest, run v1alpha1.Run) string {

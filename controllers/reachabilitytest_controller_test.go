@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -84,6 +85,34 @@ func TestProbePodsAreRestrictedOwnedAndLabelled(t *testing.T) {
 	}
 	if rt.Status.ActiveRun == nil || rt.Status.ActiveRun.ID != pods[0].Labels[probes.TestLabel(rt.UID)] {
 		t.Errorf("activeRun %+v does not name the pods' run %s", rt.Status.ActiveRun, pods[0].Labels[probes.TestLabel(rt.UID)])
+	}
+}
+
+// Each check a probe pod carries says what the policies allowed when the run was
+// planned, so that the probe waits for the enforcer only while the dataplane disagrees.
+func TestProbePodsCarryWhatThePoliciesAllow(t *testing.T) {
+	open, locked := newNamespace(t, "open"), newNamespace(t, "locked")
+	denyEgress := &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "deny-egress", Namespace: locked},
+		Spec:       networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}},
+	}
+	if err := k8s.Create(context.Background(), denyEgress); err != nil {
+		t.Fatalf("creating the policy: %v", err)
+	}
+	startManager(t, SetupOptions{})
+	rt := createTest(t, "verdicts", v1alpha1.ReachabilityTestSpec{Edges: []v1alpha1.Edge{
+		hostEdge("open-to-host", open, nil, "10.0.0.9", 443, v1alpha1.ExpectAllow),
+		hostEdge("locked-to-host", locked, nil, "10.0.0.9", 443, v1alpha1.ExpectAllow),
+	}})
+	want := map[string]probes.PolicyVerdict{"open-to-host": probes.PolicyAllows, "locked-to-host": probes.PolicyDenies}
+	for _, pod := range waitForPods(t, rt, 2) {
+		checks, err := probes.ChecksOf(&pod)
+		if err != nil || len(checks) != 1 {
+			t.Fatalf("pod %s carries %v (%v), want one check", pod.Name, checks, err)
+		}
+		if c := checks[0]; c.Policy != want[c.Edge] {
+			t.Errorf("check of %s carries the policy verdict %q, want %q", c.Edge, c.Policy, want[c.Edge])
+		}
 	}
 }
 

@@ -29,17 +29,12 @@ var _ probes.Resolver = apiResolver{}
 
 func (r apiResolver) ReadyPods(ctx context.Context, namespace string, podLabels map[string]string) ([]probes.PodTarget, error) {
 	selector := labels.SelectorFromSet(podLabels).Add(notProbePods)
-	key := namespace + "/" + selector.String()
-	if r.recent != nil {
-		if targets, ok := r.recent.lookup(key, time.Time{}, r.now()); ok {
-			return targets, nil
-		}
+	if r.recent == nil {
+		return r.readyPods(ctx, namespace, selector)
 	}
-	targets, err := r.readyPods(ctx, namespace, selector)
-	if err == nil && r.recent != nil {
-		r.recent.store(key, targets, r.now())
-	}
-	return targets, err
+	return r.recent.get(namespace+"/"+selector.String(), time.Time{}, r.now(), func() ([]probes.PodTarget, error) {
+		return r.readyPods(ctx, namespace, selector)
+	})
 }
 
 // readyPods lists the ready pods a selector matches. Probe pods are never ready, and

@@ -138,19 +138,25 @@ func checksByIdentity(plan probes.Plan) []identityChecks {
 }
 
 // withoutChecks returns the checks that are not among those carried, counting
-// duplicates.
+// duplicates. Policy verdicts do not count: a restarted manager reads them anew, and
+// the policies may have changed since the pods were made.
 func withoutChecks(checks, carried []probes.Check) []probes.Check {
 	have := make(map[probes.Check]int, len(carried))
 	for _, c := range carried {
-		have[c]++
+		have[withoutVerdict(c)]++
 	}
 	var missing []probes.Check
 	for _, c := range checks {
-		if have[c] > 0 {
-			have[c]--
+		if key := withoutVerdict(c); have[key] > 0 {
+			have[key]--
 			continue
 		}
 		missing = append(missing, c)
 	}
 	return missing
+}
+
+func withoutVerdict(c probes.Check) probes.Check {
+	c.Policy = ""
+	return c
 }

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -11,23 +12,29 @@ import (
 	"github.com/netconform/netconform/internal/prediction"
 )
 
-// snapshots shares the model's view of the cluster between runs that complete together:
-// tests that shared probe pods would otherwise each read the same namespaces. A run only
-// uses a view read after it started.
+// snapshots shares the model's view of the cluster between runs planned or completed
+// together: tests that share probe pods would otherwise each read the same namespaces.
+// A run only uses a view read after it started, and after the last change to a
+// NetworkPolicy that the manager saw: the start is known to the second only, and
+// policies applied just before a test must count.
 type snapshots struct {
 	recent recentReads[*netpol.Cluster] // by namespaces
+	// policiesChanged is when a NetworkPolicy last changed, in Unix nanoseconds.
+	policiesChanged atomic.Int64
 }
 
-// get returns a view of the namespaces read no earlier than since.
+// policyChanged notes that a NetworkPolicy changed at now.
+func (s *snapshots) policyChanged(now time.Time) {
+	s.policiesChanged.Store(now.UnixNano())
+}
+
+// get returns a view of the namespaces read no earlier than since, nor than the last
+// change to a policy.
 func (s *snapshots) get(ctx context.Context, r client.Reader, namespaces []string, since, now time.Time) (*netpol.Cluster, error) {
-	key := strings.Join(namespaces, ",")
-	if cluster, ok := s.recent.lookup(key, since, now); ok {
-		return cluster, nil
+	if changed := time.Unix(0, s.policiesChanged.Load()); changed.After(since) {
+		since = changed
 	}
-	cluster, err := prediction.SnapshotOf(ctx, r, namespaces)
-	if err != nil {
-		return nil, err
-	}
-	s.recent.store(key, cluster, now)
-	return cluster, nil
+	return s.recent.get(strings.Join(namespaces, ","), since, now, func() (*netpol.Cluster, error) {
+		return prediction.SnapshotOf(ctx, r, namespaces)
+	})
 }

@@ -167,6 +167,7 @@ func TestWithoutChecks(t *testing.T) {
 		{[]probes.Check{a, b}, []probes.Check{b}, []probes.Check{a}},
 		{[]probes.Check{a, a, b}, []probes.Check{a}, []probes.Check{a, b}}, // duplicates count
 		{[]probes.Check{a}, []probes.Check{a, b}, nil},
+		{[]probes.Check{withPolicy(a, probes.PolicyDenies)}, []probes.Check{withPolicy(a, probes.PolicyAllows)}, nil}, // verdicts are read anew
 	}
 	for _, tt := range tests {
 		if got := withoutChecks(tt.checks, tt.carried); !reflect.DeepEqual(got, tt.want) {
@@ -220,4 +221,9 @@ func TestWavesKeepEachPodsChecksArgumentUnderTheKernelsLimit(t *testing.T) {
 	if listed != 4000 || len(pods) < 2 {
 		t.Errorf("%d pods list %d checks, want 4000 checks over more than one pod", len(pods), listed)
 	}
+}
+
+func withPolicy(c probes.Check, verdict probes.PolicyVerdict) probes.Check {
+	c.Policy = verdict
+	return c
 }

@@ -39,20 +39,47 @@ type Check struct {
 	// Same, when set, is one more than the index of an earlier check of the pod that
 	// makes the same connection: the probe makes it once, and its result answers both.
 	Same int `json:"s,omitempty"`
+	// Policy is what the cluster's NetworkPolicies said of the check when the run was
+	// planned, or empty when they could not tell. A new pod waits for its enforcer only
+	// while the dataplane disagrees with the policies.
+	Policy PolicyVerdict `json:"w,omitempty"`
+}
+
+// PolicyVerdict is what the NetworkPolicies say of a check before it is made.
+type PolicyVerdict string
+
+// Policy verdicts.
+const (
+	PolicyAllows PolicyVerdict = "Allow"
+	PolicyDenies PolicyVerdict = "Deny"
+	// PolicyDeniesLookup: the policies deny the name look-up a check starts with, so a
+	// programmed dataplane can only fail to resolve it. A pod the enforcer has half
+	// programmed may resolve the name and be refused further on, for another reason.
+	PolicyDeniesLookup PolicyVerdict = "DenyLookup"
+)
+
+// Agrees reports whether an observation is what the policies say.
+func (v PolicyVerdict) Agrees(o v1alpha1.Observation) bool {
+	if v == PolicyDeniesLookup {
+		return o == v1alpha1.ObservedDNSFailure
+	}
+	outcome, ok := Outcome(o)
+	return ok && string(outcome) == string(v)
 }
 
 // Connection is what a check does, whatever edge or run it serves: checks with the same
 // connection from the same pod are made once.
 type Connection struct {
-	Kind Kind
-	Host string
-	Port int32
-	Deny bool
+	Kind   Kind
+	Host   string
+	Port   int32
+	Deny   bool
+	Policy PolicyVerdict
 }
 
 // Connection returns what the check does.
 func (c Check) Connection() Connection {
-	return Connection{Kind: c.Kind, Host: c.Host, Port: c.Port, Deny: c.Deny}
+	return Connection{Kind: c.Kind, Host: c.Host, Port: c.Port, Deny: c.Deny, Policy: c.Policy}
 }
 
 // Made are the checks a probe makes: each connection once, in order.
@@ -143,6 +170,11 @@ func (c Check) validate() error {
 	}
 	if c.Host == "" {
 		return fmt.Errorf("empty host")
+	}
+	switch c.Policy {
+	case "", PolicyAllows, PolicyDenies, PolicyDeniesLookup:
+	default:
+		return fmt.Errorf("policy verdict %q is none of %s, %s and %s", c.Policy, PolicyAllows, PolicyDenies, PolicyDeniesLookup)
 	}
 	if c.Member < 0 || c.Same < 0 {
 		return fmt.Errorf("member %d or same %d is negative", c.Member, c.Same)

@@ -46,9 +46,13 @@ const (
 type PodSettings struct {
 	// Image is the probe image unless the test overrides it.
 	Image string
-	// Settle is how long a probe pod waits before its first check: a new pod is under
-	// no policy until the enforcer has seen its address, and would see a wide-open network.
+	// Settle is how long a check the policies have no verdict on waits before its first
+	// attempt: a new pod is under no policy until the enforcer has seen its address,
+	// and would see a wide-open network.
 	Settle time.Duration
+	// MaxSettle is how long a check the policies have a verdict on is retried while the
+	// dataplane disagrees with them, for an enforcer slow to program the new pod.
+	MaxSettle time.Duration
 }
 
 // Backoff is the pause after the given attempt (1, 2, ...).
@@ -163,7 +167,7 @@ func RenderPod(sp SharedPod, s PodSettings) *corev1.Pod {
 		},
 		Spec: corev1.PodSpec{
 			RestartPolicy:                 corev1.RestartPolicyNever,
-			ActiveDeadlineSeconds:         ptr.To(deadlineSeconds(sp.Spec, s.Settle)),
+			ActiveDeadlineSeconds:         ptr.To(deadlineSeconds(sp.Spec, s)),
 			TerminationGracePeriodSeconds: ptr.To[int64](1),
 			ServiceAccountName:            p.Identity.ServiceAccount,
 			AutomountServiceAccountToken:  ptr.To(false),
@@ -178,7 +182,7 @@ func RenderPod(sp SharedPod, s PodSettings) *corev1.Pod {
 				Image:                    image,
 				ImagePullPolicy:          corev1.PullIfNotPresent,
 				Command:                  []string{"/netconform", "probe"},
-				Args:                     ProbeArgs(sp.Spec, s.Settle, p.Checks),
+				Args:                     ProbeArgs(sp.Spec, s, p.Checks),
 				Resources:                Resources(override.Resources),
 				TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 				SecurityContext:          RestrictedContainerSecurity(),
@@ -222,11 +226,12 @@ func RestrictedContainerSecurity() *corev1.SecurityContext {
 }
 
 // ProbeArgs are the probe's flags; the last one carries the checks.
-func ProbeArgs(spec v1alpha1.ReachabilityTestSpec, settle time.Duration, checks []Check) []string {
+func ProbeArgs(spec v1alpha1.ReachabilityTestSpec, s PodSettings, checks []Check) []string {
 	return []string{
 		"--timeout=" + (time.Duration(timeoutSeconds(spec)) * time.Second).String(),
 		"--attempts=" + strconv.Itoa(int(attempts(spec))),
-		"--settle=" + settle.String(),
+		"--settle=" + s.Settle.String(),
+		"--max-settle=" + s.MaxSettle.String(),
 		ChecksFlag + EncodeChecks(checks),
 	}
 }
@@ -265,11 +270,11 @@ func attempts(spec v1alpha1.ReachabilityTestSpec) int32 {
 	return max(spec.Attempts, 1)
 }
 
-// deadlineSeconds bounds a probe pod's life: the settle time, every attempt of a name
-// look-up and a connection, the pauses between attempts, and time to start.
-func deadlineSeconds(spec v1alpha1.ReachabilityTestSpec, settle time.Duration) int64 {
+// deadlineSeconds bounds a probe pod's life: the longer settle time, every attempt of a
+// name look-up and a connection, the pauses between attempts, and time to start.
+func deadlineSeconds(spec v1alpha1.ReachabilityTestSpec, s PodSettings) int64 {
 	perAttempt := 2*time.Duration(timeoutSeconds(spec))*time.Second + MaxBackoff
-	return int64((settle + time.Duration(attempts(spec))*perAttempt).Seconds()) + 30
+	return int64((max(s.Settle, s.MaxSettle) + time.Duration(attempts(spec))*perAttempt).Seconds()) + 30
 }
 
 // Resources are the probe container's resources: the override, or small defaults.

@@ -303,14 +303,14 @@ func TestActiveDeadline(t *testing.T) {
 		timeout, attempts int32
 		want              int64
 	}{
-		{0, 0, 35}, // unset: one attempt of 1s, after the 1s settle time
-		{1, 1, 35},
-		{2, 3, 49},
-		{60, 10, 1251}, // the API's largest values
+		{0, 0, 38}, // unset: one attempt of 1s, after the 4s longest settle time
+		{1, 1, 38},
+		{2, 3, 52},
+		{60, 10, 1254}, // the API's largest values
 	}
 	for _, tt := range tests {
 		spec := v1alpha1.ReachabilityTestSpec{ProbeTimeoutSeconds: tt.timeout, Attempts: tt.attempts}
-		got := deadlineSeconds(spec, time.Second)
+		got := deadlineSeconds(spec, PodSettings{Settle: time.Second, MaxSettle: 4 * time.Second})
 		if got != tt.want {
 			t.Errorf("deadline for timeout %ds × %d attempts = %ds, want %ds", tt.timeout, tt.attempts, got, tt.want)
 		}
@@ -327,13 +327,13 @@ func TestProbeArgs(t *testing.T) {
 		spec v1alpha1.ReachabilityTestSpec
 		want []string
 	}{
-		{v1alpha1.ReachabilityTestSpec{ProbeTimeoutSeconds: 2, Attempts: 3}, []string{"--timeout=2s", "--attempts=3", "--settle=1s"}},
-		{v1alpha1.ReachabilityTestSpec{ProbeTimeoutSeconds: 60, Attempts: 10}, []string{"--timeout=1m0s", "--attempts=10", "--settle=1s"}},
-		{v1alpha1.ReachabilityTestSpec{}, []string{"--timeout=1s", "--attempts=1", "--settle=1s"}},
+		{v1alpha1.ReachabilityTestSpec{ProbeTimeoutSeconds: 2, Attempts: 3}, []string{"--timeout=2s", "--attempts=3", "--settle=1s", "--max-settle=4s"}},
+		{v1alpha1.ReachabilityTestSpec{ProbeTimeoutSeconds: 60, Attempts: 10}, []string{"--timeout=1m0s", "--attempts=10", "--settle=1s", "--max-settle=4s"}},
+		{v1alpha1.ReachabilityTestSpec{}, []string{"--timeout=1s", "--attempts=1", "--settle=1s", "--max-settle=4s"}},
 	}
 	for _, tt := range tests {
-		args := ProbeArgs(tt.spec, time.Second, checks)
-		if len(args) != 4 || !reflect.DeepEqual(args[:3], tt.want) || args[3] != ChecksFlag+EncodeChecks(checks) {
+		args := ProbeArgs(tt.spec, PodSettings{Settle: time.Second, MaxSettle: 4 * time.Second}, checks)
+		if len(args) != 5 || !reflect.DeepEqual(args[:4], tt.want) || args[4] != ChecksFlag+EncodeChecks(checks) {
 			t.Errorf("ProbeArgs(%+v) = %q, want %q followed by the checks", tt.spec, args, tt.want)
 		}
 	}

@@ -27,6 +27,18 @@ func CheckVerdict(expect v1alpha1.Expectation, obs v1alpha1.Observation, listens
 	return v1alpha1.VerdictPass
 }
 
+// Outcome is what an observation says the dataplane did; a name that did not resolve
+// was denied on the way to the name server. False for an error, which says nothing.
+func Outcome(o v1alpha1.Observation) (v1alpha1.Expectation, bool) {
+	switch {
+	case o == v1alpha1.ObservedConnected:
+		return v1alpha1.ExpectAllow, true
+	case Denied(o) || o == v1alpha1.ObservedDNSFailure:
+		return v1alpha1.ExpectDeny, true
+	}
+	return "", false
+}
+
 // Denied is true for the observations a Deny edge expects.
 func Denied(obs v1alpha1.Observation) bool {
 	return obs == v1alpha1.ObservedRefused || obs == v1alpha1.ObservedTimeout || obs == v1alpha1.ObservedUnreachable

@@ -20,7 +20,8 @@ import (
 // checkCounts are the sizes of the probe pods measured: up to the most one pod carries.
 var checkCounts = []int{1, 10, 100, probes.MaxChecksPerPod}
 
-// probeSettle is the manager's default --probe-settle-time, which every probe pod waits.
+// probeSettle is the manager's default --probe-settle-time. These checks carry no policy
+// verdict, so they wait it: what is measured is the pod and its checks.
 const probeSettle = 2 * time.Second
 
 // checksInOnePod runs probe pods of 1 to 500 checks, half to an allowed and half to a

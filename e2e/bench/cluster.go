@@ -38,7 +38,7 @@ type bench struct {
 	ctx    context.Context
 	opts   options
 	rest   *rest.Config
-	k8s    client.Client
+	k8s    client.WithWatch
 	cs     kubernetes.Interface
 	log    io.Writer
 	report figures.Report
@@ -59,7 +59,7 @@ func newBench(ctx context.Context, opts options, log io.Writer) (*bench, error) 
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
-	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
+	k8s, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		return nil, err
 	}

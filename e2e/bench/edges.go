@@ -12,6 +12,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netconform/netconform/api/v1alpha1"
@@ -305,32 +306,72 @@ type manyProgress struct {
 	completed, failed, failedEdges int
 }
 
-// waitAllCompleted waits until n tests are Completed, for at most --many-timeout.
+// waitAllCompleted waits until n tests are Completed, for at most --many-timeout. It
+// watches rather than lists: listing 100 tests with their results again and again
+// would take the CPU of the cluster being measured. A watch the server ends is opened
+// again; it starts with every test as it stands.
 func (b *bench) waitAllCompleted(n int) (manyProgress, error) {
-	deadline := time.Now().Add(b.opts.manyTimeout)
-	var p manyProgress
-	err := b.waitEvery("every test to complete", manyTestsPoll, func(ctx context.Context) (bool, string, error) {
-		var list v1alpha1.ReachabilityTestList
-		if err := b.k8s.List(ctx, &list, client.MatchingLabels{benchLabel: "true"}); err != nil {
-			return false, "", err
-		}
-		p = manyProgress{}
-		for i := range list.Items {
-			t := &list.Items[i]
-			if !completed(t) {
-				continue
+	ctx, cancel := context.WithTimeout(b.ctx, b.opts.manyTimeout)
+	defer cancel()
+	done := map[string]int{} // completed test → its edges that did not pass
+	progress := time.NewTicker(15 * time.Second)
+	defer progress.Stop()
+	for len(done) < n {
+		w, err := b.k8s.Watch(ctx, &v1alpha1.ReachabilityTestList{}, client.MatchingLabels{benchLabel: "true"})
+		if err != nil {
+			if ctx.Err() != nil && b.ctx.Err() == nil {
+				return tally(done), nil // --many-timeout: the caller notes a lower bound
 			}
-			p.completed++
-			if s := t.Status.Summary; s != nil && s.Passed < s.Edges {
-				p.failed++
-				p.failedEdges += int(s.Edges - s.Passed)
-			}
+			return tally(done), fmt.Errorf("watching the tests: %w", err)
 		}
-		return p.completed == n || time.Now().After(deadline), fmt.Sprintf("%d of %d completed", p.completed, n), nil
-	})
-	return p, err
+		b.followTests(w, done, n, progress.C)
+		w.Stop()
+		if ctx.Err() != nil {
+			if b.ctx.Err() != nil {
+				return tally(done), b.ctx.Err()
+			}
+			return tally(done), nil
+		}
+	}
+	return tally(done), nil
 }
 
-// manyTestsPoll is coarser than poll: listing 100 tests with their results often would
-// take CPU from the cluster being measured.
-const manyTestsPoll = 500 * time.Millisecond
+// followTests records the tests that complete until n have, or the watch ends.
+func (b *bench) followTests(w watch.Interface, done map[string]int, n int, progress <-chan time.Time) {
+	for len(done) < n {
+		select {
+		case ev, open := <-w.ResultChan():
+			if !open {
+				b.logf("the watch of the tests ended with %d of %d completed; watching again", len(done), n)
+				return
+			}
+			if ev.Type == watch.Error {
+				b.logf("the watch of the tests reported %v", ev.Object)
+				continue
+			}
+			if t, ok := ev.Object.(*v1alpha1.ReachabilityTest); ok && completed(t) {
+				done[t.Name] = notPassed(t)
+			}
+		case <-progress:
+			b.logf("still waiting for every test to complete: %d of %d completed", len(done), n)
+		}
+	}
+}
+
+func notPassed(t *v1alpha1.ReachabilityTest) int {
+	if s := t.Status.Summary; s != nil {
+		return int(s.Edges - s.Passed)
+	}
+	return 0
+}
+
+func tally(done map[string]int) manyProgress {
+	p := manyProgress{completed: len(done)}
+	for _, failed := range done {
+		if failed > 0 {
+			p.failed++
+			p.failedEdges += failed
+		}
+	}
+	return p
+}

@@ -79,6 +79,24 @@ func (c *Cluster) judge(policies []*networkingv1.NetworkPolicy, dir networkingv1
 	return d, why
 }
 
+// AdmitsByAddress reports whether a policy that isolates the decision's destination for
+// ingress admits sources by address (ipBlock): the ingress verdict then depends on the
+// source's IP.
+func (c *Cluster) AdmitsByAddress(d Decision) bool {
+	for i := range c.Policies {
+		p := &c.Policies[i]
+		if !slices.Contains(d.Ingress.Policies, policyKey(p)) {
+			continue
+		}
+		for _, r := range rulesOf(p, networkingv1.PolicyTypeIngress) {
+			if slices.ContainsFunc(r.peers, func(peer networkingv1.NetworkPolicyPeer) bool { return peer.IPBlock != nil }) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // hasPolicyType applies the API's defaulting of spec.policyTypes: when it is empty, a
 // policy is an Ingress policy, and also an Egress policy if it has egress rules.
 func hasPolicyType(p *networkingv1.NetworkPolicy, dir networkingv1.PolicyType) bool {

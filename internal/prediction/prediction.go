@@ -113,8 +113,49 @@ func Source(from v1alpha1.Source, name, ip string) *corev1.Pod {
 // the model cannot tell (a Service with backends that disagree, an unknown address), and
 // sentences that explain the prediction.
 func Predict(c *netpol.Cluster, edge v1alpha1.Edge, source *corev1.Pod, checks []probes.Check, results []probes.Result) (v1alpha1.Expectation, string) {
-	from := netpol.PodPeer(source)
-	var decisions []netpol.Decision
+	decisions, unsettled := decide(c, edge, netpol.PodPeer(source), checks, results)
+	if unsettled != nil {
+		return "", "the policies do not settle this edge: " + strings.Join(reasons(unsettled), " ")
+	}
+	if len(decisions) == 0 {
+		return "", ""
+	}
+	return verdictOf(decisions)
+}
+
+// Before says what the policies allow for a check that a new probe pod of the edge's
+// source is about to make, before the pod has an address: "" where the model cannot
+// tell, where a rule admits by address, or where the verdict has a caveat.
+func Before(c *netpol.Cluster, edge v1alpha1.Edge, check probes.Check) probes.PolicyVerdict {
+	from := netpol.PodPeer(Source(edge.From, "probe", ""))
+	decisions, unsettled := decide(c, edge, from, []probes.Check{check}, []probes.Result{{}})
+	if unsettled != nil || len(decisions) == 0 {
+		return ""
+	}
+	for _, d := range decisions {
+		if len(d.Caveats) > 0 || c.AdmitsByAddress(d) {
+			return ""
+		}
+	}
+	if verdict, _ := verdictOf(decisions); verdict == v1alpha1.ExpectAllow {
+		return probes.PolicyAllows
+	}
+	if check.Kind != probes.KindDNS && needsDNS(edge) && lookupDenied(c, from) {
+		return probes.PolicyDeniesLookup
+	}
+	return probes.PolicyDenies
+}
+
+// lookupDenied says whether the policies deny a source its DNS look-ups.
+func lookupDenied(c *netpol.Cluster, from netpol.Peer) bool {
+	dns, err := DNSLookup(c, from)
+	return err == nil && slices.ContainsFunc(dns, func(d netpol.Decision) bool { return !d.Allowed })
+}
+
+// decide judges the DNS look-up an edge needs and each of its checks. When the model
+// cannot tell for a check, it returns the decisions that stood in its way instead
+// (non-nil, possibly empty).
+func decide(c *netpol.Cluster, edge v1alpha1.Edge, from netpol.Peer, checks []probes.Check, results []probes.Result) (decisions, unsettled []netpol.Decision) {
 	if needsDNS(edge) {
 		dns, err := DNSLookup(c, from)
 		if err == nil {
@@ -124,14 +165,11 @@ func Predict(c *netpol.Cluster, edge v1alpha1.Edge, source *corev1.Pod, checks [
 	for i, check := range checks {
 		d, ok := predictCheck(c, edge, from, check, results[i])
 		if !ok {
-			return "", "the policies do not settle this edge: " + strings.Join(reasons(d), " ")
+			return nil, append([]netpol.Decision{}, d...)
 		}
 		decisions = append(decisions, d...)
 	}
-	if len(decisions) == 0 {
-		return "", ""
-	}
-	return verdictOf(decisions)
+	return decisions, nil
 }
 
 func needsDNS(edge v1alpha1.Edge) bool {
@@ -197,7 +235,7 @@ func reasons(ds []netpol.Decision) []string {
 // do not line up: DataplaneMismatch when the probes saw other than the policies say
 // (enforcement), else PolicyMismatch when the policies say other than the edge declares.
 func Diagnose(expected, predicted v1alpha1.Expectation, observed v1alpha1.Observation) v1alpha1.Diagnosis {
-	seen, ok := outcome(observed)
+	seen, ok := probes.Outcome(observed)
 	switch {
 	case predicted == "" || !ok:
 		return ""
@@ -207,16 +245,4 @@ func Diagnose(expected, predicted v1alpha1.Expectation, observed v1alpha1.Observ
 		return v1alpha1.DiagnosisPolicyMismatch
 	}
 	return ""
-}
-
-// outcome is what an observation says the dataplane did; a name that did not resolve was
-// denied on the way to the name server.
-func outcome(o v1alpha1.Observation) (v1alpha1.Expectation, bool) {
-	switch {
-	case o == v1alpha1.ObservedConnected:
-		return v1alpha1.ExpectAllow, true
-	case probes.Denied(o) || o == v1alpha1.ObservedDNSFailure:
-		return v1alpha1.ExpectDeny, true
-	}
-	return "", false
 }

@@ -57,6 +57,62 @@ func TestPredictUnresolvedNameIsUnknown(t *testing.T) {
 	}
 }
 
+// Before judges a check before its probe pod has an address: only where the address
+// cannot change the verdict.
+func TestBefore(t *testing.T) {
+	web := map[string]string{"app": "web"}
+	db := pod("shop", "db-0", "10.244.0.7", map[string]string{"app": "db"})
+	dbLabels := metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}
+	denyAll := policy("shop", "default-deny", metav1.LabelSelector{}, nil)
+	webToDB := policy("shop", "db-from-web", dbLabels, []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: web}}})
+	nodes := []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "10.244.0.0/16"}}}
+	byAddress := policy("shop", "db-from-nodes", dbLabels, nodes)
+	elsewhereByAddress := policy("ops", "from-nodes", metav1.LabelSelector{}, nodes)
+	toDB := v1alpha1.Edge{Name: "web-to-db", From: v1alpha1.Source{Namespace: "shop", PodLabels: web},
+		To: v1alpha1.Destination{Pods: &v1alpha1.PodsDestination{Namespace: "shop", PodLabels: map[string]string{"app": "db"}, Port: intstr.FromInt32(5432)}}}
+	toName := v1alpha1.Edge{Name: "web-to-api", From: toDB.From, To: v1alpha1.Destination{Host: &v1alpha1.HostDestination{Host: "api.example", Port: 443}}}
+	toDBCheck := probes.Check{Edge: "web-to-db", Kind: probes.KindTCP, Host: "10.244.0.7", Port: 5432}
+	toDBService := v1alpha1.Edge{Name: "web-to-db", From: toDB.From, To: v1alpha1.Destination{Service: &v1alpha1.ServiceDestination{Namespace: "shop", Name: "db", Port: intstr.FromInt32(5432)}}}
+	toDBServiceCheck := probes.Check{Edge: "web-to-db", Kind: probes.KindTCP, Host: "db.shop.svc.cluster.local.", Port: 5432}
+	coreDNS := pod("kube-system", "coredns-0", "10.244.0.2", map[string]string{"k8s-app": "kube-dns"})
+	denyEgress := networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "deny-egress"},
+		Spec:       networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}},
+	}
+	tests := []struct {
+		name     string
+		policies []networkingv1.NetworkPolicy
+		edge     v1alpha1.Edge
+		check    probes.Check
+		want     probes.PolicyVerdict
+	}{
+		{"no policy", nil, toDB, toDBCheck, probes.PolicyAllows},
+		{"default deny", []networkingv1.NetworkPolicy{denyAll}, toDB, toDBCheck, probes.PolicyDenies},
+		{"an allow by labels", []networkingv1.NetworkPolicy{denyAll, webToDB}, toDB, toDBCheck, probes.PolicyAllows},
+		{"an allow by address depends on the probe's address", []networkingv1.NetworkPolicy{denyAll, byAddress}, toDB, toDBCheck, ""},
+		{"an allow by address for other pods does not", []networkingv1.NetworkPolicy{denyAll, webToDB, elsewhereByAddress}, toDB, toDBCheck, probes.PolicyAllows},
+		{"a name the probe has yet to resolve", nil, toName, probes.Check{Edge: "web-to-api", Kind: probes.KindTCP, Host: "api.example", Port: 443}, ""},
+		{"a Service whose name the policies let resolve", nil, toDBService, toDBServiceCheck, probes.PolicyAllows},
+		// Only a failed look-up agrees: a half-programmed pod may resolve the name and
+		// then be refused, which is a denial for another reason.
+		{"a Service whose name the policies do not let resolve", []networkingv1.NetworkPolicy{denyEgress}, toDBService, toDBServiceCheck, probes.PolicyDeniesLookup},
+		{"the look-up itself", []networkingv1.NetworkPolicy{denyEgress}, toDBService, probes.Check{Edge: "web-to-db", Kind: probes.KindDNS, Host: "db.shop.svc.cluster.local."}, probes.PolicyDenies},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &netpol.Cluster{
+				Namespaces: []corev1.Namespace{namespace("shop"), namespace("kube-system")},
+				Pods:       []corev1.Pod{*db, *coreDNS},
+				Services:   []corev1.Service{service("kube-system", "kube-dns", "k8s-app", "kube-dns", 53, corev1.ProtocolUDP), service("shop", "db", "app", "db", 5432, corev1.ProtocolTCP)},
+				Policies:   tt.policies,
+			}
+			if got := Before(c, tt.edge, tt.check); got != tt.want {
+				t.Errorf("Before = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestDiagnose(t *testing.T) {
 	const allow, deny = v1alpha1.ExpectAllow, v1alpha1.ExpectDeny
 	tests := []struct {
@@ -100,4 +156,15 @@ func policy(ns, name string, selector metav1.LabelSelector, from []networkingv1.
 		p.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: from}}
 	}
 	return p
+}
+
+func service(ns, name, key, value string, port int32, protocol corev1.Protocol) corev1.Service {
+	return corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: corev1.ServiceSpec{
+			Selector:  map[string]string{key: value},
+			ClusterIP: "10.96.0.10",
+			Ports:     []corev1.ServicePort{{Port: port, Protocol: protocol, TargetPort: intstr.FromInt32(port)}},
+		},
+	}
 }

@@ -19,6 +19,11 @@ const (
 	defaultResolvConf = "/etc/resolv.conf"
 	defaultBackoff    = probes.BaseBackoff
 	defaultTimeout    = 2 * time.Second
+	// settleBackoff is the first pause while a check waits for the dataplane to agree
+	// with the policies; it doubles up to maxSettleBackoff. Retrying a denied check
+	// often would spend the node's rate-limited ICMP rejects that other checks wait for.
+	settleBackoff    = 100 * time.Millisecond
+	maxSettleBackoff = time.Second
 )
 
 // Config tunes how checks are made.
@@ -33,6 +38,13 @@ type Config struct {
 	ResolvConf string
 	// Backoff is the first pause between attempts, doubling after each; default probes.BaseBackoff.
 	Backoff time.Duration
+	// Settle is how long a check that carries no policy verdict waits before its first
+	// attempt, for the enforcer to program this new pod.
+	Settle time.Duration
+	// MaxSettle is how long after the start a check that carries a policy verdict is
+	// retried while the dataplane disagrees with it: the enforcer may not have
+	// programmed this new pod yet. It starts at once.
+	MaxSettle time.Duration
 }
 
 // prober holds what every check of one Run shares.
@@ -40,15 +52,21 @@ type prober struct {
 	timeout  time.Duration
 	attempts int
 	backoff  time.Duration
-	resolver *resolver
+	// settled and maxSettled are when checks without and with a policy verdict stop
+	// waiting for the enforcer.
+	settled, maxSettled time.Time
+	resolver            *resolver
 	// resolverErr is why no name server is known; it fails only checks that need one.
 	resolverErr error
-	// pause waits between attempts and reports whether to go on; tests replace it.
+	// pause waits between attempts and reports whether to go on, and now reads the
+	// clock; tests replace both.
 	pause func(ctx context.Context, d time.Duration) bool
+	now   func() time.Time
 }
 
 func newProber(cfg Config) *prober {
-	p := &prober{timeout: cfg.Timeout, attempts: cfg.Attempts, backoff: cfg.Backoff, pause: wait}
+	p := &prober{timeout: cfg.Timeout, attempts: cfg.Attempts, backoff: cfg.Backoff, pause: wait, now: time.Now}
+	p.settled, p.maxSettled = p.now().Add(cfg.Settle), p.now().Add(cfg.MaxSettle)
 	if p.timeout <= 0 {
 		p.timeout = defaultTimeout
 	}
@@ -81,8 +99,16 @@ func (p *prober) run(ctx context.Context, checks []probes.Check) []probes.Result
 	return results
 }
 
-// check tries c until it behaves as expected, its attempts run out or ctx ends.
+// check tries c until it behaves as expected, its attempts run out or ctx ends. A new
+// pod is under no policy until the enforcer has programmed it, and the enforcer says
+// nothing when it is done: a check with a policy verdict starts at once and is retried
+// while the dataplane disagrees with the policies, until MaxSettle; one without waits
+// Settle first.
 func (p *prober) check(ctx context.Context, c probes.Check) probes.Result {
+	settling := c.Policy != ""
+	if wait := p.settled.Sub(p.now()); !settling && wait > 0 {
+		p.pause(ctx, wait)
+	}
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		r := p.attempt(ctx, c)
@@ -90,11 +116,30 @@ func (p *prober) check(ctx context.Context, c probes.Check) probes.Result {
 		if err := ctx.Err(); err != nil && r.Observation != v1alpha1.ObservedConnected {
 			// A cancelled probe saw nothing about the network.
 			r.Observation, r.Message = v1alpha1.ObservedError, "probe stopped: "+err.Error()
+			return r
+		}
+		if settling {
+			if c.Policy.Agrees(r.Observation) {
+				return r
+			}
+			if p.waitForEnforcer(ctx, attempt) {
+				continue
+			}
+			settling = false // the dataplane disagrees with the policies: judge by the edge
 		}
 		if expected(c, r.Observation) || attempt >= p.attempts || !p.pause(ctx, probes.Backoff(p.backoff, attempt)) {
 			return r
 		}
 	}
+}
+
+// waitForEnforcer pauses after the given attempt of a check whose dataplane disagrees
+// with the policies, and reports whether to try again: false once MaxSettle has passed
+// or ctx has ended.
+func (p *prober) waitForEnforcer(ctx context.Context, attempt int) bool {
+	left := p.maxSettled.Sub(p.now())
+	pause := min(settleBackoff<<min(attempt-1, 4), maxSettleBackoff, left)
+	return left > 0 && p.pause(ctx, pause)
 }
 
 // expected reports whether o is what c's edge declared, which ends the retries.

@@ -2,7 +2,6 @@ package dialer
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -44,15 +43,7 @@ func TestRetryUntilListening(t *testing.T) {
 	t.Parallel()
 	port := freePort(t, "tcp")
 	p := newProber(Config{Timeout: testTimeout, Attempts: 3, NameServers: []string{fakeDNS(t)}})
-	p.pause = func(context.Context, time.Duration) bool {
-		ln, err := net.Listen("tcp", hostPort(port))
-		if err != nil {
-			t.Errorf("listening on the freed port: %v", err)
-			return false
-		}
-		t.Cleanup(func() { ln.Close() })
-		return true
-	}
+	p.pause = func(context.Context, time.Duration) bool { return listenLate(t, port) }
 	got := p.run(t.Context(), []probes.Check{{Kind: probes.KindTCP, Host: loopback, Port: int32(port)}})[0]
 	if got.Observation != v1alpha1.ObservedConnected || got.Attempts != 2 {
 		t.Errorf("got %+v, want Connected on attempt 2", got)

@@ -112,3 +112,16 @@ func blackholePort(t *testing.T) int {
 	t.Fatal("the accept queue of a backlog-0 socket never filled")
 	return 0
 }
+
+// listenLate starts a server on a freed port, one that comes up while a probe retries;
+// false when it cannot.
+func listenLate(t *testing.T, port int) bool {
+	t.Helper()
+	ln, err := net.Listen("tcp", hostPort(port))
+	if err != nil {
+		t.Errorf("listening on the freed port: %v", err)
+		return false
+	}
+	t.Cleanup(func() { ln.Close() })
+	return true
+}

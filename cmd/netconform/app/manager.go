@@ -28,26 +28,28 @@ import (
 )
 
 type managerFlags struct {
-	kubeconfig, metricsAddr, healthAddr, probeImage, clusterDomain, canaryNamespace string
-	leaderElect                                                                     bool
-	maxProbePods, workers, checksPerPod                                             int
-	startTimeout, settle                                                            time.Duration
-	zap                                                                             zap.Options
+	kubeconfig, metricsAddr, healthAddr, pprofAddr, probeImage, clusterDomain, canaryNamespace string
+	leaderElect                                                                                bool
+	maxProbePods, workers, checksPerPod                                                        int
+	startTimeout                                                                               time.Duration
+	settle                                                                                     settleFlags
+	zap                                                                                        zap.Options
 }
 
 func (f *managerFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "path to a kubeconfig (default: in-cluster, then $KUBECONFIG)")
 	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":8080", "address the Prometheus metrics are served on; 0 disables them")
 	fs.StringVar(&f.healthAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
+	fs.StringVar(&f.pprofAddr, "pprof-bind-address", "0", "address Go's profiles are served on (/debug/pprof); 0 disables them")
 	fs.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles")
 	fs.IntVar(&f.maxProbePods, "max-concurrent-probe-pods", 20, "most probe pods running at once across all tests; 0 for no cap")
-	fs.IntVar(&f.workers, "workers", 4, "tests reconciled in parallel")
+	fs.IntVar(&f.workers, "workers", 16, "tests reconciled in parallel; a worker mostly waits on the API server")
 	fs.IntVar(&f.checksPerPod, "max-checks-per-pod", 100, fmt.Sprintf("checks one probe pod makes before the planner adds another (at most %d)", probes.MaxChecksPerPod))
 	fs.StringVar(&f.probeImage, "probe-image", os.Getenv("NETCONFORM_PROBE_IMAGE"), "image of the probe pods ($NETCONFORM_PROBE_IMAGE; default: the manager's own image when it runs in a pod, else "+version.DefaultImage()+")")
 	fs.StringVar(&f.canaryNamespace, "canary-namespace", defaultCanaryNamespace(), "namespace of the enforcement canaries of tests that name none (default: the manager's own namespace, $POD_NAMESPACE)")
 	fs.StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "the cluster's DNS domain, for Service names")
 	fs.DurationVar(&f.startTimeout, "probe-pod-start-timeout", 2*time.Minute, "how long a probe pod may take to start before its checks become Error")
-	fs.DurationVar(&f.settle, "probe-settle-time", 2*time.Second, "how long a new probe pod waits before its first check, so that the policy enforcer has programmed it; raise it for slow enforcers")
+	f.settle.bind(fs)
 	f.zap.BindFlags(fs)
 }
 
@@ -84,6 +86,7 @@ func startManager(f managerFlags) error {
 		Cache:                  controllers.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: f.metricsAddr},
 		HealthProbeBindAddress: f.healthAddr,
+		PprofBindAddress:       f.pprofAddr,
 		LeaderElection:         f.leaderElect,
 		LeaderElectionID:       "netconform-manager.netconform.io",
 		// A replaced manager hands over at once instead of making the next wait out the lease.
@@ -94,7 +97,7 @@ func startManager(f managerFlags) error {
 	}
 	_, err = controllers.Setup(mgr, controllers.SetupOptions{
 		Options: controllers.Options{
-			Pod:                     probes.PodSettings{Image: f.probeImage, Settle: f.settle},
+			Pod:                     probes.PodSettings{Image: f.probeImage, Settle: f.settle.settle, MaxSettle: f.settle.max},
 			Plan:                    probes.PlanOptions{ClusterDomain: f.clusterDomain, MaxChecksPerPod: f.checksPerPod},
 			PodStartTimeout:         f.startTimeout,
 			MaxConcurrentReconciles: f.workers,

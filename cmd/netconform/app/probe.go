@@ -18,7 +18,8 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", 2*time.Second, "time limit of each connection attempt and look-up")
 	attempts := fs.Int("attempts", 3, "attempts per check while what it sees differs from what is expected")
 	checksJSON := fs.String("checks", "", "the checks to run, as the controller encodes them")
-	settle := fs.Duration("settle", 0, "time to wait before the first check, for the policy enforcer to program this pod")
+	settle := fs.Duration("settle", 0, "time a check without a policy verdict waits before its first attempt, for the policy enforcer to program this pod")
+	maxSettle := fs.Duration("max-settle", 0, "time after the start a check with a policy verdict is retried while the dataplane disagrees with it")
 	out := fs.String("termination-log", "/dev/termination-log", "file the encoded results are written to")
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
@@ -33,9 +34,9 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "netconform probe: --checks holds %d checks, at most %d fit in one pod\n", len(checks), probes.MaxChecksPerPod)
 		return ExitUsage
 	}
-	time.Sleep(*settle) // nothing to wait for but the enforcer, which says nothing when it is done
 	start := time.Now()
-	results := dialer.Run(context.Background(), dialer.Config{Timeout: *timeout, Attempts: max(*attempts, 1)}, checks)
+	cfg := dialer.Config{Timeout: *timeout, Attempts: max(*attempts, 1), Settle: *settle, MaxSettle: *maxSettle}
+	results := dialer.Run(context.Background(), cfg, checks)
 	took := time.Since(start)
 	var oneAfterAnother time.Duration
 	for i, c := range checks {

@@ -33,7 +33,8 @@ type runFlags struct {
 	files                           stringList
 	kubeconfig, kubeContext, output string
 	junit, probeImage               string
-	timeout, settle                 time.Duration
+	timeout                         time.Duration
+	settle                          settleFlags
 	cleanup, waitOnly               bool
 	maxProbePods                    int
 }
@@ -54,7 +55,7 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 	fs.BoolVar(&f.cleanup, "cleanup", false, "delete the tests afterwards")
 	fs.BoolVar(&f.waitOnly, "wait-only", false, "an operator is installed: only apply the tests and wait for its runs")
 	fs.StringVar(&f.probeImage, "probe-image", "", "image of the probe pods, without --wait-only (default: this pod's own image in a cluster, else "+version.DefaultImage()+")")
-	fs.DurationVar(&f.settle, "probe-settle-time", 2*time.Second, "how long a new probe pod waits before its first check (without --wait-only)")
+	f.settle.bind(fs)
 	fs.IntVar(&f.maxProbePods, "max-concurrent-probe-pods", 20, "most probe pods at once (without --wait-only)")
 }
 
@@ -162,10 +163,10 @@ func (f *runFlags) startReconciler(ctx context.Context, cfg *rest.Config) error 
 	}
 	_, err = controllers.Setup(mgr, controllers.SetupOptions{
 		Options: controllers.Options{
-			Pod:                     probes.PodSettings{Image: f.probeImage, Settle: f.settle},
+			Pod:                     probes.PodSettings{Image: f.probeImage, Settle: f.settle.settle, MaxSettle: f.settle.max},
 			Plan:                    probes.PlanOptions{ClusterDomain: "cluster.local", MaxChecksPerPod: 100},
 			PodStartTimeout:         2 * time.Minute,
-			MaxConcurrentReconciles: 4,
+			MaxConcurrentReconciles: 16,
 			// A namespace of its own keeps the gate's canary away from every workload.
 			CanaryNamespace:       "netconform-canary",
 			CreateCanaryNamespace: true,

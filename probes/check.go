@@ -58,13 +58,19 @@ const (
 	PolicyDeniesLookup PolicyVerdict = "DenyLookup"
 )
 
-// Agrees reports whether an observation is what the policies say.
+// Agrees reports whether an observation is what the policies say, for the reason they
+// say it: a denied connection whose name did not resolve, or a denied look-up whose
+// name server answered, was stopped elsewhere.
 func (v PolicyVerdict) Agrees(o v1alpha1.Observation) bool {
-	if v == PolicyDeniesLookup {
+	switch v {
+	case PolicyAllows:
+		return o == v1alpha1.ObservedConnected
+	case PolicyDenies:
+		return Denied(o)
+	case PolicyDeniesLookup:
 		return o == v1alpha1.ObservedDNSFailure
 	}
-	outcome, ok := Outcome(o)
-	return ok && string(outcome) == string(v)
+	return false
 }
 
 // Connection is what a check does, whatever edge or run it serves: checks with the same

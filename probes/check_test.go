@@ -13,7 +13,7 @@ func TestPolicyVerdictAgrees(t *testing.T) {
 		agrees  []v1alpha1.Observation
 	}{
 		{PolicyAllows, []v1alpha1.Observation{v1alpha1.ObservedConnected}},
-		{PolicyDenies, []v1alpha1.Observation{v1alpha1.ObservedRefused, v1alpha1.ObservedTimeout, v1alpha1.ObservedUnreachable, v1alpha1.ObservedDNSFailure}},
+		{PolicyDenies, []v1alpha1.Observation{v1alpha1.ObservedRefused, v1alpha1.ObservedTimeout, v1alpha1.ObservedUnreachable}},
 		{PolicyDeniesLookup, []v1alpha1.Observation{v1alpha1.ObservedDNSFailure}},
 	}
 	all := []v1alpha1.Observation{v1alpha1.ObservedConnected, v1alpha1.ObservedRefused, v1alpha1.ObservedTimeout,

@@ -70,6 +70,25 @@ func TestManagerRoleIsLeastPrivilege(t *testing.T) {
 	}
 }
 
+// TestManagerKnowsItsMemory: the manager's Go runtime collects early and keeps its heap
+// under the container's limit.
+func TestManagerKnowsItsMemory(t *testing.T) {
+	templates := podTemplates(t, "manager/manager.yaml")
+	if len(templates) != 1 || len(templates[0].Spec.Containers) != 1 {
+		t.Fatalf("manager.yaml holds %d pod templates, want the manager's alone", len(templates))
+	}
+	env := map[string]corev1.EnvVar{}
+	for _, e := range templates[0].Spec.Containers[0].Env {
+		env[e.Name] = e
+	}
+	if env["GOGC"].Value != "50" {
+		t.Errorf("GOGC = %q, want 50", env["GOGC"].Value)
+	}
+	if from := env["GOMEMLIMIT"].ValueFrom; from == nil || from.ResourceFieldRef == nil || from.ResourceFieldRef.Resource != "limits.memory" {
+		t.Errorf("GOMEMLIMIT comes from %+v, want the container's limits.memory", from)
+	}
+}
+
 func podTemplates(t *testing.T, file string) []corev1.PodTemplateSpec {
 	var out []corev1.PodTemplateSpec
 	for _, doc := range documents(t, file) {

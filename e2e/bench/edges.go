@@ -318,30 +318,30 @@ func (b *bench) waitAllCompleted(n int) (manyProgress, error) {
 	defer progress.Stop()
 	for len(done) < n {
 		w, err := b.k8s.Watch(ctx, &v1alpha1.ReachabilityTestList{}, client.MatchingLabels{benchLabel: "true"})
-		if err != nil {
-			if ctx.Err() != nil && b.ctx.Err() == nil {
-				return tally(done), nil // --many-timeout: the caller notes a lower bound
-			}
-			return tally(done), fmt.Errorf("watching the tests: %w", err)
+		if err == nil {
+			b.followTests(ctx, w, done, n, progress.C)
+			w.Stop()
 		}
-		b.followTests(w, done, n, progress.C)
-		w.Stop()
 		if ctx.Err() != nil {
-			if b.ctx.Err() != nil {
-				return tally(done), b.ctx.Err()
-			}
-			return tally(done), nil
+			// Past --many-timeout the error is nil: the caller notes a lower bound.
+			return tally(done), b.ctx.Err()
+		}
+		if err != nil {
+			return tally(done), fmt.Errorf("watching the tests: %w", err)
 		}
 	}
 	return tally(done), nil
 }
 
 // followTests records the tests that complete until n have, or the watch ends.
-func (b *bench) followTests(w watch.Interface, done map[string]int, n int, progress <-chan time.Time) {
+func (b *bench) followTests(ctx context.Context, w watch.Interface, done map[string]int, n int, progress <-chan time.Time) {
 	for len(done) < n {
 		select {
 		case ev, open := <-w.ResultChan():
 			if !open {
+				if ctx.Err() != nil {
+					return
+				}
 				b.logf("the watch of the tests ended with %d of %d completed; watching again", len(done), n)
 				return
 			}

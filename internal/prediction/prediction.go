@@ -113,10 +113,11 @@ func Source(from v1alpha1.Source, name, ip string) *corev1.Pod {
 // the model cannot tell (a Service with backends that disagree, an unknown address), and
 // sentences that explain the prediction.
 func Predict(c *netpol.Cluster, edge v1alpha1.Edge, source *corev1.Pod, checks []probes.Check, results []probes.Result) (v1alpha1.Expectation, string) {
-	decisions, unsettled := decide(c, edge, netpol.PodPeer(source), checks, results)
+	lookup, connections, unsettled := decide(c, edge, netpol.PodPeer(source), checks, results)
 	if unsettled != nil {
 		return "", "the policies do not settle this edge: " + strings.Join(reasons(unsettled), " ")
 	}
+	decisions := slices.Concat(lookup, connections)
 	if len(decisions) == 0 {
 		return "", ""
 	}
@@ -127,8 +128,8 @@ func Predict(c *netpol.Cluster, edge v1alpha1.Edge, source *corev1.Pod, checks [
 // source is about to make, before the pod has an address: "" where the model cannot
 // tell, where a rule admits by address, or where the verdict has a caveat.
 func Before(c *netpol.Cluster, edge v1alpha1.Edge, check probes.Check) probes.PolicyVerdict {
-	from := netpol.PodPeer(Source(edge.From, "probe", ""))
-	decisions, unsettled := decide(c, edge, from, []probes.Check{check}, []probes.Result{{}})
+	lookup, connections, unsettled := decide(c, edge, netpol.PodPeer(Source(edge.From, "probe", "")), []probes.Check{check}, []probes.Result{{}})
+	decisions := slices.Concat(lookup, connections)
 	if unsettled != nil || len(decisions) == 0 {
 		return ""
 	}
@@ -140,36 +141,30 @@ func Before(c *netpol.Cluster, edge v1alpha1.Edge, check probes.Check) probes.Po
 	if verdict, _ := verdictOf(decisions); verdict == v1alpha1.ExpectAllow {
 		return probes.PolicyAllows
 	}
-	if check.Kind != probes.KindDNS && needsDNS(edge) && lookupDenied(c, from) {
+	lookupDenied := slices.ContainsFunc(lookup, func(d netpol.Decision) bool { return !d.Allowed })
+	if check.Kind != probes.KindDNS && lookupDenied {
 		return probes.PolicyDeniesLookup
 	}
 	return probes.PolicyDenies
 }
 
-// lookupDenied says whether the policies deny a source its DNS look-ups.
-func lookupDenied(c *netpol.Cluster, from netpol.Peer) bool {
-	dns, err := DNSLookup(c, from)
-	return err == nil && slices.ContainsFunc(dns, func(d netpol.Decision) bool { return !d.Allowed })
-}
-
-// decide judges the DNS look-up an edge needs and each of its checks. When the model
-// cannot tell for a check, it returns the decisions that stood in its way instead
-// (non-nil, possibly empty).
-func decide(c *netpol.Cluster, edge v1alpha1.Edge, from netpol.Peer, checks []probes.Check, results []probes.Result) (decisions, unsettled []netpol.Decision) {
+// decide judges the DNS look-up an edge needs and the connections of its checks. When
+// the model cannot tell for a check, it returns the decisions that stood in its way as
+// unsettled instead (non-nil, possibly empty).
+func decide(c *netpol.Cluster, edge v1alpha1.Edge, from netpol.Peer, checks []probes.Check, results []probes.Result) (lookup, connections, unsettled []netpol.Decision) {
 	if needsDNS(edge) {
-		dns, err := DNSLookup(c, from)
-		if err == nil {
-			decisions = append(decisions, dns...)
+		if dns, err := DNSLookup(c, from); err == nil {
+			lookup = dns
 		}
 	}
 	for i, check := range checks {
 		d, ok := predictCheck(c, edge, from, check, results[i])
 		if !ok {
-			return nil, append([]netpol.Decision{}, d...)
+			return nil, nil, append([]netpol.Decision{}, d...)
 		}
-		decisions = append(decisions, d...)
+		connections = append(connections, d...)
 	}
-	return decisions, nil
+	return lookup, connections, nil
 }
 
 func needsDNS(edge v1alpha1.Edge) bool {

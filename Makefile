@@ -59,9 +59,12 @@ rules: ## Check and unit-test the Prometheus alert rules with promtool
 envtest-assets: ## Build etcd, kube-apiserver and kubectl for the controller tests
 	@hack/k8s-binaries.sh etcd kube-apiserver kubectl >/dev/null
 
+.PHONY: unit
+unit: envtest-assets ## Run the unit and API-server tests with the race detector; no cluster needed
+	hack/run-tests.sh -race
+
 .PHONY: test
-test: verify-generated lint rules envtest-assets ## Run every test: generated code, lint, alert rules, unit, API-server and end-to-end
-	hack/run-tests.sh
+test: verify-generated lint rules unit ## Run every test: generated code, lint, alert rules, unit and API-server (make unit), end-to-end
 	e2e/run.sh
 
 PROFILE ?= enforcing

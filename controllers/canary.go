@@ -16,6 +16,7 @@ import (
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/canary"
+	"github.com/netconform/netconform/internal/probepool"
 	"github.com/netconform/netconform/probes"
 )
 
@@ -102,7 +103,7 @@ func (r *ReachabilityTestReconciler) stepCanary(ctx context.Context, test *v1alp
 // failCanaryOnRejection ends the canary when the API server refuses its objects for
 // good (a missing namespace, admission), and passes on errors worth retrying.
 func (r *ReachabilityTestReconciler) failCanaryOnRejection(state *canaryRun, err error) error {
-	if err == nil || !isRejection(err) {
+	if err == nil || !probepool.IsRejection(err) {
 		return err
 	}
 	why := err.Error()
@@ -159,7 +160,7 @@ func (r *ReachabilityTestReconciler) createCanaryPod(ctx context.Context, test *
 	switch {
 	case err == nil || apierrors.IsAlreadyExists(err):
 		return nil
-	case isRejection(err):
+	case probepool.IsRejection(err):
 		state.machine.Fail(fmt.Sprintf("canary pod %s/%s was rejected: %v", pod.Namespace, pod.Name, err))
 		return nil
 	}

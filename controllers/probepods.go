@@ -264,3 +264,7 @@ func (pr *podReader) forget(uid types.UID) {
 	pr.contents.Delete(uid)
 	pr.endings.Delete(uid)
 }
+
+func podEnded(pod *corev1.Pod) bool {
+	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+}

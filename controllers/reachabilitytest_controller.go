@@ -28,6 +28,7 @@ import (
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/canary"
 	"github.com/netconform/netconform/internal/prediction"
+	"github.com/netconform/netconform/internal/probepool"
 	"github.com/netconform/netconform/probes"
 )
 
@@ -41,12 +42,18 @@ const (
 	EventEdgeRecovered  = "EdgeRecovered"
 )
 
-// Options configure the reconciler.
+// Options configure the reconciler and its probe-pod pool. DefaultOptions holds their
+// defaults: the manager's and the gate's flags start from it, and Setup takes from it
+// every field whose zero value would not work.
 type Options struct {
 	// Pod holds the manager-wide probe pod settings.
 	Pod probes.PodSettings
 	// Plan tunes planning.
 	Plan probes.PlanOptions
+	// MaxChecksPerPod is the most connections one probe pod makes before another is added.
+	MaxChecksPerPod int
+	// MaxConcurrentProbePods caps probe pods across all tests; 0 means no cap.
+	MaxConcurrentProbePods int
 	// PodStartTimeout bounds how long a probe pod may take to start.
 	PodStartTimeout time.Duration
 	// MaxConcurrentReconciles is the number of workers.
@@ -56,8 +63,47 @@ type Options struct {
 	// CreateCanaryNamespace lets the reconciler create a missing canary namespace.
 	CreateCanaryNamespace bool
 	// WaveWindow is how long runs that start together are gathered so that they share
-	// probe pods; DefaultWaveWindow when zero.
+	// probe pods.
 	WaveWindow time.Duration
+}
+
+// DefaultOptions are the settings of a manager that is told nothing else.
+func DefaultOptions() Options {
+	return Options{
+		Pod:                     probes.PodSettings{Settle: 2 * time.Second, MaxSettle: 10 * time.Second},
+		Plan:                    probes.PlanOptions{ClusterDomain: "cluster.local"},
+		MaxChecksPerPod:         100,
+		MaxConcurrentProbePods:  20,
+		PodStartTimeout:         2 * time.Minute,
+		MaxConcurrentReconciles: 16,
+		CanaryNamespace:         "netconform-system",
+		WaveWindow:              probepool.DefaultWaveWindow,
+	}
+}
+
+// withDefaults fills the fields whose zero value would not work from DefaultOptions.
+// Zero settle times and a zero cap on probe pods mean none.
+func (o Options) withDefaults() Options {
+	d := DefaultOptions()
+	if o.Plan.ClusterDomain == "" {
+		o.Plan.ClusterDomain = d.Plan.ClusterDomain
+	}
+	if o.MaxChecksPerPod <= 0 {
+		o.MaxChecksPerPod = d.MaxChecksPerPod
+	}
+	if o.PodStartTimeout <= 0 {
+		o.PodStartTimeout = d.PodStartTimeout
+	}
+	if o.MaxConcurrentReconciles <= 0 {
+		o.MaxConcurrentReconciles = d.MaxConcurrentReconciles
+	}
+	if o.CanaryNamespace == "" {
+		o.CanaryNamespace = d.CanaryNamespace
+	}
+	if o.WaveWindow <= 0 {
+		o.WaveWindow = d.WaveWindow
+	}
+	return o
 }
 
 // ReachabilityTestReconciler runs ReachabilityTests: it plans probe pods, starts them
@@ -68,14 +114,13 @@ type ReachabilityTestReconciler struct {
 	Events    events.EventRecorder
 	PodLogs   PodLogs
 	Metrics   *Metrics
-	Limiter   *PodLimiter
-	Options   Options
-	Now       func() time.Time
+	// Pool creates the probe pods that runs share.
+	Pool    *probepool.Pool
+	Options Options
+	Now     func() time.Time
 
 	// plans caches the plan of each active run; a restarted manager plans again.
 	plans sync.Map
-	// waves creates the probe pods that runs share.
-	waves *waves
 	// pods decodes probe pods once for all the runs that read them.
 	pods podReader
 	// snapshots shares the policies as read between runs that complete together.
@@ -105,8 +150,7 @@ func (r *ReachabilityTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Now == nil {
 		r.Now = time.Now
 	}
-	r.waves = newWaves(r.Client, r.Limiter, r.Options)
-	if err := mgr.Add(r.waves); err != nil {
+	if err := mgr.Add(r.Pool); err != nil {
 		return err
 	}
 	if err := r.followPolicyChanges(mgr); err != nil {
@@ -115,7 +159,7 @@ func (r *ReachabilityTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.ReachabilityTest{}).
 		Owns(&corev1.Pod{}, builder.MatchEveryOwner, builder.WithPredicates(probePodChanges)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Options.MaxConcurrentReconciles, 1)}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles}).
 		Complete(r)
 }
 
@@ -162,7 +206,7 @@ func (r *ReachabilityTestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		if apierrors.IsNotFound(err) {
 			r.Metrics.Forget(req.Name)
 			r.completed.Delete(req.Name)
-			r.waves.forgetTest(req.Name)
+			r.Pool.ForgetTest(req.Name)
 			return ctrl.Result{}, r.releaseOrphans(ctx, req.Name)
 		}
 		return ctrl.Result{}, err
@@ -253,26 +297,26 @@ func (r *ReachabilityTestReconciler) startRun(ctx context.Context, test *v1alpha
 }
 
 // advanceRun reads the run's checks from the pods that carry them, hands the checks no
-// pod carries to the waves, and completes the run once every check has an outcome.
+// pod carries to the pool, and completes the run once every check has an outcome.
 func (r *ReachabilityTestReconciler) advanceRun(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, pods []corev1.Pod) (ctrl.Result, error) {
 	self := probes.MemberOf(test, run.ID)
-	r.waves.track(self)
+	r.Pool.Track(self)
 	plan := r.planFor(ctx, test, run)
 	progress := runProgress{results: map[string][]probes.Result{}, checks: map[string][]probes.Check{}}
 	carried := r.readPods(ctx, self, pods, &progress)
-	for _, f := range r.waves.failures(self) {
-		progress.add(f.checks, podOutcome{Done: true, Failure: &f.failure})
-		carried = append(carried, f.checks...)
+	for _, rej := range r.Pool.Rejections(self) {
+		progress.add(rej.Checks, podOutcome{Done: true, Failure: &podFailure{Reason: FailureRejected, Message: rej.Message}})
+		carried = append(carried, rej.Checks...)
 	}
-	visible := make(map[string]bool, len(pods))
+	visible := make(map[types.NamespacedName]bool, len(pods))
 	for i := range pods {
-		visible[podKey(&pods[i])] = true
+		visible[client.ObjectKeyFromObject(&pods[i])] = true
 	}
-	isVisible := func(key string) bool { return visible[key] }
+	isVisible := func(key types.NamespacedName) bool { return visible[key] }
 	waiting := false
-	for _, group := range checksByIdentity(plan) {
-		missing := withoutChecks(group.checks, carried)
-		if r.waves.need(self, test.Spec, group.identity, missing, isVisible) {
+	for _, source := range plan.Sources {
+		missing := withoutChecks(source.Checks, carried)
+		if r.Pool.Need(self, test.Spec, source.Identity, missing, isVisible) {
 			waiting = true
 		}
 	}
@@ -320,19 +364,13 @@ func (r *ReachabilityTestReconciler) readPods(ctx context.Context, self probes.M
 		checks, places := content.checksOf(member)
 		outcome := r.pods.outcome(pod, content.made, now, r.Options.PodStartTimeout)
 		if podEnded(pod) {
-			r.waves.signal() // its place under the cap is free
+			r.Pool.Signal() // its place under the cap is free
 		}
 		progress.add(checks, outcome.only(places))
 		progress.from(pod, checks)
 		carried = append(carried, checks...)
 	}
 	return carried
-}
-
-// isRejection is an error that retrying the same pod will not fix: admission denied, an
-// invalid spec, a missing namespace or service account.
-func isRejection(err error) bool {
-	return apierrors.IsForbidden(err) || apierrors.IsInvalid(err) || apierrors.IsNotFound(err) || apierrors.IsBadRequest(err)
 }
 
 // completeRun judges every edge, writes the status once, reports, and only then deletes
@@ -479,7 +517,7 @@ func (r *ReachabilityTestReconciler) runOver(ctx context.Context, m probes.Membe
 	if last, ok := r.completed.Load(m.Test); ok && last == m.Run {
 		return true, nil
 	}
-	if r.waves.active(m) {
+	if r.Pool.Active(m) {
 		return false, nil
 	}
 	test := &v1alpha1.ReachabilityTest{}
@@ -517,25 +555,21 @@ func (r *ReachabilityTestReconciler) addPolicyVerdicts(ctx context.Context, test
 	for _, e := range test.Spec.Edges {
 		edges[e.Name] = e
 	}
-	for _, pod := range plan.Pods {
-		for i := range pod.Checks {
-			pod.Checks[i].Policy = prediction.Before(cluster, edges[pod.Checks[i].Edge], pod.Checks[i])
+	for _, source := range plan.Sources {
+		for i := range source.Checks {
+			source.Checks[i].Policy = prediction.Before(cluster, edges[source.Checks[i].Edge], source.Checks[i])
 		}
 	}
 }
 
 // forgetRun drops what this process holds for a run that completed or was abandoned.
 func (r *ReachabilityTestReconciler) forgetRun(test *v1alpha1.ReachabilityTest, run v1alpha1.Run) {
-	r.waves.forget(probes.MemberOf(test, run.ID))
+	r.Pool.Forget(probes.MemberOf(test, run.ID))
 	r.plans.Delete(planKey(test, run))
 }
 
 func planKey(test *v1alpha1.ReachabilityTest, run v1alpha1.Run) string {
 	return string(test.UID) + "/" + run.ID
-}
-
-func podKey(pod *corev1.Pod) string {
-	return types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}.String()
 }
 
 // reportDiagnoses says, once per run, which edges the policies or the dataplane got wrong.

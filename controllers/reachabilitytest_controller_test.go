@@ -379,7 +379,7 @@ func TestSpecChangeStartsNewRun(t *testing.T) {
 
 func TestConcurrentProbePodsStayUnderTheCap(t *testing.T) {
 	ns := newNamespace(t, "cap")
-	startManager(t, SetupOptions{MaxConcurrentProbePods: 1})
+	startManager(t, SetupOptions{Options: Options{MaxConcurrentProbePods: 1}})
 	var edges []v1alpha1.Edge
 	for _, app := range []string{"a", "b", "c"} {
 		edges = append(edges, hostEdge("from-"+app, ns, map[string]string{"app": app}, "10.0.0.1", 80, v1alpha1.ExpectAllow))

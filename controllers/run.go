@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/internal/probepool"
 	"github.com/netconform/netconform/probes"
 )
 
@@ -21,10 +22,6 @@ type runProgress struct {
 	pending int
 	recheck time.Duration
 }
-
-// waitForCapacityRecheck is how often a run waiting for the probe pod cap looks again:
-// pods of other tests free the capacity, and their events do not reach this test.
-const waitForCapacityRecheck = time.Second
 
 func (p *runProgress) add(checks []probes.Check, o podOutcome) {
 	if !o.Done {
@@ -57,11 +54,11 @@ func (p *runProgress) from(pod *corev1.Pod, checks []probes.Check) {
 
 func (p *runProgress) recheckAfter(waitForCapacity bool) time.Duration {
 	d := p.recheck
-	if waitForCapacity && (d == 0 || d > waitForCapacityRecheck) {
-		d = waitForCapacityRecheck
+	if waitForCapacity && (d == 0 || d > probepool.CapacityRecheck) {
+		d = probepool.CapacityRecheck
 	}
 	if d <= 0 {
-		d = waitForCapacityRecheck
+		d = probepool.CapacityRecheck
 	}
 	return d
 }
@@ -111,30 +108,6 @@ func (r *ReachabilityTestReconciler) listens(ctx context.Context, test *v1alpha1
 		}
 		return false
 	}
-}
-
-// identityChecks are the checks a run makes from one source identity.
-type identityChecks struct {
-	identity probes.Identity
-	checks   []probes.Check
-}
-
-// checksByIdentity gathers the plan's checks per source identity, in plan order: pods
-// are planned per run, but shared per identity.
-func checksByIdentity(plan probes.Plan) []identityChecks {
-	var groups []identityChecks
-	index := map[string]int{}
-	for _, p := range plan.Pods {
-		key := p.Identity.Key()
-		i, ok := index[key]
-		if !ok {
-			i = len(groups)
-			index[key] = i
-			groups = append(groups, identityChecks{identity: p.Identity})
-		}
-		groups[i].checks = append(groups[i].checks, p.Checks...)
-	}
-	return groups
 }
 
 // withoutChecks returns the checks that are not among those carried, counting

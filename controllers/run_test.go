@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/internal/probepool"
 	"github.com/netconform/netconform/probes"
 )
 
@@ -140,11 +141,11 @@ func TestRunRecheckAfter(t *testing.T) {
 		want            time.Duration
 	}{
 		{name: "the earliest pod recheck", recheck: 30 * time.Second, want: 30 * time.Second},
-		{name: "no pod recheck yet: look again soon", recheck: 0, want: waitForCapacityRecheck},
-		{name: "waiting for capacity shortens a long recheck", recheck: 30 * time.Second, waitForCapacity: true, want: waitForCapacityRecheck},
+		{name: "no pod recheck yet: look again soon", recheck: 0, want: probepool.CapacityRecheck},
+		{name: "waiting for capacity shortens a long recheck", recheck: 30 * time.Second, waitForCapacity: true, want: probepool.CapacityRecheck},
 		{name: "waiting for capacity keeps a shorter recheck", recheck: 300 * time.Millisecond, waitForCapacity: true, want: 300 * time.Millisecond},
-		{name: "waiting for capacity without pods", recheck: 0, waitForCapacity: true, want: waitForCapacityRecheck},
-		{name: "a negative recheck never reaches the queue", recheck: -time.Second, want: waitForCapacityRecheck},
+		{name: "waiting for capacity without pods", recheck: 0, waitForCapacity: true, want: probepool.CapacityRecheck},
+		{name: "a negative recheck never reaches the queue", recheck: -time.Second, want: probepool.CapacityRecheck},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,11 +178,11 @@ func TestRunJudge(t *testing.T) {
 	cache := unitCheck("to-cache", "10.0.0.9", 6379, true)
 	unprobed := probes.Result{Observation: v1alpha1.ObservedError, Message: "no ready pod in namespace db matches app=gone"}
 	plan := probes.Plan{
-		Pods:     []probes.PodPlan{{Identity: probes.IdentityOf(from), Checks: []probes.Check{cache, db1, api, db2}}},
+		Sources:  []probes.SourceChecks{{Identity: probes.IdentityOf(from), Checks: []probes.Check{cache, db1, api, db2}}},
 		Unprobed: map[string]probes.Result{"to-missing-pods": unprobed},
 	}
 	progress := unitProgress()
-	progress.add(plan.Pods[0].Checks, podOutcome{Done: true, Results: []probes.Result{
+	progress.add(plan.Sources[0].Checks, podOutcome{Done: true, Results: []probes.Result{
 		unitObserved(v1alpha1.ObservedTimeout, "10.0.0.9:6379"),
 		unitObserved(v1alpha1.ObservedRefused, "10.0.1.1:5432"),
 		unitObserved(v1alpha1.ObservedConnected, "10.0.0.1:80"),
@@ -234,4 +235,27 @@ func TestRunJudgeEmpty(t *testing.T) {
 	if len(got) != 0 {
 		t.Errorf("judgeRun of no edges = %+v, want none", got)
 	}
+}
+
+func TestWithoutChecks(t *testing.T) {
+	a, b := unitCheck("a", "10.0.0.1", 80, false), unitCheck("b", "10.0.0.2", 80, true)
+	tests := []struct {
+		checks, carried, want []probes.Check
+	}{
+		{[]probes.Check{a, b}, nil, []probes.Check{a, b}},
+		{[]probes.Check{a, b}, []probes.Check{b}, []probes.Check{a}},
+		{[]probes.Check{a, a, b}, []probes.Check{a}, []probes.Check{a, b}}, // duplicates count
+		{[]probes.Check{a}, []probes.Check{a, b}, nil},
+		{[]probes.Check{withPolicy(a, probes.PolicyDenies)}, []probes.Check{withPolicy(a, probes.PolicyAllows)}, nil}, // verdicts are read anew
+	}
+	for _, tt := range tests {
+		if got := withoutChecks(tt.checks, tt.carried); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("withoutChecks(%v, %v) = %v, want %v", tt.checks, tt.carried, got, tt.want)
+		}
+	}
+}
+
+func withPolicy(c probes.Check, verdict probes.PolicyVerdict) probes.Check {
+	c.Policy = verdict
+	return c
 }

@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
@@ -14,14 +13,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/netconform/netconform/internal/probepool"
 	"github.com/netconform/netconform/probes"
 )
 
 // SetupOptions are everything a manager needs to run ReachabilityTests.
 type SetupOptions struct {
 	Options
-	// MaxConcurrentProbePods caps probe pods across all tests; 0 means no cap.
-	MaxConcurrentProbePods int
 	// Registry receives the metrics.
 	Registry prometheus.Registerer
 	// PodLogs reads the canary client's log; nil reads it through the API server.
@@ -47,9 +45,7 @@ func CacheOptions() cache.Options {
 
 // Setup registers the ReachabilityTest reconciler and its metrics with a manager.
 func Setup(mgr ctrl.Manager, opts SetupOptions) (*ReachabilityTestReconciler, error) {
-	if opts.PodStartTimeout == 0 {
-		opts.PodStartTimeout = 2 * time.Minute
-	}
+	opts.Options = opts.withDefaults()
 	if opts.PodLogs == nil {
 		var err error
 		if opts.PodLogs, err = podLogsFrom(mgr); err != nil {
@@ -62,8 +58,14 @@ func Setup(mgr ctrl.Manager, opts SetupOptions) (*ReachabilityTestReconciler, er
 		APIReader: mgr.GetAPIReader(),
 		Events:    mgr.GetEventRecorder("netconform"),
 		Metrics:   NewMetrics(opts.Registry, mgr.GetClient()),
-		Limiter:   NewPodLimiter(opts.MaxConcurrentProbePods),
-		Options:   opts.Options,
+		Pool: probepool.New(mgr.GetClient(), probepool.Options{
+			Pod:               opts.Pod,
+			MaxChecksPerPod:   opts.MaxChecksPerPod,
+			MaxConcurrentPods: opts.MaxConcurrentProbePods,
+			Window:            opts.WaveWindow,
+			Log:               mgr.GetLogger().WithName("probe-pool"),
+		}),
+		Options: opts.Options,
 	}
 	return r, r.SetupWithManager(mgr)
 }

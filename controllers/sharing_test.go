@@ -153,7 +153,7 @@ func TestTestsFromTheSameIdentitiesSharePods(t *testing.T) {
 	ns := newNamespace(t, "share")
 	// The tests exist before the manager starts, as when they are applied together.
 	tests := createTests(t, "share", 20, func(i int) []v1alpha1.Edge { return sharedEdges(ns, i) })
-	startManager(t, SetupOptions{Options: Options{Plan: probes.PlanOptions{MaxChecksPerPod: 16}, WaveWindow: 500 * time.Millisecond}})
+	startManager(t, SetupOptions{Options: Options{MaxChecksPerPod: 16, WaveWindow: 500 * time.Millisecond}})
 
 	// Every test's checks are carried, each by exactly one pod, before any pod ends.
 	eventually(t, 20*time.Second, "every check of every test in a pod", func(context.Context) (bool, error) {
@@ -201,7 +201,7 @@ func TestTestsFromTheSameIdentitiesSharePods(t *testing.T) {
 func TestRestartMidWaveNeitherDuplicatesNorLoses(t *testing.T) {
 	ns := newNamespace(t, "wave-restart")
 	tests := createTests(t, "wave-restart", 3, func(i int) []v1alpha1.Edge { return sharedEdges(ns, i) })
-	opts := SetupOptions{MaxConcurrentProbePods: 1, Options: Options{WaveWindow: 300 * time.Millisecond}}
+	opts := SetupOptions{Options: Options{MaxConcurrentProbePods: 1, WaveWindow: 300 * time.Millisecond}}
 	first := startManager(t, opts)
 
 	// Under a cap of one, the wave of one identity is created and the other waits.
@@ -323,7 +323,7 @@ func TestALargeRunWritesLittle(t *testing.T) {
 	counter := &writeCounter{counts: map[string]int{}}
 	cfg := rest.CopyConfig(apiServer)
 	cfg.WrapTransport = counter.wrap
-	startManagerWith(t, cfg, SetupOptions{Options: Options{Plan: probes.PlanOptions{MaxChecksPerPod: 100}}})
+	startManagerWith(t, cfg, SetupOptions{Options: Options{MaxChecksPerPod: 100}})
 
 	driveProbePods(t, ns, []*v1alpha1.ReachabilityTest{rt}, 0)
 	eventually(t, 10*time.Second, "the pods to be deleted once read", func(context.Context) (bool, error) {
@@ -347,8 +347,8 @@ func TestAHundredTestsShareProbePods(t *testing.T) {
 	}
 	ns := newNamespace(t, "hundred")
 	start := time.Now()
-	startManager(t, SetupOptions{MaxConcurrentProbePods: 20, Options: Options{
-		Plan: probes.PlanOptions{MaxChecksPerPod: 100}, MaxConcurrentReconciles: 4,
+	startManager(t, SetupOptions{Options: Options{
+		MaxConcurrentProbePods: 20, MaxChecksPerPod: 100, MaxConcurrentReconciles: 4,
 	}})
 	tests := createTests(t, "hundred", 100, func(i int) []v1alpha1.Edge {
 		edges := make([]v1alpha1.Edge, 50)

@@ -167,3 +167,9 @@ func TestConcurrentAsksShareOneRead(t *testing.T) {
 		t.Errorf("%d reads giving %d (%v), want the failed read made again", reads.Load(), v, err)
 	}
 }
+
+// unitClock is a clock the test moves by hand.
+type unitClock struct{ t time.Time }
+
+func (c *unitClock) now() time.Time          { return c.t }
+func (c *unitClock) advance(d time.Duration) { c.t = c.t.Add(d) }

@@ -26,6 +26,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/internal/testkubelet"
 	"github.com/netconform/netconform/probes"
 )
 
@@ -225,27 +226,9 @@ func waitForPods(t *testing.T, rt *v1alpha1.ReachabilityTest, n int) []corev1.Po
 // answer applied to each check the pod makes.
 func finishPod(t *testing.T, pod *corev1.Pod, answer func(probes.Check) probes.Result) {
 	t.Helper()
-	checks, err := probes.ChecksOf(pod)
-	if err != nil {
-		t.Fatal(err)
+	if err := testkubelet.Finish(context.Background(), k8s, pod, answer); err != nil {
+		t.Fatalf("finishing probe pod %s: %v", pod.Name, err)
 	}
-	checks = probes.Made(checks)
-	results := make([]probes.Result, len(checks))
-	for i, c := range checks {
-		results[i] = answer(c)
-	}
-	msg, err := probes.EncodeResults(results)
-	if err != nil {
-		t.Fatal(err)
-	}
-	setPodStatus(t, pod, corev1.PodStatus{
-		Phase: corev1.PodSucceeded,
-		ContainerStatuses: []corev1.ContainerStatus{{
-			Name:  probes.ContainerName,
-			Image: pod.Spec.Containers[0].Image,
-			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed", Message: msg}},
-		}},
-	})
 }
 
 func setPodStatus(t *testing.T, pod *corev1.Pod, status corev1.PodStatus) {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every Go test against the cached API-server binaries, keeps the verbose log, and
+# Runs every Go test (no cluster needed) against the cached API-server binaries, with the
+# arguments given (make unit passes -race), keeps the verbose log, and
 # prints each package's verdict, the failures, and one closing count.
 set -uo pipefail
 cd "$(dirname "$0")/.."

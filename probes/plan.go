@@ -22,13 +22,26 @@ type Identity struct {
 
 // Key is a canonical string for the identity.
 func (id Identity) Key() string {
+	keys := make([]string, 0, len(id.Labels))
+	size := len(id.Namespace) + len(id.ServiceAccount) + 2
+	for k, v := range id.Labels {
+		keys = append(keys, k)
+		size += len(k) + len(v) + 2
+	}
+	slices.Sort(keys)
 	var b strings.Builder
-	b.WriteString(id.Namespace + "/" + id.ServiceAccount + "/")
-	for i, k := range slices.Sorted(maps.Keys(id.Labels)) {
+	b.Grow(size)
+	b.WriteString(id.Namespace)
+	b.WriteByte('/')
+	b.WriteString(id.ServiceAccount)
+	b.WriteByte('/')
+	for i, k := range keys {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(k + "=" + id.Labels[k])
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(id.Labels[k])
 	}
 	return b.String()
 }
@@ -53,8 +66,6 @@ type Resolver interface {
 type PlanOptions struct {
 	// ClusterDomain completes Service DNS names, such as cluster.local.
 	ClusterDomain string
-	// MaxChecksPerPod splits an identity's checks across pods; at most MaxChecksPerPod.
-	MaxChecksPerPod int
 }
 
 // PodPlan is one probe pod: an identity and the checks it makes.
@@ -65,61 +76,49 @@ type PodPlan struct {
 	Checks []Check
 }
 
-// Plan is what a run does: the probe pods to start and the edges that were decided
-// without a probe because their destination could not be resolved.
+// SourceChecks are the checks a run makes from one source identity. How many pods
+// carry them is decided when the pods are made (Chunk), together with the checks of
+// the other runs that share them.
+type SourceChecks struct {
+	Identity Identity
+	Checks   []Check
+}
+
+// Plan is what a run does: the checks of each source identity, in the order the
+// identities first appear, and the edges that were decided without a probe because
+// their destination could not be resolved.
 type Plan struct {
-	Pods     []PodPlan
+	Sources  []SourceChecks
 	Unprobed map[string]Result
 }
 
-// BuildPlan turns edges into probe pods, one or more per source identity, in the order
-// the identities first appear, so that the same inputs always give the same plan.
+// BuildPlan turns edges into checks grouped by source identity, so that the same
+// inputs always give the same plan.
 func BuildPlan(ctx context.Context, edges []v1alpha1.Edge, r Resolver, opts PlanOptions) Plan {
-	perPod := opts.MaxChecksPerPod
-	if perPod <= 0 || perPod > MaxChecksPerPod {
-		perPod = MaxChecksPerPod
-	}
 	plan := Plan{Unprobed: map[string]Result{}}
 	r = resolveOnce(r)
-	var order []string
-	byIdentity := map[string]*identityChecks{}
+	index := map[string]int{}
 	for _, edge := range edges {
 		checks, err := ChecksFor(ctx, edge, r, opts.ClusterDomain)
 		if err != nil {
 			plan.Unprobed[edge.Name] = Result{Observation: v1alpha1.ObservedError, Message: err.Error()}
 			continue
 		}
-		id := IdentityOf(edge.From)
-		key := id.Key()
-		group, ok := byIdentity[key]
+		key := sourceKey(edge.From)
+		i, ok := index[key]
 		if !ok {
-			group = &identityChecks{identity: id}
-			byIdentity[key] = group
-			order = append(order, key)
+			i = len(plan.Sources)
+			index[key] = i
+			plan.Sources = append(plan.Sources, SourceChecks{Identity: IdentityOf(edge.From)})
 		}
-		group.checks = append(group.checks, checks...)
-	}
-	for _, key := range order {
-		group := byIdentity[key]
-		for i, chunk := range chunks(group.checks, perPod) {
-			plan.Pods = append(plan.Pods, PodPlan{Identity: group.identity, Index: i, Checks: chunk})
-		}
+		plan.Sources[i].Checks = append(plan.Sources[i].Checks, checks...)
 	}
 	return plan
 }
 
-type identityChecks struct {
-	identity Identity
-	checks   []Check
-}
-
-func chunks(checks []Check, size int) [][]Check {
-	var out [][]Check
-	for len(checks) > size {
-		out = append(out, checks[:size:size])
-		checks = checks[size:]
-	}
-	return append(out, checks)
+// sourceKey is the Key of the source's identity, without copying its labels.
+func sourceKey(from v1alpha1.Source) string {
+	return Identity{Namespace: from.Namespace, Labels: from.PodLabels, ServiceAccount: from.ServiceAccountName}.Key()
 }
 
 // IdentityOf is the identity a probe pod takes on for a source.

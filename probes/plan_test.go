@@ -78,7 +78,7 @@ var (
 	backend    = src("shop", "", map[string]string{"app": "backend"})
 	frontendID = Identity{Namespace: "shop", Labels: map[string]string{"app": "frontend", "tier": "web"}}
 	backendID  = Identity{Namespace: "shop", Labels: map[string]string{"app": "backend"}}
-	defaultOpt = PlanOptions{ClusterDomain: "cluster.local", MaxChecksPerPod: 100}
+	defaultOpt = PlanOptions{ClusterDomain: "cluster.local"}
 )
 
 func TestIdentityKey(t *testing.T) {
@@ -151,24 +151,24 @@ func TestBuildPlan(t *testing.T) {
 		name     string
 		edges    []v1alpha1.Edge
 		opts     PlanOptions
-		want     []PodPlan
+		want     []SourceChecks
 		unprobed unprobed
 	}{
 		{
 			name:  "service with a numeric port",
 			edges: []v1alpha1.Edge{allow("fe-web", frontend, toService("shop", "web", intstr.FromInt32(8080)))},
-			want:  []PodPlan{{Identity: frontendID, Checks: []Check{{Edge: "fe-web", Kind: KindTCP, Host: "web.shop.svc.cluster.local.", Port: 8080}}}},
+			want:  []SourceChecks{{Identity: frontendID, Checks: []Check{{Edge: "fe-web", Kind: KindTCP, Host: "web.shop.svc.cluster.local.", Port: 8080}}}},
 		},
 		{
 			name:  "cluster domain given with a trailing dot",
 			edges: []v1alpha1.Edge{allow("fe-web", frontend, toService("shop", "web", intstr.FromInt32(8080)))},
-			opts:  PlanOptions{ClusterDomain: "corp.example.", MaxChecksPerPod: 100},
-			want:  []PodPlan{{Identity: frontendID, Checks: []Check{{Edge: "fe-web", Kind: KindTCP, Host: "web.shop.svc.corp.example.", Port: 8080}}}},
+			opts:  PlanOptions{ClusterDomain: "corp.example."},
+			want:  []SourceChecks{{Identity: frontendID, Checks: []Check{{Edge: "fe-web", Kind: KindTCP, Host: "web.shop.svc.corp.example.", Port: 8080}}}},
 		},
 		{
 			name:  "service with a named port resolved through the resolver",
 			edges: []v1alpha1.Edge{allow("fe-web", frontend, toService("shop", "web", intstr.FromString("http")))},
-			want:  []PodPlan{{Identity: frontendID, Checks: []Check{{Edge: "fe-web", Kind: KindTCP, Host: "web.shop.svc.cluster.local.", Port: 80}}}},
+			want:  []SourceChecks{{Identity: frontendID, Checks: []Check{{Edge: "fe-web", Kind: KindTCP, Host: "web.shop.svc.cluster.local.", Port: 80}}}},
 		},
 		{
 			name:     "service whose named port does not resolve",
@@ -178,12 +178,12 @@ func TestBuildPlan(t *testing.T) {
 		{
 			name:  "UDP service",
 			edges: []v1alpha1.Edge{udp(allow("fe-dns", frontend, toService("shop", "dns", intstr.FromString("dns"))))},
-			want:  []PodPlan{{Identity: frontendID, Checks: []Check{{Edge: "fe-dns", Kind: KindUDP, Host: "dns.shop.svc.cluster.local.", Port: 53}}}},
+			want:  []SourceChecks{{Identity: frontendID, Checks: []Check{{Edge: "fe-dns", Kind: KindUDP, Host: "dns.shop.svc.cluster.local.", Port: 53}}}},
 		},
 		{
 			name:  "pods with a numeric port: one check per ready pod, in resolver order",
 			edges: []v1alpha1.Edge{deny("fe-db", frontend, toPods("db", map[string]string{"app": "db"}, intstr.FromInt32(5432)))},
-			want: []PodPlan{{Identity: frontendID, Checks: []Check{
+			want: []SourceChecks{{Identity: frontendID, Checks: []Check{
 				{Edge: "fe-db", Kind: KindTCP, Host: "10.0.0.10", Port: 5432, Deny: true},
 				{Edge: "fe-db", Kind: KindTCP, Host: "fd00::11", Port: 5432, Deny: true},
 			}}},
@@ -191,7 +191,7 @@ func TestBuildPlan(t *testing.T) {
 		{
 			name:  "pods with a named port resolved per pod",
 			edges: []v1alpha1.Edge{allow("be-db", backend, toPods("db", map[string]string{"app": "db"}, intstr.FromString("pg")))},
-			want: []PodPlan{{Identity: backendID, Checks: []Check{
+			want: []SourceChecks{{Identity: backendID, Checks: []Check{
 				{Edge: "be-db", Kind: KindTCP, Host: "10.0.0.10", Port: 5432},
 				{Edge: "be-db", Kind: KindTCP, Host: "fd00::11", Port: 6432},
 			}}},
@@ -217,7 +217,7 @@ func TestBuildPlan(t *testing.T) {
 				allow("fe-api", frontend, toHost("api.example.com", 443)),
 				udp(deny("fe-ntp", frontend, toHost("192.0.2.1", 123))),
 			},
-			want: []PodPlan{{Identity: frontendID, Checks: []Check{
+			want: []SourceChecks{{Identity: frontendID, Checks: []Check{
 				{Edge: "fe-api", Kind: KindTCP, Host: "api.example.com", Port: 443},
 				{Edge: "fe-ntp", Kind: KindUDP, Host: "192.0.2.1", Port: 123, Deny: true},
 			}}},
@@ -228,7 +228,7 @@ func TestBuildPlan(t *testing.T) {
 				allow("fe-dns", frontend, toDNS("kubernetes.default.svc.cluster.local")),
 				deny("fe-ext", frontend, toDNS("example.com")),
 			},
-			want: []PodPlan{{Identity: frontendID, Checks: []Check{
+			want: []SourceChecks{{Identity: frontendID, Checks: []Check{
 				{Edge: "fe-dns", Kind: KindDNS, Host: "kubernetes.default.svc.cluster.local"},
 				{Edge: "fe-ext", Kind: KindDNS, Host: "example.com", Deny: true},
 			}}},
@@ -245,7 +245,7 @@ func TestBuildPlan(t *testing.T) {
 				allow("b", frontend, toPods("api", map[string]string{"app": "api"}, intstr.FromInt32(80))),
 				deny("c", frontend, toHost("10.0.0.2", 80)),
 			},
-			want: []PodPlan{{Identity: frontendID, Checks: []Check{
+			want: []SourceChecks{{Identity: frontendID, Checks: []Check{
 				{Edge: "a", Kind: KindTCP, Host: "10.0.0.1", Port: 80},
 				{Edge: "c", Kind: KindTCP, Host: "10.0.0.2", Port: 80, Deny: true},
 			}}},
@@ -265,7 +265,7 @@ func TestBuildPlan(t *testing.T) {
 				allow("8", src("shop", "", nil), toHost("10.0.0.1", 8)),
 				allow("9", src("shop", "", map[string]string{}), toHost("10.0.0.1", 9)),
 			},
-			want: []PodPlan{
+			want: []SourceChecks{
 				{Identity: backendID, Checks: []Check{{Edge: "1", Kind: KindTCP, Host: "10.0.0.1", Port: 1}, {Edge: "7", Kind: KindTCP, Host: "10.0.0.1", Port: 7}}},
 				{Identity: frontendID, Checks: []Check{{Edge: "2", Kind: KindTCP, Host: "10.0.0.1", Port: 2}, {Edge: "3", Kind: KindTCP, Host: "10.0.0.1", Port: 3}}},
 				{Identity: Identity{Namespace: "shop", ServiceAccount: "robot", Labels: frontendID.Labels}, Checks: []Check{{Edge: "4", Kind: KindTCP, Host: "10.0.0.1", Port: 4}}},
@@ -284,19 +284,16 @@ func TestBuildPlan(t *testing.T) {
 			}
 			plan := BuildPlan(t.Context(), tt.edges, podsRes, opts)
 
-			if len(plan.Pods) != len(tt.want) {
-				t.Fatalf("got %d pods, want %d:\n%s", len(plan.Pods), len(tt.want), dumpPods(plan.Pods))
+			if len(plan.Sources) != len(tt.want) {
+				t.Fatalf("got %d sources, want %d:\n%s", len(plan.Sources), len(tt.want), dumpSources(plan.Sources))
 			}
-			for i, got := range plan.Pods {
+			for i, got := range plan.Sources {
 				want := tt.want[i]
 				if got.Identity.Key() != want.Identity.Key() {
-					t.Errorf("pod %d: identity %q, want %q", i, got.Identity.Key(), want.Identity.Key())
-				}
-				if got.Index != want.Index {
-					t.Errorf("pod %d: index %d, want %d", i, got.Index, want.Index)
+					t.Errorf("source %d: identity %q, want %q", i, got.Identity.Key(), want.Identity.Key())
 				}
 				if !reflect.DeepEqual(got.Checks, want.Checks) {
-					t.Errorf("pod %d: checks\n got %+v\nwant %+v", i, got.Checks, want.Checks)
+					t.Errorf("source %d: checks\n got %+v\nwant %+v", i, got.Checks, want.Checks)
 				}
 			}
 
@@ -318,7 +315,7 @@ func TestBuildPlan(t *testing.T) {
 					}
 				}
 			}
-			for _, p := range plan.Pods {
+			for _, p := range plan.Sources {
 				for _, c := range p.Checks {
 					if _, ok := plan.Unprobed[c.Edge]; ok {
 						t.Errorf("edge %s is both unprobed and probed", c.Edge)
@@ -332,24 +329,39 @@ func TestBuildPlan(t *testing.T) {
 	}
 }
 
-func dumpPods(pods []PodPlan) string {
+func dumpSources(sources []SourceChecks) string {
 	var b strings.Builder
-	for _, p := range pods {
-		fmt.Fprintf(&b, "  %s #%d: %d checks\n", p.Identity.Key(), p.Index, len(p.Checks))
+	for _, p := range sources {
+		fmt.Fprintf(&b, "  %s: %d checks\n", p.Identity.Key(), len(p.Checks))
 	}
 	return b.String()
 }
 
 // hostEdges makes n Allow edges to distinct ports of one host.
 func hostEdges(prefix string, from v1alpha1.Source, n int) []v1alpha1.Edge {
+	return hostEdgesTo("10.1.0.1", prefix, from, n)
+}
+
+func hostEdgesTo(host, prefix string, from v1alpha1.Source, n int) []v1alpha1.Edge {
 	edges := make([]v1alpha1.Edge, n)
 	for i := range edges {
-		edges[i] = allow(fmt.Sprintf("%s-%d", prefix, i), from, toHost("10.1.0.1", int32(i+1)))
+		edges[i] = allow(fmt.Sprintf("%s-%d", prefix, i), from, toHost(host, int32(i+1)))
 	}
 	return edges
 }
 
-func TestBuildPlanSplitsPods(t *testing.T) {
+// podsOf chunks each source's checks into pods, as the probe-pod pool does.
+func podsOf(plan Plan, perPod int) []PodPlan {
+	var pods []PodPlan
+	for _, s := range plan.Sources {
+		for i, checks := range Chunk(s.Checks, perPod) {
+			pods = append(pods, PodPlan{Identity: s.Identity, Index: i, Checks: checks})
+		}
+	}
+	return pods
+}
+
+func TestChunkSplitsPods(t *testing.T) {
 	type pod struct {
 		key    string
 		index  int
@@ -371,7 +383,7 @@ func TestBuildPlanSplitsPods(t *testing.T) {
 		{"limit above MaxChecksPerPod is capped", hostEdges("e", frontend, 600), 1000, []pod{{fe, 0, MaxChecksPerPod}, {fe, 1, 600 - MaxChecksPerPod}}},
 		{
 			"each identity split on its own, identities in order",
-			append(append(hostEdges("a", frontend, 60), hostEdges("b", backend, 30)...), hostEdges("c", frontend, 90)...),
+			append(append(hostEdges("a", frontend, 60), hostEdges("b", backend, 30)...), hostEdgesTo("10.1.0.2", "c", frontend, 90)...),
 			100,
 			[]pod{{fe, 0, 100}, {fe, 1, 50}, {be, 0, 30}},
 		},
@@ -389,9 +401,9 @@ func TestBuildPlanSplitsPods(t *testing.T) {
 	res := fakeResolver{pods: map[string][]PodTarget{"big/app=big": bigPods}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			plan := BuildPlan(t.Context(), tt.edges, res, PlanOptions{ClusterDomain: "cluster.local", MaxChecksPerPod: tt.perPod})
-			got := make([]pod, len(plan.Pods))
-			for i, p := range plan.Pods {
+			pods := podsOf(BuildPlan(t.Context(), tt.edges, res, defaultOpt), tt.perPod)
+			got := make([]pod, len(pods))
+			for i, p := range pods {
 				got[i] = pod{p.Identity.Key(), p.Index, len(p.Checks)}
 			}
 			if !reflect.DeepEqual(got, tt.want) {
@@ -411,7 +423,7 @@ func TestBuildPlanSplitsPods(t *testing.T) {
 					want = append(want, checks...)
 				}
 			}
-			for _, p := range plan.Pods {
+			for _, p := range pods {
 				all = append(all, p.Checks...)
 			}
 			if !reflect.DeepEqual(all, want) {
@@ -421,11 +433,19 @@ func TestBuildPlanSplitsPods(t *testing.T) {
 	}
 
 	t.Run("pods do not share backing arrays", func(t *testing.T) {
-		plan := BuildPlan(t.Context(), hostEdges("e", frontend, 3), res, PlanOptions{MaxChecksPerPod: 2})
-		next := plan.Pods[1].Checks[0]
-		_ = append(plan.Pods[0].Checks, Check{Edge: "intruder"})
-		if plan.Pods[1].Checks[0] != next {
-			t.Fatalf("appending to pod 0's checks overwrote pod 1's: %+v", plan.Pods[1].Checks[0])
+		pods := podsOf(BuildPlan(t.Context(), hostEdges("e", frontend, 3), res, defaultOpt), 2)
+		next := pods[1].Checks[0]
+		_ = append(pods[0].Checks, Check{Edge: "intruder"})
+		if pods[1].Checks[0] != next {
+			t.Fatalf("appending to pod 0's checks overwrote pod 1's: %+v", pods[1].Checks[0])
+		}
+	})
+
+	t.Run("checks that share a connection count once", func(t *testing.T) {
+		edges := append(hostEdges("a", frontend, 60), hostEdges("c", frontend, 90)...)
+		pods := podsOf(BuildPlan(t.Context(), edges, res, defaultOpt), 100)
+		if len(pods) != 1 || len(Made(pods[0].Checks)) != 90 {
+			t.Fatalf("%d pods, want 1 making the 90 distinct connections of 150 checks", len(pods))
 		}
 	})
 }
@@ -450,11 +470,13 @@ func TestBuildPlanIsDeterministic(t *testing.T) {
 		servicePorts: map[string]int32{"shop/web/http": 80},
 		pods:         map[string][]PodTarget{"db/app=db": {{Name: "db-0", IP: "10.0.0.10"}, {Name: "db-1", IP: "10.0.0.11"}}},
 	}
-	opts := PlanOptions{ClusterDomain: "cluster.local", MaxChecksPerPod: 7}
-	first := BuildPlan(t.Context(), edges, res, opts)
+	first := BuildPlan(t.Context(), edges, res, defaultOpt)
 	for range 5 {
-		if again := BuildPlan(t.Context(), edges, res, opts); !reflect.DeepEqual(first, again) {
-			t.Fatalf("the same edges planned twice gave different plans:\n%s\nthen\n%s", dumpPods(first.Pods), dumpPods(again.Pods))
+		if again := BuildPlan(t.Context(), edges, res, defaultOpt); !reflect.DeepEqual(first, again) {
+			t.Fatalf("the same edges planned twice gave different plans:\n%s\nthen\n%s", dumpSources(first.Sources), dumpSources(again.Sources))
+		}
+		if pods, again := podsOf(first, 7), podsOf(first, 7); !reflect.DeepEqual(pods, again) {
+			t.Fatal("the same plan chunked twice gave different pods")
 		}
 	}
 	if len(first.Unprobed) != 1 {
@@ -467,7 +489,7 @@ func TestBuildPlanCopiesLabels(t *testing.T) {
 	edges := []v1alpha1.Edge{allow("e", src("shop", "", labels), toHost("10.0.0.1", 80))}
 	plan := BuildPlan(t.Context(), edges, fakeResolver{}, defaultOpt)
 	labels["app"] = "changed"
-	if got := plan.Pods[0].Identity.Labels["app"]; got != "frontend" {
+	if got := plan.Sources[0].Identity.Labels["app"]; got != "frontend" {
 		t.Fatalf("changing the edge's labels after planning changed the plan's identity to %q", got)
 	}
 }
@@ -485,8 +507,13 @@ func TestServiceDNSName(t *testing.T) {
 	}
 }
 
-// BenchmarkBuildPlan10000Edges plans the largest kind of run: 10,000 edges from 10
-// identities, a mix of Services (half of them by port name), hosts and look-ups.
+// BenchmarkBuildPlan10000Edges plans the largest kind of run as the operator does: 10,000
+// edges from 10 identities, a mix of Services (half of them by port name), hosts and
+// look-ups, grouped by identity and chunked into pods of 100 connections.
+// wantBenchPods: each identity makes 10 connections to Services and 500 distinct
+// ones, 510 in 6 pods of at most 100.
+const wantBenchPods = 60
+
 func BenchmarkBuildPlan10000Edges(b *testing.B) {
 	res := fakeResolver{servicePorts: map[string]int32{}}
 	for s := range 50 {
@@ -507,15 +534,15 @@ func BenchmarkBuildPlan10000Edges(b *testing.B) {
 			edges[i] = allow(name, from, toDNS(fmt.Sprintf("host%d.example.com", i)))
 		}
 	}
-	opts := PlanOptions{ClusterDomain: "cluster.local", MaxChecksPerPod: 100}
 	ctx := b.Context()
-	if plan := BuildPlan(ctx, edges, res, opts); len(plan.Pods) != 100 || len(plan.Unprobed) != 0 {
-		b.Fatalf("plan has %d pods and %d unprobed edges, want 100 and 0", len(plan.Pods), len(plan.Unprobed))
+	plan := BuildPlan(ctx, edges, res, defaultOpt)
+	if pods := podsOf(plan, 100); len(pods) != wantBenchPods || len(plan.Unprobed) != 0 {
+		b.Fatalf("plan has %d pods and %d unprobed edges, want %d and 0", len(pods), len(plan.Unprobed), wantBenchPods)
 	}
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
-		BuildPlan(ctx, edges, res, opts)
+		podsOf(BuildPlan(ctx, edges, res, defaultOpt), 100)
 		n++
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(n), "ms/plan")

@@ -52,15 +52,15 @@ func TestBuildPlanAsksOncePerDestination(t *testing.T) {
 			edges = append(edges, allow(name, from, toService("shop", "web", intstr.FromString("http"))))
 		}
 	}
-	plan := BuildPlan(t.Context(), edges, res, PlanOptions{ClusterDomain: "cluster.local", MaxChecksPerPod: 100})
+	plan := BuildPlan(t.Context(), edges, res, PlanOptions{ClusterDomain: "cluster.local"})
 	if res.podCalls != 3 || res.portCalls != 1 {
 		t.Errorf("asked about pods %d times and Service ports %d times, want 3 and 1", res.podCalls, res.portCalls)
 	}
 	if len(plan.Unprobed) != 75 {
 		t.Errorf("%d unprobed edges, want the 75 whose pods could not be read", len(plan.Unprobed))
 	}
-	if len(plan.Pods) != 10 {
-		t.Errorf("%d pods, want one per identity (10)", len(plan.Pods))
+	if len(plan.Sources) != 10 {
+		t.Errorf("%d sources, want one per identity (10)", len(plan.Sources))
 	}
 }
 

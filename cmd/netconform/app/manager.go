@@ -24,16 +24,13 @@ import (
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/controllers"
 	"github.com/netconform/netconform/internal/version"
-	"github.com/netconform/netconform/probes"
 )
 
 type managerFlags struct {
-	kubeconfig, metricsAddr, healthAddr, pprofAddr, probeImage, clusterDomain, canaryNamespace string
-	leaderElect                                                                                bool
-	maxProbePods, workers, checksPerPod                                                        int
-	startTimeout                                                                               time.Duration
-	settle                                                                                     settleFlags
-	zap                                                                                        zap.Options
+	kubeconfig, metricsAddr, healthAddr, pprofAddr string
+	leaderElect                                    bool
+	reconciler                                     reconcilerFlags
+	zap                                            zap.Options
 }
 
 func (f *managerFlags) bind(fs *flag.FlagSet) {
@@ -42,14 +39,10 @@ func (f *managerFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.healthAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	fs.StringVar(&f.pprofAddr, "pprof-bind-address", "0", "address Go's profiles are served on (/debug/pprof); 0 disables them")
 	fs.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles")
-	fs.IntVar(&f.maxProbePods, "max-concurrent-probe-pods", 20, "most probe pods running at once across all tests; 0 for no cap")
-	fs.IntVar(&f.workers, "workers", 16, "tests reconciled in parallel; a worker mostly waits on the API server")
-	fs.IntVar(&f.checksPerPod, "max-checks-per-pod", 100, fmt.Sprintf("checks one probe pod makes before the planner adds another (at most %d)", probes.MaxChecksPerPod))
-	fs.StringVar(&f.probeImage, "probe-image", os.Getenv("NETCONFORM_PROBE_IMAGE"), "image of the probe pods ($NETCONFORM_PROBE_IMAGE; default: the manager's own image when it runs in a pod, else "+version.DefaultImage()+")")
-	fs.StringVar(&f.canaryNamespace, "canary-namespace", defaultCanaryNamespace(), "namespace of the enforcement canaries of tests that name none (default: the manager's own namespace, $POD_NAMESPACE)")
-	fs.StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "the cluster's DNS domain, for Service names")
-	fs.DurationVar(&f.startTimeout, "probe-pod-start-timeout", 2*time.Minute, "how long a probe pod may take to start before its checks become Error")
-	f.settle.bind(fs)
+	f.reconciler.bind(fs)
+	o := &f.reconciler.opts
+	fs.StringVar(&o.Pod.Image, "probe-image", os.Getenv("NETCONFORM_PROBE_IMAGE"), "image of the probe pods ($NETCONFORM_PROBE_IMAGE; default: the manager's own image when it runs in a pod, else "+version.DefaultImage()+")")
+	fs.StringVar(&o.CanaryNamespace, "canary-namespace", defaultCanaryNamespace(o.CanaryNamespace), "namespace of the enforcement canaries of tests that name none (default: the manager's own namespace, $POD_NAMESPACE)")
 	f.zap.BindFlags(fs)
 }
 
@@ -61,8 +54,8 @@ func runManager(args []string, _, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
-	if f.checksPerPod < 1 || f.checksPerPod > probes.MaxChecksPerPod {
-		fmt.Fprintf(stderr, "netconform manager: --max-checks-per-pod must be from 1 to %d\n", probes.MaxChecksPerPod)
+	if err := f.reconciler.validate(); err != nil {
+		fmt.Fprintf(stderr, "netconform manager: %v\n", err)
 		return ExitUsage
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&f.zap), zap.WriteTo(stderr)))
@@ -78,8 +71,9 @@ func startManager(f managerFlags) error {
 	if err != nil {
 		return err
 	}
-	if f.probeImage == "" {
-		f.probeImage = ownImage(cfg)
+	opts := f.reconciler.opts
+	if opts.Pod.Image == "" {
+		opts.Pod.Image = ownImage(cfg)
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 newScheme(),
@@ -95,17 +89,7 @@ func startManager(f managerFlags) error {
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
-	_, err = controllers.Setup(mgr, controllers.SetupOptions{
-		Options: controllers.Options{
-			Pod:                     probes.PodSettings{Image: f.probeImage, Settle: f.settle.settle, MaxSettle: f.settle.max},
-			Plan:                    probes.PlanOptions{ClusterDomain: f.clusterDomain, MaxChecksPerPod: f.checksPerPod},
-			PodStartTimeout:         f.startTimeout,
-			MaxConcurrentReconciles: f.workers,
-			CanaryNamespace:         f.canaryNamespace,
-		},
-		MaxConcurrentProbePods: f.maxProbePods,
-		Registry:               metrics.Registry,
-	})
+	_, err = controllers.Setup(mgr, controllers.SetupOptions{Options: opts, Registry: metrics.Registry})
 	if err != nil {
 		return fmt.Errorf("setting up the controller: %w", err)
 	}
@@ -115,7 +99,7 @@ func startManager(f managerFlags) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
-	ctrl.Log.Info("Starting manager", "version", version.Version, "probeImage", f.probeImage)
+	ctrl.Log.Info("Starting manager", "version", version.Version, "probeImage", opts.Pod.Image)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 
@@ -147,12 +131,13 @@ func restConfig(path string) (*rest.Config, error) {
 	return cfg, nil
 }
 
-// defaultCanaryNamespace is the manager's own namespace: it runs restricted pods already.
-func defaultCanaryNamespace() string {
+// defaultCanaryNamespace is the manager's own namespace, which runs restricted pods
+// already, or else the default.
+func defaultCanaryNamespace(fallback string) string {
 	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
 		return ns
 	}
-	return "netconform-system"
+	return fallback
 }
 
 // ownImage is the image of the manager's own pod, named by the downward API, so that

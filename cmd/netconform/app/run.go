@@ -26,17 +26,15 @@ import (
 	"github.com/netconform/netconform/internal/gate"
 	"github.com/netconform/netconform/internal/manifest"
 	"github.com/netconform/netconform/internal/version"
-	"github.com/netconform/netconform/probes"
 )
 
 type runFlags struct {
 	files                           stringList
 	kubeconfig, kubeContext, output string
-	junit, probeImage               string
+	junit                           string
 	timeout                         time.Duration
-	settle                          settleFlags
+	reconciler                      reconcilerFlags
 	cleanup, waitOnly               bool
-	maxProbePods                    int
 }
 
 // stringList is a repeatable string flag.
@@ -54,9 +52,12 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up (exit 2) when the runs have not completed by then")
 	fs.BoolVar(&f.cleanup, "cleanup", false, "delete the tests afterwards")
 	fs.BoolVar(&f.waitOnly, "wait-only", false, "an operator is installed: only apply the tests and wait for its runs")
-	fs.StringVar(&f.probeImage, "probe-image", "", "image of the probe pods, without --wait-only (default: this pod's own image in a cluster, else "+version.DefaultImage()+")")
-	f.settle.bind(fs)
-	fs.IntVar(&f.maxProbePods, "max-concurrent-probe-pods", 20, "most probe pods at once (without --wait-only)")
+	// Without --wait-only, the reconciler runs in this process, set as the manager's is.
+	f.reconciler.bind(fs)
+	fs.StringVar(&f.reconciler.opts.Pod.Image, "probe-image", "", "image of the probe pods, without --wait-only (default: this pod's own image in a cluster, else "+version.DefaultImage()+")")
+	// A namespace of its own keeps the gate's canary away from every workload.
+	f.reconciler.opts.CanaryNamespace = "netconform-canary"
+	f.reconciler.opts.CreateCanaryNamespace = true
 }
 
 func runRun(args []string, stdout, stderr io.Writer) int {
@@ -112,7 +113,7 @@ func (f *runFlags) validate(fs *flag.FlagSet) error {
 	if f.timeout <= 0 {
 		return fmt.Errorf("--timeout %s: give a positive duration such as 10m", f.timeout)
 	}
-	return nil
+	return f.reconciler.validate()
 }
 
 // execute applies the tests, runs them (in-process unless an operator does) and returns
@@ -130,8 +131,8 @@ func (f *runFlags) execute(ctx context.Context, tests []v1alpha1.ReachabilityTes
 		return nil, err
 	}
 	if !f.waitOnly {
-		if f.probeImage == "" {
-			f.probeImage = ownImage(cfg)
+		if f.reconciler.opts.Pod.Image == "" {
+			f.reconciler.opts.Pod.Image = ownImage(cfg)
 		}
 		if err := f.startReconciler(ctx, cfg); err != nil {
 			return nil, err
@@ -161,19 +162,7 @@ func (f *runFlags) startReconciler(ctx context.Context, cfg *rest.Config) error 
 	if err != nil {
 		return fmt.Errorf("starting the reconciler: %w", err)
 	}
-	_, err = controllers.Setup(mgr, controllers.SetupOptions{
-		Options: controllers.Options{
-			Pod:                     probes.PodSettings{Image: f.probeImage, Settle: f.settle.settle, MaxSettle: f.settle.max},
-			Plan:                    probes.PlanOptions{ClusterDomain: "cluster.local", MaxChecksPerPod: 100},
-			PodStartTimeout:         2 * time.Minute,
-			MaxConcurrentReconciles: 16,
-			// A namespace of its own keeps the gate's canary away from every workload.
-			CanaryNamespace:       "netconform-canary",
-			CreateCanaryNamespace: true,
-		},
-		MaxConcurrentProbePods: f.maxProbePods,
-		Registry:               prometheus.NewRegistry(),
-	})
+	_, err = controllers.Setup(mgr, controllers.SetupOptions{Options: f.reconciler.opts, Registry: prometheus.NewRegistry()})
 	if err != nil {
 		return fmt.Errorf("starting the reconciler: %w", err)
 	}

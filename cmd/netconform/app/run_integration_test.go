@@ -26,6 +26,7 @@ import (
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/config/crd"
+	"github.com/netconform/netconform/internal/testkubelet"
 	"github.com/netconform/netconform/probes"
 )
 
@@ -122,7 +123,7 @@ func kubelet(ctx context.Context, answer func(probes.Check) probes.Result) error
 			if pod.DeletionTimestamp != nil || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 				continue
 			}
-			if err := finishPod(ctx, pod, answer); err != nil && ctx.Err() == nil && !apierrors.IsConflict(err) {
+			if err := testkubelet.Finish(ctx, envClient, pod, answer); err != nil && ctx.Err() == nil && !apierrors.IsConflict(err) {
 				return false, err
 			}
 		}
@@ -132,32 +133,6 @@ func kubelet(ctx context.Context, answer func(probes.Check) probes.Result) error
 		return nil //nolint:nilerr // stopped, as meant to
 	}
 	return err
-}
-
-// finishPod ends the probe container with the encoded results of answer.
-func finishPod(ctx context.Context, pod *corev1.Pod, answer func(probes.Check) probes.Result) error {
-	checks, err := probes.ChecksOf(pod)
-	if err != nil {
-		return fmt.Errorf("pod %s: %w", pod.Name, err)
-	}
-	checks = probes.Made(checks)
-	results := make([]probes.Result, len(checks))
-	for i, c := range checks {
-		results[i] = answer(c)
-	}
-	msg, err := probes.EncodeResults(results)
-	if err != nil {
-		return err
-	}
-	pod.Status = corev1.PodStatus{
-		Phase: corev1.PodSucceeded,
-		ContainerStatuses: []corev1.ContainerStatus{{
-			Name:  probes.ContainerName,
-			Image: pod.Spec.Containers[0].Image,
-			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed", Message: msg}},
-		}},
-	}
-	return envClient.Status().Update(ctx, pod)
 }
 
 // asExpected answers each check as its edge expects: connected, or refused.

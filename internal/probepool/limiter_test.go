@@ -1,17 +1,32 @@
-package controllers
+package probepool
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // unitClock is a clock the test moves by hand.
 type unitClock struct{ t time.Time }
 
-func (c *unitClock) now() time.Time                 { return c.t }
-func (c *unitClock) advance(d time.Duration)        { c.t = c.t.Add(d) }
-func unitLimiter(max int, c *unitClock) *PodLimiter { l := NewPodLimiter(max); l.now = c.now; return l }
+func (c *unitClock) now() time.Time              { return c.t }
+func (c *unitClock) advance(d time.Duration)     { c.t = c.t.Add(d) }
+func unitLimiter(max int, c *unitClock) *limiter { l := newLimiter(max); l.now = c.now; return l }
+
+var unitNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// keys turns "namespace/name" strings into the limiter's keys.
+func keys(names []string) []types.NamespacedName {
+	out := make([]types.NamespacedName, len(names))
+	for i, n := range names {
+		ns, name, _ := strings.Cut(n, "/")
+		out[i] = types.NamespacedName{Namespace: ns, Name: name}
+	}
+	return out
+}
 
 func TestLimiterReserve(t *testing.T) {
 	// step is one call of the limiter: advance the clock, release, then reserve.
@@ -133,18 +148,18 @@ func TestLimiterReserve(t *testing.T) {
 			l := unitLimiter(tt.max, clock)
 			for i, s := range tt.steps {
 				clock.advance(s.advance)
-				for _, name := range s.release {
-					l.Release(name)
+				for _, name := range keys(s.release) {
+					l.release(name)
 				}
-				seen := map[string]bool{}
-				for _, name := range s.seen {
+				seen := map[types.NamespacedName]bool{}
+				for _, name := range keys(s.seen) {
 					seen[name] = true
 				}
-				got := l.Reserve(s.names, seen, s.running)
+				got := l.reserve(keys(s.names), seen, s.running)
 				if len(got) == 0 && len(s.want) == 0 {
 					continue
 				}
-				if !reflect.DeepEqual(got, s.want) {
+				if !reflect.DeepEqual(got, keys(s.want)) {
 					t.Fatalf("step %d: Reserve(%v, seen %v, running %d) = %v, want %v", i, s.names, s.seen, s.running, got, s.want)
 				}
 			}
@@ -154,8 +169,8 @@ func TestLimiterReserve(t *testing.T) {
 
 // TestLimiterUnlimitedKeepsNoReservations: without a cap there is nothing to remember.
 func TestLimiterUnlimitedKeepsNoReservations(t *testing.T) {
-	l := NewPodLimiter(0)
-	l.Reserve([]string{"ns/a", "ns/b"}, nil, 0)
+	l := newLimiter(0)
+	l.reserve(keys([]string{"ns/a", "ns/b"}), nil, 0)
 	if len(l.recent) != 0 {
 		t.Errorf("recent = %v, want none", l.recent)
 	}
@@ -164,12 +179,12 @@ func TestLimiterUnlimitedKeepsNoReservations(t *testing.T) {
 // TestLimiterConcurrentReserve: concurrent workers never exceed the cap together.
 func TestLimiterConcurrentReserve(t *testing.T) {
 	const max, workers = 7, 20
-	l := NewPodLimiter(max)
+	l := newLimiter(max)
 	granted := make(chan int, workers)
 	for w := range workers {
 		go func() {
 			names := []string{"ns/" + string(rune('a'+w)) + "-0", "ns/" + string(rune('a'+w)) + "-1"}
-			granted <- len(l.Reserve(names, nil, 0))
+			granted <- len(l.reserve(keys(names), nil, 0))
 		}()
 	}
 	total := 0

@@ -1,31 +1,33 @@
-package controllers
+package probepool
 
 import (
 	"sync"
 	"time"
+
+	"k8s.io/apimachinery/pkg/types"
 )
 
-// PodLimiter caps the probe pods running at once across all tests. The cache lags the
+// limiter caps the probe pods running at once across all tests. The cache lags the
 // pods just created, so the limiter also counts its own recent reservations until the
 // cache shows them.
-type PodLimiter struct {
+type limiter struct {
 	max    int
 	mu     sync.Mutex
-	recent map[string]time.Time
+	recent map[types.NamespacedName]time.Time
 	now    func() time.Time
 }
 
 // recentGrace is how long a reservation counts without the cache showing its pod.
 const recentGrace = 30 * time.Second
 
-// NewPodLimiter allows at most max probe pods at once; max < 1 means no limit.
-func NewPodLimiter(max int) *PodLimiter {
-	return &PodLimiter{max: max, recent: map[string]time.Time{}, now: time.Now}
+// newLimiter allows at most max probe pods at once; max < 1 means no limit.
+func newLimiter(max int) *limiter {
+	return &limiter{max: max, recent: map[types.NamespacedName]time.Time{}, now: time.Now}
 }
 
-// Reserve returns the prefix of names that may be created now, given the probe pods the
+// reserve returns the prefix of names that may be created now, given the probe pods the
 // cache knows (seen) and how many of them are still running, and counts them as started.
-func (l *PodLimiter) Reserve(names []string, seen map[string]bool, running int) []string {
+func (l *limiter) reserve(names []types.NamespacedName, seen map[types.NamespacedName]bool, running int) []types.NamespacedName {
 	if l.max < 1 {
 		return names
 	}
@@ -45,8 +47,8 @@ func (l *PodLimiter) Reserve(names []string, seen map[string]bool, running int) 
 	return granted
 }
 
-// Release returns a reservation whose pod was not created.
-func (l *PodLimiter) Release(name string) {
+// release returns a reservation whose pod was not created.
+func (l *limiter) release(name types.NamespacedName) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.recent, name)

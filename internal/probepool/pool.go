@@ -1,4 +1,20 @@
-package controllers
+// Package probepool creates the probe pods that test runs share, within a cap on the
+// probe pods running at once.
+//
+// Tests that probe from the same source identity at the same time share probe pods. A
+// run hands the pool the checks it still needs; the pool gathers, per identity and pod
+// settings, the checks of every run that asks within a short window (a wave), chunks
+// them into pods (probes.Chunk), and creates the pods once, as the cap allows.
+//
+// The state the pool holds (open waves, pods the cap held back, what each active run
+// asked for and which of its pods the API server refused) lives in this process only:
+// it is bookkeeping for pods not yet made. The pods are the record: each lists its
+// members and each check names its member, so a restarted manager reads what every run
+// was given from the pods, and its runs ask again only for checks that no pod carries.
+// A restart loses the waves still gathering and the pods not yet created, which the
+// runs ask for again, and the refusals not yet read, whose runs ask again and are
+// refused again.
+package probepool
 
 import (
 	"context"
@@ -8,21 +24,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	ctrl "sigs.k8s.io/controller-runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/probes"
 )
-
-// Tests that probe from the same source identity at the same time share probe pods. A
-// run hands the checks it still needs to the waves; the waves gather, per identity and
-// pod settings, the checks of every run that asks within a short window, and create
-// pods for them once, within the cap. The pods are the record: each lists its members
-// and each check names its member, so a restarted manager reads what every run was
-// given from the pods, and runs ask again only for checks that no pod carries.
 
 // DefaultWaveWindow is how long a wave waits for another run to join before it creates
 // its pods: long enough for tests applied together to share, short beside a probe
@@ -36,13 +46,32 @@ const maxWaveGather = time.Second
 // the runs it served ask again for its checks.
 const lostPodGrace = 30 * time.Second
 
-// waves batches the checks of runs into shared probe pods.
-type waves struct {
+// CapacityRecheck is how often the pool, or a run waiting for it, looks again while the
+// cap is full: pods of other tests free the capacity, and nothing says when.
+const CapacityRecheck = time.Second
+
+// Options configure a pool.
+type Options struct {
+	// Pod holds the manager-wide probe pod settings.
+	Pod probes.PodSettings
+	// MaxChecksPerPod is the most connections one pod makes (see probes.Chunk).
+	MaxChecksPerPod int
+	// MaxConcurrentPods caps the probe pods running at once; below 1, no cap.
+	MaxConcurrentPods int
+	// Window is how long a wave waits for another run to join; DefaultWaveWindow when zero.
+	Window time.Duration
+	// Log receives the pool's own messages.
+	Log logr.Logger
+}
+
+// Pool batches the checks of runs into shared probe pods and creates them.
+type Pool struct {
 	client  client.Client
-	limiter *PodLimiter
+	limiter *limiter
 	pod     probes.PodSettings
 	perPod  int
 	window  time.Duration
+	log     logr.Logger
 	now     func() time.Time
 	wake    chan struct{}
 
@@ -85,11 +114,11 @@ type wavePod struct {
 	checks  []probes.Check
 }
 
-// runRequests is what one run asked the waves for, and what became of it.
+// runRequests is what one run asked the pool for, and what became of it.
 type runRequests struct {
-	member   probes.Member
-	asked    map[string]*request // by group
-	failures []failedChecks
+	member     probes.Member
+	asked      map[string]*request // by group
+	rejections []Rejection
 }
 
 // request follows one run's checks for one group from the wave to the pods.
@@ -97,26 +126,25 @@ type request struct {
 	// waiting counts the pods, or the open group, holding its checks that do not exist yet.
 	waiting int
 	// created holds the pods created with its checks, and when.
-	created map[string]time.Time
+	created map[types.NamespacedName]time.Time
 }
 
-// failedChecks are checks whose pod the API server refused.
-type failedChecks struct {
-	checks  []probes.Check
-	failure podFailure
+// Rejection is checks of a run whose pod the API server refused (admission, an invalid
+// spec, a missing namespace or service account): they have no result to wait for.
+type Rejection struct {
+	Checks  []probes.Check
+	Message string
 }
 
-func newWaves(c client.Client, limiter *PodLimiter, opts Options) *waves {
-	perPod := opts.Plan.MaxChecksPerPod
-	if perPod <= 0 || perPod > probes.MaxChecksPerPod {
-		perPod = probes.MaxChecksPerPod
-	}
-	window := opts.WaveWindow
+// New returns a pool that creates pods through c; add it to the manager as a Runnable.
+func New(c client.Client, opts Options) *Pool {
+	window := opts.Window
 	if window <= 0 {
 		window = DefaultWaveWindow
 	}
-	return &waves{
-		client: c, limiter: limiter, pod: opts.Pod, perPod: perPod, window: window, now: time.Now,
+	return &Pool{
+		client: c, limiter: newLimiter(opts.MaxConcurrentPods), pod: opts.Pod, perPod: opts.MaxChecksPerPod,
+		window: window, log: opts.Log, now: time.Now,
 		wake: make(chan struct{}, 1),
 		open: map[string]*waveGroup{}, runs: map[string]*runRequests{},
 	}
@@ -130,8 +158,8 @@ func groupKey(spec v1alpha1.ReachabilityTestSpec, id probes.Identity) string {
 	return id.Key() + "\x00" + probes.SettingsKey(spec)
 }
 
-// track marks a run active: its checks are worth creating pods for.
-func (w *waves) track(m probes.Member) {
+// Track marks a run active: its checks are worth creating pods for.
+func (w *Pool) Track(m probes.Member) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if _, ok := w.runs[memberKey(m)]; !ok {
@@ -139,16 +167,16 @@ func (w *waves) track(m probes.Member) {
 	}
 }
 
-// forget drops a run that completed or was abandoned; checks of it not yet in a pod
+// Forget drops a run that completed or was abandoned; checks of it not yet in a pod
 // are left out of the pods still to create.
-func (w *waves) forget(m probes.Member) {
+func (w *Pool) Forget(m probes.Member) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.runs, memberKey(m))
 }
 
-// forgetTest drops every run of a test that is gone.
-func (w *waves) forgetTest(name string) {
+// ForgetTest drops every run of a test that is gone.
+func (w *Pool) ForgetTest(name string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for key, run := range w.runs {
@@ -158,28 +186,28 @@ func (w *waves) forgetTest(name string) {
 	}
 }
 
-// active reports whether a run is tracked in this process.
-func (w *waves) active(m probes.Member) bool {
+// Active reports whether a run is tracked in this process.
+func (w *Pool) Active(m probes.Member) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	_, ok := w.runs[memberKey(m)]
 	return ok
 }
 
-// failures returns the checks of a run whose pods the API server refused.
-func (w *waves) failures(m probes.Member) []failedChecks {
+// Rejections returns the checks of a run whose pods the API server refused.
+func (w *Pool) Rejections(m probes.Member) []Rejection {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if run, ok := w.runs[memberKey(m)]; ok {
-		return slices.Clone(run.failures)
+		return slices.Clone(run.rejections)
 	}
 	return nil
 }
 
-// need hands the waves the checks of one group that no pod of the run carries, unless
-// the waves already hold them. It reports whether the run must wait for them. visible
-// says whether the cache shows a pod.
-func (w *waves) need(m probes.Member, spec v1alpha1.ReachabilityTestSpec, id probes.Identity, missing []probes.Check, visible func(string) bool) bool {
+// Need hands the pool the checks from one identity that no pod of the run carries,
+// unless the pool already holds them. It reports whether the run must wait for them.
+// visible says whether the cache shows a pod.
+func (w *Pool) Need(m probes.Member, spec v1alpha1.ReachabilityTestSpec, id probes.Identity, missing []probes.Check, visible func(types.NamespacedName) bool) bool {
 	if len(missing) == 0 {
 		return false
 	}
@@ -201,14 +229,14 @@ func (w *waves) need(m probes.Member, spec v1alpha1.ReachabilityTestSpec, id pro
 	}
 	g.last = w.now()
 	g.requests = append(g.requests, waveRequest{member: m, checks: missing})
-	run.asked[key] = &request{waiting: 1, created: map[string]time.Time{}}
-	w.signal()
+	run.asked[key] = &request{waiting: 1, created: map[types.NamespacedName]time.Time{}}
+	w.Signal()
 	return true
 }
 
 // lost is a request whose pods all exist yet one has stayed out of the cache too long:
 // it was deleted before it was read.
-func (w *waves) lost(req *request, visible func(string) bool) bool {
+func (w *Pool) lost(req *request, visible func(types.NamespacedName) bool) bool {
 	if req.waiting > 0 {
 		return false
 	}
@@ -220,16 +248,17 @@ func (w *waves) lost(req *request, visible func(string) bool) bool {
 	return false
 }
 
-// signal wakes the loop: there is new work, or capacity may have come free.
-func (w *waves) signal() {
+// Signal wakes the pool: there is new work, or capacity may have come free.
+func (w *Pool) Signal() {
 	select {
 	case w.wake <- struct{}{}:
 	default:
 	}
 }
 
-// Start creates the pods of each wave once its window has passed, as the cap allows.
-func (w *waves) Start(ctx context.Context) error {
+// Start creates the pods of each wave once its window has passed, as the cap allows,
+// until ctx ends.
+func (w *Pool) Start(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -248,13 +277,13 @@ func (w *waves) Start(ctx context.Context) error {
 }
 
 // untilDue says when the next group or held-back pod may be created.
-func (w *waves) untilDue() (time.Duration, bool) {
+func (w *Pool) untilDue() (time.Duration, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	now := w.now()
 	retry := now
 	if !w.blockedAt.IsZero() {
-		retry = w.blockedAt.Add(waitForCapacityRecheck)
+		retry = w.blockedAt.Add(CapacityRecheck)
 	}
 	next, ok := time.Time{}, false
 	consider := func(at time.Time) {
@@ -279,7 +308,7 @@ func latest(a, b time.Time) time.Time {
 }
 
 // flush creates every pod that is due, as far as the cap allows.
-func (w *waves) flush(ctx context.Context) {
+func (w *Pool) flush(ctx context.Context) {
 	seen, running, err := listProbePods(ctx, w.client)
 	if err != nil {
 		w.block(err)
@@ -293,7 +322,7 @@ func (w *waves) flush(ctx context.Context) {
 		for i, p := range batch {
 			if err := w.create(ctx, p); err != nil {
 				for _, later := range batch[i+1:] {
-					w.limiter.Release(podKey(later.pod))
+					w.limiter.release(client.ObjectKeyFromObject(later.pod))
 				}
 				w.requeue(batch[i:])
 				w.block(err)
@@ -303,8 +332,8 @@ func (w *waves) flush(ctx context.Context) {
 	}
 }
 
-func (w *waves) block(err error) {
-	ctrl.Log.WithName("waves").Error(err, "Cannot create probe pods; retrying")
+func (w *Pool) block(err error) {
+	w.log.Error(err, "Cannot create probe pods; retrying")
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.blockedAt = w.now()
@@ -313,7 +342,7 @@ func (w *waves) block(err error) {
 // take returns the next pods to create: the held-back pods first, then those of the
 // group that has waited longest, as far as the cap allows. A group the cap holds back
 // entirely stays open, and runs that ask meanwhile still join it.
-func (w *waves) take(seen map[string]bool, running int) []*wavePod {
+func (w *Pool) take(seen map[types.NamespacedName]bool, running int) []*wavePod {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.dropIdle()
@@ -330,7 +359,7 @@ func (w *waves) take(seen map[string]bool, running int) []*wavePod {
 	}
 	wave := strconv.FormatInt(w.now().UnixMilli(), 36) + "-" + strconv.Itoa(w.seq+1)
 	first := probes.PodName(g.requests[0].member.Test, wave, probes.PodPlan{Identity: g.identity})
-	if len(w.limiter.Reserve([]string{g.identity.Namespace + "/" + first}, seen, running)) == 0 {
+	if len(w.limiter.reserve([]types.NamespacedName{{Namespace: g.identity.Namespace, Name: first}}, seen, running)) == 0 {
 		w.blockedAt = w.now()
 		return nil
 	}
@@ -338,22 +367,22 @@ func (w *waves) take(seen map[string]bool, running int) []*wavePod {
 	delete(w.open, g.key)
 	pods := w.render(g, wave)
 	w.settle(g, pods)
-	ctrl.Log.WithName("waves").V(4).Info("Wave closed", "wave", wave, "namespace", g.identity.Namespace, "runs", len(g.requests), "pods", len(pods), "waited", w.now().Sub(g.since))
+	w.log.V(4).Info("Wave closed", "wave", wave, "namespace", g.identity.Namespace, "runs", len(g.requests), "pods", len(pods), "waited", w.now().Sub(g.since))
 	granted := 1 + w.reserve(pods[1:], seen, running)
 	w.queue = pods[granted:]
 	return pods[:granted:granted]
 }
 
 // reserve takes capacity for a prefix of pods and says how many.
-func (w *waves) reserve(pods []*wavePod, seen map[string]bool, running int) int {
+func (w *Pool) reserve(pods []*wavePod, seen map[types.NamespacedName]bool, running int) int {
 	if len(pods) == 0 {
 		return 0
 	}
-	names := make([]string, len(pods))
+	names := make([]types.NamespacedName, len(pods))
 	for i, p := range pods {
-		names[i] = podKey(p.pod)
+		names[i] = client.ObjectKeyFromObject(p.pod)
 	}
-	granted := len(w.limiter.Reserve(names, seen, running))
+	granted := len(w.limiter.reserve(names, seen, running))
 	if granted < len(pods) {
 		w.blockedAt = w.now()
 	}
@@ -361,7 +390,7 @@ func (w *waves) reserve(pods []*wavePod, seen map[string]bool, running int) int 
 }
 
 // dropIdle leaves out the checks of runs no longer active, and pods only they need.
-func (w *waves) dropIdle() {
+func (w *Pool) dropIdle() {
 	for key, g := range w.open {
 		g.requests = slices.DeleteFunc(g.requests, func(r waveRequest) bool {
 			_, ok := w.runs[memberKey(r.member)]
@@ -381,7 +410,7 @@ func (w *waves) dropIdle() {
 
 // due is when a group stops gathering: a window after the latest run joined, and no
 // later than maxWaveGather after the first.
-func (w *waves) due(g *waveGroup) time.Time {
+func (w *Pool) due(g *waveGroup) time.Time {
 	byLast, bySince := g.last.Add(w.window), g.since.Add(max(w.window, maxWaveGather))
 	if byLast.Before(bySince) {
 		return byLast
@@ -389,7 +418,7 @@ func (w *waves) due(g *waveGroup) time.Time {
 	return bySince
 }
 
-func (w *waves) oldestDue() *waveGroup {
+func (w *Pool) oldestDue() *waveGroup {
 	var oldest *waveGroup
 	now := w.now()
 	for _, g := range w.open {
@@ -403,11 +432,9 @@ func (w *waves) oldestDue() *waveGroup {
 	return oldest
 }
 
-// render merges the group's checks into as few pods as the per-pod limit allows. A
-// connection that several checks share is made once per pod, and counts once against
-// the limit. Each pod lists only the members whose checks it holds, and each check
-// names its member.
-func (w *waves) render(g *waveGroup, wave string) []*wavePod {
+// render merges the group's checks into as few pods as probes.Chunk allows. Each pod
+// lists only the members whose checks it holds, and each check names its member.
+func (w *Pool) render(g *waveGroup, wave string) []*wavePod {
 	members := make([]probes.Member, len(g.requests))
 	var checks []probes.Check
 	for i, r := range g.requests {
@@ -418,85 +445,13 @@ func (w *waves) render(g *waveGroup, wave string) []*wavePod {
 		}
 	}
 	var pods []*wavePod
-	for index, chunk := range w.chunks(checks) {
+	for index, chunk := range probes.Chunk(checks, w.perPod) {
 		used, rebased := rebase(members, chunk)
 		plan := probes.PodPlan{Identity: g.identity, Index: index, Checks: rebased}
 		pod := probes.RenderPod(probes.SharedPod{Wave: wave, Members: used, Spec: g.spec, Plan: plan}, w.pod)
 		pods = append(pods, &wavePod{group: g.key, pod: pod, members: used, checks: rebased})
 	}
 	return pods
-}
-
-// maxListedBytes bounds the encoded checks of a pod, made or answered by another,
-// whatever the number of runs that share it: they travel in one argument of the probe,
-// and the kernel refuses an argument of more than 128 KiB.
-const maxListedBytes = 96 << 10
-
-// listedBytes is at least what a check takes in the probe's argument.
-func listedBytes(c probes.Check) int {
-	return len(c.Edge) + len(c.Host) + 72
-}
-
-// chunks splits checks into pods of at most perPod connections each: a check joins the
-// pod that already makes its connection, and marks the check there that makes it.
-func (w *waves) chunks(checks []probes.Check) [][]probes.Check {
-	var pods []*chunk
-	for _, c := range checks {
-		p := findChunk(pods, c)
-		if p == nil {
-			if last := len(pods) - 1; last >= 0 && pods[last].fits(c, w.perPod) {
-				p = pods[last]
-			} else {
-				p = &chunk{made: map[probes.Connection]int{}}
-				pods = append(pods, p)
-			}
-		}
-		p.add(c)
-	}
-	out := make([][]probes.Check, len(pods))
-	for i, p := range pods {
-		out[i] = p.checks
-	}
-	return out
-}
-
-// chunk is one pod's checks, where each of its connections is first made, and the
-// size of its checks in the probe's argument.
-type chunk struct {
-	checks []probes.Check
-	made   map[probes.Connection]int
-	bytes  int
-}
-
-// fits says whether the chunk can take a check with a new connection.
-func (c *chunk) fits(check probes.Check, perPod int) bool {
-	return len(c.made) < perPod && c.lists(check)
-}
-
-// lists says whether the chunk's argument has room for one more check.
-func (c *chunk) lists(check probes.Check) bool {
-	return c.bytes+listedBytes(check) <= maxListedBytes
-}
-
-func (c *chunk) add(check probes.Check) {
-	c.bytes += listedBytes(check)
-	check.Same = 0
-	if first, ok := c.made[check.Connection()]; ok {
-		check.Same = first + 1
-	} else {
-		c.made[check.Connection()] = len(c.checks)
-	}
-	c.checks = append(c.checks, check)
-}
-
-// findChunk returns the chunk that makes the check's connection and can list it.
-func findChunk(pods []*chunk, check probes.Check) *chunk {
-	for _, p := range pods {
-		if _, ok := p.made[check.Connection()]; ok && p.lists(check) {
-			return p
-		}
-	}
-	return nil
 }
 
 // rebase keeps the members whose checks a chunk holds and numbers them anew.
@@ -518,7 +473,7 @@ func rebase(members []probes.Member, checks []probes.Check) ([]probes.Member, []
 }
 
 // settle moves each request of a group from the open group to the pods rendered from it.
-func (w *waves) settle(g *waveGroup, pods []*wavePod) {
+func (w *Pool) settle(g *waveGroup, pods []*wavePod) {
 	for _, r := range g.requests {
 		if req := w.requestOf(r.member, g.key); req != nil {
 			req.waiting--
@@ -533,7 +488,7 @@ func (w *waves) settle(g *waveGroup, pods []*wavePod) {
 	}
 }
 
-func (w *waves) requestOf(m probes.Member, group string) *request {
+func (w *Pool) requestOf(m probes.Member, group string) *request {
 	if run, ok := w.runs[memberKey(m)]; ok {
 		return run.asked[group]
 	}
@@ -542,33 +497,39 @@ func (w *waves) requestOf(m probes.Member, group string) *request {
 
 // create creates one pod. A pod the API server refuses fails its checks; other errors
 // are returned, and the pod is tried again later.
-func (w *waves) create(ctx context.Context, p *wavePod) error {
+func (w *Pool) create(ctx context.Context, p *wavePod) error {
 	err := w.client.Create(ctx, p.pod)
 	switch {
 	case err == nil || apierrors.IsAlreadyExists(err):
 		w.created(p)
 		return nil
-	case isRejection(err):
-		w.limiter.Release(podKey(p.pod))
-		w.rejected(p, podFailure{Reason: FailureRejected, Message: fmt.Sprintf("probe pod %s/%s was rejected: %v", p.pod.Namespace, p.pod.Name, err)})
+	case IsRejection(err):
+		w.limiter.release(client.ObjectKeyFromObject(p.pod))
+		w.rejected(p, fmt.Sprintf("probe pod %s/%s was rejected: %v", p.pod.Namespace, p.pod.Name, err))
 		return nil
 	}
-	w.limiter.Release(podKey(p.pod))
+	w.limiter.release(client.ObjectKeyFromObject(p.pod))
 	return fmt.Errorf("creating probe pod %s/%s: %w", p.pod.Namespace, p.pod.Name, err)
 }
 
-func (w *waves) created(p *wavePod) {
+// IsRejection is an error that retrying the same object will not fix: admission denied,
+// an invalid spec, a missing namespace or service account.
+func IsRejection(err error) bool {
+	return apierrors.IsForbidden(err) || apierrors.IsInvalid(err) || apierrors.IsNotFound(err) || apierrors.IsBadRequest(err)
+}
+
+func (w *Pool) created(p *wavePod) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, m := range p.members {
 		if req := w.requestOf(m, p.group); req != nil {
 			req.waiting--
-			req.created[podKey(p.pod)] = w.now()
+			req.created[client.ObjectKeyFromObject(p.pod)] = w.now()
 		}
 	}
 }
 
-func (w *waves) rejected(p *wavePod, f podFailure) {
+func (w *Pool) rejected(p *wavePod, message string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	byMember := map[int][]probes.Check{}
@@ -582,37 +543,33 @@ func (w *waves) rejected(p *wavePod, f podFailure) {
 		if !ok {
 			continue
 		}
-		run.failures = append(run.failures, failedChecks{checks: checks, failure: f})
+		run.rejections = append(run.rejections, Rejection{Checks: checks, Message: message})
 		if req := run.asked[p.group]; req != nil {
 			req.waiting--
 		}
 	}
 }
 
-func (w *waves) requeue(pods []*wavePod) {
+func (w *Pool) requeue(pods []*wavePod) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.queue = append(slices.Clone(pods), w.queue...)
 }
 
 // listProbePods returns every probe pod the cache knows, and how many still run.
-func listProbePods(ctx context.Context, c client.Reader) (map[string]bool, int, error) {
+func listProbePods(ctx context.Context, c client.Reader) (map[types.NamespacedName]bool, int, error) {
 	var list corev1.PodList
 	if err := c.List(ctx, &list, client.HasLabels{probes.LabelRun}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, 0, fmt.Errorf("listing probe pods: %w", err)
 	}
-	seen := make(map[string]bool, len(list.Items))
+	seen := make(map[types.NamespacedName]bool, len(list.Items))
 	running := 0
 	for i := range list.Items {
 		pod := &list.Items[i]
-		seen[podKey(pod)] = true
-		if !podEnded(pod) {
+		seen[client.ObjectKeyFromObject(pod)] = true
+		if pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed {
 			running++
 		}
 	}
 	return seen, running, nil
-}
-
-func podEnded(pod *corev1.Pod) bool {
-	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
 }

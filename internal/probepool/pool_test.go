@@ -1,4 +1,4 @@
-package controllers
+package probepool
 
 import (
 	"fmt"
@@ -13,54 +13,63 @@ import (
 	"github.com/netconform/netconform/probes"
 )
 
-func unitWaves(capacity, perPod int, c *unitClock) *waves {
-	w := newWaves(nil, unitLimiter(capacity, c), Options{Plan: probes.PlanOptions{MaxChecksPerPod: perPod}, WaveWindow: 100 * time.Millisecond})
+func unitPool(capacity, perPod int, c *unitClock) *Pool {
+	w := New(nil, Options{MaxChecksPerPod: perPod, MaxConcurrentPods: capacity, Window: 100 * time.Millisecond})
+	w.limiter.now = c.now
 	w.now = c.now
 	return w
+}
+
+func unitCheck(edge, host string, port int32, deny bool) probes.Check {
+	return probes.Check{Edge: edge, Kind: probes.KindTCP, Host: host, Port: port, Deny: deny}
 }
 
 func unitMember(i int) probes.Member {
 	return probes.Member{Test: fmt.Sprintf("t%d", i), UID: types.UID(fmt.Sprintf("uid-%d", i)), Run: "g1-a"}
 }
 
-func nothingVisible(string) bool { return false }
+func nothingVisible(types.NamespacedName) bool { return false }
 
 // podMembers reads back, per pod, the member and edge of each check it carries.
 func podMembers(t *testing.T, pods []*wavePod) [][]string {
 	t.Helper()
 	var out [][]string
 	for _, p := range pods {
-		content, err := decodePodContent(p.pod)
+		members, err := probes.MembersOf(p.pod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checks, err := probes.ChecksOf(p.pod)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var tests []string
-		for _, c := range content.checks {
-			tests = append(tests, content.members[c.Member].Test+"/"+c.Edge)
+		for _, c := range checks {
+			tests = append(tests, members[c.Member].Test+"/"+c.Edge)
 		}
 		out = append(out, tests)
 	}
 	return out
 }
 
-func TestWavesMergeRunsOfOneIdentityIntoFewPods(t *testing.T) {
+func TestPoolMergeRunsOfOneIdentityIntoFewPods(t *testing.T) {
 	clock := &unitClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
-	w := unitWaves(0, 3, clock)
+	w := unitPool(0, 3, clock)
 	front := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "front"}}
 	back := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "back"}}
 	spec := v1alpha1.ReachabilityTestSpec{}
 	for i := range 2 {
 		m := unitMember(i)
-		w.track(m)
+		w.Track(m)
 		checks := []probes.Check{unitCheck("a", fmt.Sprintf("10.0.%d.1", i), 80, false), unitCheck("b", fmt.Sprintf("10.0.%d.2", i), 80, false)}
-		if !w.need(m, spec, front, checks, nothingVisible) {
+		if !w.Need(m, spec, front, checks, nothingVisible) {
 			t.Fatal("a run with missing checks does not wait")
 		}
-		if !w.need(m, spec, front, checks, nothingVisible) {
+		if !w.Need(m, spec, front, checks, nothingVisible) {
 			t.Fatal("a run asking again does not wait")
 		}
 	}
-	w.need(unitMember(0), spec, back, []probes.Check{unitCheck("c", "10.0.0.3", 80, false)}, nothingVisible)
+	w.Need(unitMember(0), spec, back, []probes.Check{unitCheck("c", "10.0.0.3", 80, false)}, nothingVisible)
 
 	if pods := w.take(nil, 0); len(pods) != 0 {
 		t.Fatalf("%d pods before the window passed", len(pods))
@@ -82,13 +91,13 @@ func TestWavesMergeRunsOfOneIdentityIntoFewPods(t *testing.T) {
 	}
 }
 
-func TestWavesMakeASharedConnectionOnce(t *testing.T) {
+func TestPoolMakeASharedConnectionOnce(t *testing.T) {
 	clock := &unitClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
-	w := unitWaves(0, 2, clock)
+	w := unitPool(0, 2, clock)
 	front := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "front"}}
 	for i := range 3 {
-		w.track(unitMember(i))
-		w.need(unitMember(i), v1alpha1.ReachabilityTestSpec{}, front, []probes.Check{
+		w.Track(unitMember(i))
+		w.Need(unitMember(i), v1alpha1.ReachabilityTestSpec{}, front, []probes.Check{
 			unitCheck("api", "10.0.0.1", 80, false),
 			unitCheck("db", "10.0.0.2", 5432, true),
 			unitCheck("db-allowed", "10.0.0.2", 5432, false), // expects otherwise: retried otherwise
@@ -106,26 +115,25 @@ func TestWavesMakeASharedConnectionOnce(t *testing.T) {
 	if got := podMembers(t, pods); !reflect.DeepEqual(got, want) {
 		t.Fatalf("pods carry %v, want %v: two connections a pod", got, want)
 	}
-	content, err := decodePodContent(pods[0].pod)
+	checks, err := probes.ChecksOf(pods[0].pod)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if content.made != 2 || !reflect.DeepEqual(content.results, []int{0, 1, 0, 1, 0, 1}) {
-		t.Errorf("the first pod makes %d connections, results %v; want 2, each answering three runs", content.made, content.results)
+	if made, results := probes.Made(checks), probes.ResultIndexes(checks); len(made) != 2 || !reflect.DeepEqual(results, []int{0, 1, 0, 1, 0, 1}) {
+		t.Errorf("the first pod makes %d connections, results %v; want 2, each answering three runs", len(made), results)
 	}
-	checks, places := content.checksOf(2)
-	if !reflect.DeepEqual(places, []int{0, 1}) || checks[0] != unitCheck("api", "10.0.0.1", 80, false) {
-		t.Errorf("t2 reads %v at %v, want its own checks, as planned, at the shared results", checks, places)
+	if own := checks[4]; own.Member != 2 || own.Edge != "api" || own.Same != 1 {
+		t.Errorf("t2's first check is %+v, want its api check answered by the pod's first connection", own)
 	}
 }
 
-func TestWavesHoldAGroupUnderTheCapAndLetRunsJoin(t *testing.T) {
+func TestPoolHoldAGroupUnderTheCapAndLetRunsJoin(t *testing.T) {
 	clock := &unitClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
-	w := unitWaves(1, 100, clock)
+	w := unitPool(1, 100, clock)
 	front := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "front"}}
 	ask := func(i int) {
-		w.track(unitMember(i))
-		w.need(unitMember(i), v1alpha1.ReachabilityTestSpec{}, front, []probes.Check{unitCheck("a", "10.0.0.1", 80, false)}, nothingVisible)
+		w.Track(unitMember(i))
+		w.Need(unitMember(i), v1alpha1.ReachabilityTestSpec{}, front, []probes.Check{unitCheck("a", "10.0.0.1", 80, false)}, nothingVisible)
 	}
 	ask(0)
 	clock.advance(100 * time.Millisecond)
@@ -133,7 +141,7 @@ func TestWavesHoldAGroupUnderTheCapAndLetRunsJoin(t *testing.T) {
 		t.Fatalf("%d pods created while the cap is full", len(pods))
 	}
 	ask(1) // joins the group the cap holds back
-	w.forget(unitMember(0))
+	w.Forget(unitMember(0))
 	clock.advance(100 * time.Millisecond)
 	pods := w.take(nil, 0)
 	if got, want := podMembers(t, pods), [][]string{{"t1/a"}}; !reflect.DeepEqual(got, want) {
@@ -141,13 +149,13 @@ func TestWavesHoldAGroupUnderTheCapAndLetRunsJoin(t *testing.T) {
 	}
 }
 
-func TestWavesGatherNoLongerThanTheirBound(t *testing.T) {
+func TestPoolGatherNoLongerThanTheirBound(t *testing.T) {
 	clock := &unitClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
-	w := unitWaves(0, 100, clock)
+	w := unitPool(0, 100, clock)
 	front := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "front"}}
 	for i := 0; ; i++ {
-		w.track(unitMember(i))
-		w.need(unitMember(i), v1alpha1.ReachabilityTestSpec{}, front, []probes.Check{unitCheck("a", "10.0.0.1", 80, false)}, nothingVisible)
+		w.Track(unitMember(i))
+		w.Need(unitMember(i), v1alpha1.ReachabilityTestSpec{}, front, []probes.Check{unitCheck("a", "10.0.0.1", 80, false)}, nothingVisible)
 		clock.advance(50 * time.Millisecond) // runs keep joining within the window
 		if pods := w.take(nil, 0); len(pods) > 0 {
 			if waited := time.Duration(i+1) * 50 * time.Millisecond; waited != maxWaveGather {
@@ -158,43 +166,9 @@ func TestWavesGatherNoLongerThanTheirBound(t *testing.T) {
 	}
 }
 
-func TestWithoutChecks(t *testing.T) {
-	a, b := unitCheck("a", "10.0.0.1", 80, false), unitCheck("b", "10.0.0.2", 80, true)
-	tests := []struct {
-		checks, carried, want []probes.Check
-	}{
-		{[]probes.Check{a, b}, nil, []probes.Check{a, b}},
-		{[]probes.Check{a, b}, []probes.Check{b}, []probes.Check{a}},
-		{[]probes.Check{a, a, b}, []probes.Check{a}, []probes.Check{a, b}}, // duplicates count
-		{[]probes.Check{a}, []probes.Check{a, b}, nil},
-		{[]probes.Check{withPolicy(a, probes.PolicyDenies)}, []probes.Check{withPolicy(a, probes.PolicyAllows)}, nil}, // verdicts are read anew
-	}
-	for _, tt := range tests {
-		if got := withoutChecks(tt.checks, tt.carried); !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("withoutChecks(%v, %v) = %v, want %v", tt.checks, tt.carried, got, tt.want)
-		}
-	}
-}
-
-func TestChecksByIdentityJoinsThePodsOfAnIdentity(t *testing.T) {
-	front := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "front"}}
-	back := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "back"}}
-	a, b, c := unitCheck("a", "10.0.0.1", 80, false), unitCheck("b", "10.0.0.2", 80, false), unitCheck("c", "10.0.0.3", 80, false)
-	plan := probes.Plan{Pods: []probes.PodPlan{
-		{Identity: front, Checks: []probes.Check{a}},
-		{Identity: back, Checks: []probes.Check{b}},
-		{Identity: front, Index: 1, Checks: []probes.Check{c}},
-	}}
-	got := checksByIdentity(plan)
-	want := []identityChecks{{identity: front, checks: []probes.Check{a, c}}, {identity: back, checks: []probes.Check{b}}}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("checksByIdentity = %+v, want %+v", got, want)
-	}
-}
-
-func TestWavesKeepEachPodsChecksArgumentUnderTheKernelsLimit(t *testing.T) {
+func TestPoolKeepEachPodsChecksArgumentUnderTheKernelsLimit(t *testing.T) {
 	clock := &unitClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
-	w := unitWaves(0, probes.MaxChecksPerPod, clock)
+	w := unitPool(0, probes.MaxChecksPerPod, clock)
 	front := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "front"}}
 	host := strings.Repeat("a", 60) + ".shop.svc.cluster.local."
 	for i := range 40 { // 40 runs of 100 edges, all towards one connection
@@ -202,8 +176,8 @@ func TestWavesKeepEachPodsChecksArgumentUnderTheKernelsLimit(t *testing.T) {
 		for e := range 100 {
 			checks = append(checks, unitCheck(fmt.Sprintf("edge-%03d-%s", e, strings.Repeat("x", 40)), host, 443, false))
 		}
-		w.track(unitMember(i))
-		w.need(unitMember(i), v1alpha1.ReachabilityTestSpec{}, front, checks, nothingVisible)
+		w.Track(unitMember(i))
+		w.Need(unitMember(i), v1alpha1.ReachabilityTestSpec{}, front, checks, nothingVisible)
 	}
 	clock.advance(time.Second)
 	var pods []*wavePod
@@ -221,9 +195,4 @@ func TestWavesKeepEachPodsChecksArgumentUnderTheKernelsLimit(t *testing.T) {
 	if listed != 4000 || len(pods) < 2 {
 		t.Errorf("%d pods list %d checks, want 4000 checks over more than one pod", len(pods), listed)
 	}
-}
-
-func withPolicy(c probes.Check, verdict probes.PolicyVerdict) probes.Check {
-	c.Policy = verdict
-	return c
 }

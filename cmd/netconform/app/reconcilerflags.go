@@ -1,0 +1,51 @@
+package app
+
+import (
+	"flag"
+	"fmt"
+
+	"github.com/netconform/netconform/controllers"
+	"github.com/netconform/netconform/probes"
+)
+
+// reconcilerFlags set the reconciler's options that `manager` and `run` share, starting
+// from controllers.DefaultOptions, so that the operator and the gate run the same
+// reconciler the same way.
+type reconcilerFlags struct {
+	opts controllers.Options
+}
+
+func (f *reconcilerFlags) bind(fs *flag.FlagSet) {
+	f.opts = controllers.DefaultOptions()
+	o := &f.opts
+	fs.IntVar(&o.MaxConcurrentProbePods, "max-concurrent-probe-pods", o.MaxConcurrentProbePods, "most probe pods running at once across all tests; 0 for no cap")
+	fs.IntVar(&o.MaxConcurrentReconciles, "workers", o.MaxConcurrentReconciles, "tests reconciled in parallel; a worker mostly waits on the API server")
+	fs.IntVar(&o.MaxChecksPerPod, "max-checks-per-pod", o.MaxChecksPerPod, fmt.Sprintf("connections one probe pod makes before another is added (at most %d)", probes.MaxChecksPerPod))
+	fs.StringVar(&o.Plan.ClusterDomain, "cluster-domain", o.Plan.ClusterDomain, "the cluster's DNS domain, for Service names")
+	fs.DurationVar(&o.PodStartTimeout, "probe-pod-start-timeout", o.PodStartTimeout, "how long a probe pod may take to start before its checks become Error")
+	// The enforcer programs a new probe pod without saying when it is done.
+	fs.DurationVar(&o.Pod.Settle, "probe-settle-time", o.Pod.Settle,
+		"how long a check the NetworkPolicies have no verdict on waits before its first attempt, so that the policy enforcer has programmed the new probe pod")
+	fs.DurationVar(&o.Pod.MaxSettle, "probe-max-settle-time", o.Pod.MaxSettle,
+		"how long a check the NetworkPolicies have a verdict on is retried while the dataplane disagrees with them; raise it for slow enforcers")
+}
+
+// validate names the flag and its range when a value cannot work.
+func (f *reconcilerFlags) validate() error {
+	o := f.opts
+	switch {
+	case o.MaxChecksPerPod < 1 || o.MaxChecksPerPod > probes.MaxChecksPerPod:
+		return fmt.Errorf("--max-checks-per-pod must be from 1 to %d", probes.MaxChecksPerPod)
+	case o.MaxConcurrentProbePods < 0:
+		return fmt.Errorf("--max-concurrent-probe-pods %d: give 0 for no cap or a positive number", o.MaxConcurrentProbePods)
+	case o.MaxConcurrentReconciles < 1:
+		return fmt.Errorf("--workers %d: give at least 1", o.MaxConcurrentReconciles)
+	case o.PodStartTimeout <= 0:
+		return fmt.Errorf("--probe-pod-start-timeout %s: give a positive duration such as 2m", o.PodStartTimeout)
+	case o.Pod.Settle < 0 || o.Pod.MaxSettle < 0:
+		return fmt.Errorf("--probe-settle-time and --probe-max-settle-time cannot be negative")
+	case o.Plan.ClusterDomain == "":
+		return fmt.Errorf("--cluster-domain is empty: give the cluster's DNS domain, such as cluster.local")
+	}
+	return nil
+}

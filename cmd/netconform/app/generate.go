@@ -10,14 +10,12 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/internal/generate"
-	"github.com/netconform/netconform/internal/netpol"
 	"github.com/netconform/netconform/internal/prediction"
 )
 
@@ -73,7 +71,7 @@ func generateYAML(ctx context.Context, r client.Reader, namespace string, stderr
 	if err != nil {
 		return nil, fmt.Errorf("reading the cluster: %w", err)
 	}
-	if !hasNamespace(c, namespace) {
+	if !c.HasNamespace(namespace) {
 		return nil, fmt.Errorf("--namespace %s: no such namespace in the cluster", namespace)
 	}
 	t := generate.Tests(c, namespace)
@@ -100,8 +98,4 @@ func newReader(kubeconfig, kubeContext string) (client.Reader, error) {
 		return nil, fmt.Errorf("connecting to the cluster: %w", err)
 	}
 	return c, nil
-}
-
-func hasNamespace(c *netpol.Cluster, name string) bool {
-	return slices.ContainsFunc(c.Namespaces, func(ns corev1.Namespace) bool { return ns.Name == name })
 }

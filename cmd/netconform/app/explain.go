@@ -35,8 +35,7 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&from, "from", "", "the source: a pod of namespace NS with these labels ("+fromForm+")")
 	fs.StringVar(&to, "to", "", "the destination ("+toForm+")")
 	fs.StringVar(&protocol, "protocol", "TCP", "TCP or UDP")
-	fs.StringVar(&kubeconfig, "kubeconfig", "", "path to a kubeconfig (default: $KUBECONFIG, ~/.kube/config, then in-cluster)")
-	fs.StringVar(&kubeContext, "context", "", "the kubeconfig context to use")
+	bindClusterFlags(fs, &kubeconfig, &kubeContext)
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}

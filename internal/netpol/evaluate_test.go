@@ -327,3 +327,14 @@ func TestEvaluateNilCluster(t *testing.T) {
 		t.Errorf("Decision = %+v, want allowed over TCP", d)
 	}
 }
+
+func TestHasNamespace(t *testing.T) {
+	c := world()
+	if !c.HasNamespace("x") || c.HasNamespace("w") {
+		t.Errorf("HasNamespace(x), HasNamespace(w) = %v, %v; want true, false", c.HasNamespace("x"), c.HasNamespace("w"))
+	}
+	var none *Cluster
+	if none.HasNamespace("x") {
+		t.Error("a nil Cluster has namespace x")
+	}
+}

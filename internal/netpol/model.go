@@ -13,6 +13,7 @@ package netpol
 
 import (
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -27,6 +28,11 @@ type Cluster struct {
 	Pods       []corev1.Pod
 	Services   []corev1.Service
 	Policies   []networkingv1.NetworkPolicy
+}
+
+// HasNamespace reports whether the snapshot holds the namespace of that name.
+func (c *Cluster) HasNamespace(name string) bool {
+	return c != nil && slices.ContainsFunc(c.Namespaces, func(ns corev1.Namespace) bool { return ns.Name == name })
 }
 
 // Peer is one end of a connection: a pod, or an address outside the pods.

@@ -1,4 +1,5 @@
-// Package app is the netconform command line: one file per subcommand.
+// Package app is the netconform command line: this file dispatches, each subcommand has
+// a file of its own, and cluster.go holds what the commands that talk to a cluster share.
 package app
 
 import (

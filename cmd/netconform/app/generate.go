@@ -8,21 +8,15 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/internal/generate"
-	"github.com/netconform/netconform/internal/netpol"
 	"github.com/netconform/netconform/internal/prediction"
 )
-
-// readTimeout bounds the reads of explain and generate.
-const readTimeout = 30 * time.Second
 
 func runGenerate(args []string, stdout, stderr io.Writer) int {
 	var namespace, kubeconfig, kubeContext string
@@ -34,8 +28,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&namespace, "namespace", "", "the namespace whose policies, pods and Services to cover (required)")
-	fs.StringVar(&kubeconfig, "kubeconfig", "", "path to a kubeconfig (default: $KUBECONFIG, ~/.kube/config, then in-cluster)")
-	fs.StringVar(&kubeContext, "context", "", "the kubeconfig context to use")
+	bindClusterFlags(fs, &kubeconfig, &kubeContext)
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
@@ -73,7 +66,7 @@ func generateYAML(ctx context.Context, r client.Reader, namespace string, stderr
 	if err != nil {
 		return nil, fmt.Errorf("reading the cluster: %w", err)
 	}
-	if !hasNamespace(c, namespace) {
+	if !c.HasNamespace(namespace) {
 		return nil, fmt.Errorf("--namespace %s: no such namespace in the cluster", namespace)
 	}
 	t := generate.Tests(c, namespace)
@@ -87,21 +80,4 @@ func generateYAML(ctx context.Context, r client.Reader, namespace string, stderr
 		fmt.Fprintf(stderr, "netconform generate: stopped at %d edges, the most a ReachabilityTest holds\n", generate.MaxEdges)
 	}
 	return generate.YAML(t, namespace)
-}
-
-// newReader is a client of the cluster the kubeconfig names.
-func newReader(kubeconfig, kubeContext string) (client.Reader, error) {
-	cfg, err := kubeConfig(kubeconfig, kubeContext)
-	if err != nil {
-		return nil, err
-	}
-	c, err := client.New(cfg, client.Options{Scheme: newScheme()})
-	if err != nil {
-		return nil, fmt.Errorf("connecting to the cluster: %w", err)
-	}
-	return c, nil
-}
-
-func hasNamespace(c *netpol.Cluster, name string) bool {
-	return slices.ContainsFunc(c.Namespaces, func(ns corev1.Namespace) bool { return ns.Name == name })
 }

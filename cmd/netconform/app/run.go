@@ -14,7 +14,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/config"
@@ -45,8 +44,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func (f *runFlags) bind(fs *flag.FlagSet) {
 	fs.Var(&f.files, "f", "a file, a directory of files, or - for stdin, holding ReachabilityTests (repeatable)")
-	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "path to a kubeconfig (default: $KUBECONFIG, ~/.kube/config, then in-cluster)")
-	fs.StringVar(&f.kubeContext, "context", "", "the kubeconfig context to use")
+	bindClusterFlags(fs, &f.kubeconfig, &f.kubeContext)
 	fs.StringVar(&f.output, "output", "table", "how to print the results: table, json or markdown")
 	fs.StringVar(&f.junit, "junit", "", "also write JUnit XML to this path")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up (exit 2) when the runs have not completed by then")
@@ -58,6 +56,11 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 	// A namespace of its own keeps the gate's canary away from every workload.
 	f.reconciler.opts.CanaryNamespace = "netconform-canary"
 	f.reconciler.opts.CreateCanaryNamespace = true
+}
+
+// restConfig is the cluster the flags name.
+func (f *runFlags) restConfig() (*rest.Config, error) {
+	return kubeConfig(f.kubeconfig, f.kubeContext)
 }
 
 func runRun(args []string, stdout, stderr io.Writer) int {
@@ -119,7 +122,7 @@ func (f *runFlags) validate(fs *flag.FlagSet) error {
 // execute applies the tests, runs them (in-process unless an operator does) and returns
 // them as they completed.
 func (f *runFlags) execute(ctx context.Context, tests []v1alpha1.ReachabilityTest, stderr io.Writer) ([]v1alpha1.ReachabilityTest, error) {
-	cfg, err := kubeConfig(f.kubeconfig, f.kubeContext)
+	cfg, err := f.restConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -168,26 +171,4 @@ func (f *runFlags) startReconciler(ctx context.Context, cfg *rest.Config) error 
 	}
 	go func() { _ = mgr.Start(ctx) }()
 	return nil
-}
-
-// kubeConfig loads a kubeconfig as kubectl does: --kubeconfig, then $KUBECONFIG and
-// ~/.kube/config, then the in-cluster service account; --context picks a context.
-func kubeConfig(path, context string) (*rest.Config, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = path
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context})
-	cfg, err := cc.ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("no cluster to run on: %w (pass --kubeconfig, --context or set KUBECONFIG)", err)
-	}
-	return unthrottled(cfg), nil
-}
-
-// unthrottled leaves flow control to the API server, as controller-runtime's own loader
-// does: client-go's default of 5 requests a second would hold back a batch of tests.
-func unthrottled(cfg *rest.Config) *rest.Config {
-	if cfg.QPS == 0 && cfg.RateLimiter == nil {
-		cfg.QPS = -1
-	}
-	return cfg
 }

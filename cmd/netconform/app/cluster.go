@@ -1,0 +1,106 @@
+package app
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/internal/version"
+)
+
+// This file holds what the commands that talk to a cluster share: finding the cluster,
+// the scheme, a reader, and the image the process runs.
+
+// readTimeout bounds the reads of explain and generate.
+const readTimeout = 30 * time.Second
+
+// bindClusterFlags binds --kubeconfig and --context, which every command that talks to a
+// cluster reads with kubeConfig.
+func bindClusterFlags(fs *flag.FlagSet, kubeconfig, kubeContext *string) {
+	fs.StringVar(kubeconfig, "kubeconfig", "", "path to a kubeconfig (default: the files in $KUBECONFIG, else ~/.kube/config; with neither, the in-cluster service account)")
+	fs.StringVar(kubeContext, "context", "", "the kubeconfig context to use (default: the kubeconfig's current context)")
+}
+
+// kubeConfig loads a kubeconfig as kubectl does: --kubeconfig, else the files in
+// $KUBECONFIG, else ~/.kube/config; --context picks a context. When none of them
+// configures a cluster, client-go's deferred loading falls back to the in-cluster service
+// account (DeferredLoadingClientConfig.ClientConfig in tools/clientcmd: an empty or
+// default merged config gives way to the in-cluster config when a pod's
+// KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT and token are there).
+func kubeConfig(path, context string) (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = path
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context})
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("no cluster to run on: %w (pass --kubeconfig, --context or set KUBECONFIG)", err)
+	}
+	return unthrottled(cfg), nil
+}
+
+// unthrottled leaves flow control to the API server, as controller-runtime's own loader
+// does: client-go's default of 5 requests a second would hold back a batch of tests.
+func unthrottled(cfg *rest.Config) *rest.Config {
+	if cfg.QPS == 0 && cfg.RateLimiter == nil {
+		cfg.QPS = -1
+	}
+	return cfg
+}
+
+func newScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := v1alpha1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// newReader is a client of the cluster the kubeconfig names.
+func newReader(kubeconfig, kubeContext string) (client.Reader, error) {
+	cfg, err := kubeConfig(kubeconfig, kubeContext)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: newScheme()})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the cluster: %w", err)
+	}
+	return c, nil
+}
+
+// ownImage is the image of this process's own pod (the manager's, or the gate's in a
+// Job), named by the downward API, so that probe pods run whatever image an overlay or a
+// registry mirror gave it.
+func ownImage(cfg *rest.Config) string {
+	name, namespace := os.Getenv("POD_NAME"), os.Getenv("POD_NAMESPACE")
+	if name == "" || namespace == "" {
+		return version.DefaultImage()
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var pod *corev1.Pod
+		if pod, err = cs.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{}); err == nil && len(pod.Spec.Containers) > 0 {
+			return pod.Spec.Containers[0].Image
+		}
+	}
+	ctrl.Log.Error(err, "Cannot read the manager's own pod; probe pods use the default image", "image", version.DefaultImage())
+	return version.DefaultImage()
+}

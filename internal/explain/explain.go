@@ -1,0 +1,200 @@
+// Package explain judges one connection against a cluster's NetworkPolicies without
+// sending a packet, for `netconform explain`: from a source identity (a namespace and the
+// labels of a pod in it) to a Service, a pod or an address, at a port. It reads what the
+// verdict depends on through a client.Reader, asks the NetworkPolicy model (netpol) and
+// answers whether the connection is allowed, with the model's reasons and what could
+// make the answer wrong on a real dataplane.
+package explain
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/internal/netpol"
+	"github.com/netconform/netconform/internal/prediction"
+)
+
+// Kind is what the destination of a Query is.
+type Kind string
+
+// The destinations a Query can name.
+const (
+	// Service is a Service, Namespace/Name, judged towards each of its ready backends.
+	Service Kind = "Service"
+	// Pod is a pod, Namespace/Name.
+	Pod Kind = "Pod"
+	// Address is an IP: a pod's, when a pod has it, else an address outside the pods.
+	Address Kind = "Address"
+)
+
+// Query is one connection to judge: a source identity to a destination port.
+type Query struct {
+	// From is the source: a pod of From.Namespace carrying From.PodLabels.
+	From v1alpha1.Source
+	// Kind is what the destination is.
+	Kind Kind
+	// Namespace and Name name the Service or the pod.
+	Namespace, Name string
+	// IP is the Address.
+	IP string
+	// Port is the destination port: the Service's port for a Service, else the port the
+	// destination listens on.
+	Port int32
+	// Protocol is TCP or UDP.
+	Protocol corev1.Protocol
+}
+
+// Answer is the verdict on a Query.
+type Answer struct {
+	// Allowed is true when the policies allow every connection the query may make (to
+	// each backend of a Service).
+	Allowed bool
+	// Reasons are the model's sentences, the verdict on each connection first.
+	Reasons []string
+	// Caveats are what could make the answer wrong on a real dataplane: behaviour the
+	// NetworkPolicy API leaves undefined, backends of a Service that disagree, a source
+	// that may not look the Service's name up.
+	Caveats []string
+}
+
+// Lines is the answer as `netconform explain` prints it: ALLOWED or DENIED, the reasons,
+// then each caveat after "caveat: ".
+func (a Answer) Lines() []string {
+	lines := []string{"DENIED"}
+	if a.Allowed {
+		lines[0] = "ALLOWED"
+	}
+	lines = append(lines, a.Reasons...)
+	for _, c := range a.Caveats {
+		lines = append(lines, "caveat: "+c)
+	}
+	return lines
+}
+
+// Connection reads the objects the query depends on and judges it against the cluster's
+// policies. Errors about the query name its part as `netconform explain`'s flags do
+// (--from, --to): a source namespace, Service or pod that does not exist, or a port the
+// Service does not have.
+func Connection(ctx context.Context, r client.Reader, q Query) (Answer, error) {
+	edges := []v1alpha1.Edge{{From: q.From}}
+	switch q.Kind {
+	case Service:
+		edges[0].To.Service = &v1alpha1.ServiceDestination{Namespace: q.Namespace, Name: q.Name}
+	case Pod:
+		edges[0].To.Pods = &v1alpha1.PodsDestination{Namespace: q.Namespace}
+	case Address:
+		// The address may be a pod's: read the namespaces of the pods that have it.
+		nss, err := namespacesWithIP(ctx, r, q.IP)
+		if err != nil {
+			return Answer{}, err
+		}
+		for _, ns := range nss {
+			edges = append(edges, v1alpha1.Edge{From: q.From, To: v1alpha1.Destination{Pods: &v1alpha1.PodsDestination{Namespace: ns}}})
+		}
+	default:
+		return Answer{}, fmt.Errorf("unknown kind of destination %q: want %s, %s or %s", q.Kind, Service, Pod, Address)
+	}
+	c, err := prediction.Snapshot(ctx, r, edges)
+	if err != nil {
+		return Answer{}, fmt.Errorf("reading the cluster: %w", err)
+	}
+	if !c.HasNamespace(q.From.Namespace) {
+		return Answer{}, fmt.Errorf("--from: namespace %s does not exist in the cluster", q.From.Namespace)
+	}
+	// A name no real pod can have, so the source is never taken for the destination.
+	src := netpol.PodPeer(prediction.Source(q.From, "["+labelString(q.From.PodLabels)+"]", ""))
+	var decisions []netpol.Decision
+	var notes []string
+	switch q.Kind {
+	case Service:
+		decisions, err = c.EvaluateService(src, q.Namespace, q.Name, q.Port, q.Protocol)
+		if err != nil {
+			return Answer{}, fmt.Errorf("--to: %w", err)
+		}
+		notes = serviceNotes(c, src, decisions)
+	case Pod:
+		i := slices.IndexFunc(c.Pods, func(p corev1.Pod) bool { return p.Namespace == q.Namespace && p.Name == q.Name })
+		if i < 0 {
+			return Answer{}, fmt.Errorf("--to: pod %s/%s not found", q.Namespace, q.Name)
+		}
+		decisions = []netpol.Decision{c.Evaluate(netpol.Connection{From: src, To: netpol.PodPeer(&c.Pods[i]), Port: q.Port, Protocol: q.Protocol})}
+	case Address:
+		decisions = []netpol.Decision{c.Evaluate(netpol.Connection{From: src, To: netpol.AddressPeer(q.IP), Port: q.Port, Protocol: q.Protocol})}
+	}
+	a := Answer{Allowed: !slices.ContainsFunc(decisions, func(d netpol.Decision) bool { return !d.Allowed })}
+	for _, d := range decisions {
+		a.Reasons = append(a.Reasons, d.Reasons...)
+	}
+	for _, d := range decisions {
+		a.Caveats = append(a.Caveats, d.Caveats...)
+	}
+	a.Caveats = append(a.Caveats, notes...)
+	return a, nil
+}
+
+// serviceNotes: the backends of a Service that disagree, and a source that may not look
+// the Service's name up.
+func serviceNotes(c *netpol.Cluster, src netpol.Peer, decisions []netpol.Decision) []string {
+	var notes []string
+	if slices.ContainsFunc(decisions, func(d netpol.Decision) bool { return d.Allowed != decisions[0].Allowed }) {
+		notes = append(notes, "the Service's backends get different verdicts: whether a connection succeeds depends on the backend it reaches")
+	}
+	dns, err := prediction.DNSLookup(c, src)
+	if err != nil {
+		return notes
+	}
+	for _, d := range dns {
+		if !d.Allowed {
+			return append(notes, fmt.Sprintf("looking the Service's name up fails, so only its cluster IP can be reached: %s", d.Reasons[0]))
+		}
+	}
+	return notes
+}
+
+// namespacesWithIP lists the namespaces of the pods that have the address.
+func namespacesWithIP(ctx context.Context, r client.Reader, ip string) ([]string, error) {
+	var pods corev1.PodList
+	if err := r.List(ctx, &pods); err != nil {
+		return nil, fmt.Errorf("reading the cluster's pods: %w", err)
+	}
+	var out []string
+	for _, p := range pods.Items {
+		ips := []string{p.Status.PodIP}
+		for _, pi := range p.Status.PodIPs {
+			ips = append(ips, pi.IP)
+		}
+		if slices.ContainsFunc(ips, func(s string) bool { return sameIP(s, ip) }) && !slices.Contains(out, p.Namespace) {
+			out = append(out, p.Namespace)
+		}
+	}
+	return out, nil
+}
+
+func sameIP(a, b string) bool {
+	x, errX := netip.ParseAddr(a)
+	y, errY := netip.ParseAddr(b)
+	return errX == nil && errY == nil && x.Unmap() == y.Unmap()
+}
+
+// labelString is labels as k=v,k=v sorted by key, or "no labels".
+func labelString(labels map[string]string) string {
+	if len(labels) == 0 {
+		return "no labels"
+	}
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for i, k := range keys {
+		keys[i] = k + "=" + labels[k]
+	}
+	return strings.Join(keys, ",")
+}

@@ -20,7 +20,7 @@ func (b *bench) microBenchmarks() error {
 		return fmt.Errorf("go test -bench: %w\n%s", err, out)
 	}
 	runs := figures.ParseGoBench(string(out))
-	b.report.Add(figures.Figure{Key: "plan10000_ms", Label: "planning 10,000 edges (go test -bench)", Unit: "ms", Samples: scale(runs["BuildPlan10000Edges"], 1e-6), Target: figures.Under(50)})
+	b.report.Add(figures.Figure{Key: "plan10000_ms", Label: "planning 10,000 edges into pods (go test -bench)", Unit: "ms", Samples: scale(runs["BuildPlan10000Edges"], 1e-6), Target: figures.Under(50)})
 	b.report.Add(figures.Figure{Key: "encode100_us", Label: "encoding 100 results", Unit: "µs", Samples: scale(runs["EncodeResults100"], 1e-3)})
 	b.report.Add(figures.Figure{Key: "decode100_us", Label: "decoding 100 results", Unit: "µs", Samples: scale(runs["DecodeResults100"], 1e-3)})
 	return nil

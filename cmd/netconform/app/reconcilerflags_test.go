@@ -1,0 +1,73 @@
+package app
+
+import (
+	"flag"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/netconform/netconform/controllers"
+)
+
+// The operator and the gate run one reconciler: the same flags, from the same defaults.
+func TestManagerAndRunShareReconcilerOptions(t *testing.T) {
+	parse := func(bind func(*flag.FlagSet), args ...string) {
+		t.Helper()
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		bind(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+	}
+	t.Setenv("POD_NAMESPACE", "")
+	t.Setenv("NETCONFORM_PROBE_IMAGE", "")
+	var m managerFlags
+	var r runFlags
+	parse(m.bind)
+	parse(r.bind)
+	want := controllers.DefaultOptions()
+	if m.reconciler.opts != want {
+		t.Errorf("manager's options %+v, want the defaults %+v", m.reconciler.opts, want)
+	}
+	gate := r.reconciler.opts
+	if !gate.CreateCanaryNamespace || gate.CanaryNamespace != "netconform-canary" {
+		t.Errorf("the gate's canary namespace is %q (create %v), want a namespace of its own it may create", gate.CanaryNamespace, gate.CreateCanaryNamespace)
+	}
+	gate.CanaryNamespace, gate.CreateCanaryNamespace = want.CanaryNamespace, false
+	if gate != want {
+		t.Errorf("the gate's options %+v differ from the manager's defaults %+v beyond the canary namespace", gate, want)
+	}
+
+	shared := []string{"--cluster-domain", "corp.example", "--workers", "3", "--max-checks-per-pod", "50", "--max-concurrent-probe-pods", "0", "--probe-pod-start-timeout", "30s"}
+	parse(m.bind, shared...)
+	parse(r.bind, shared...)
+	for name, o := range map[string]controllers.Options{"manager": m.reconciler.opts, "run": r.reconciler.opts} {
+		if o.Plan.ClusterDomain != "corp.example" || o.MaxConcurrentReconciles != 3 || o.MaxChecksPerPod != 50 || o.MaxConcurrentProbePods != 0 || o.PodStartTimeout.String() != "30s" {
+			t.Errorf("%s did not take the shared flags: %+v", name, o)
+		}
+	}
+}
+
+func TestReconcilerFlagsNameTheFlagOfABadValue(t *testing.T) {
+	tests := map[string][]string{
+		"--max-checks-per-pod":        {"--max-checks-per-pod", "0"},
+		"--max-concurrent-probe-pods": {"--max-concurrent-probe-pods", "-1"},
+		"--workers":                   {"--workers", "0"},
+		"--probe-pod-start-timeout":   {"--probe-pod-start-timeout", "0s"},
+		"--probe-settle-time":         {"--probe-settle-time", "-1s"},
+		"--cluster-domain":            {"--cluster-domain", ""},
+	}
+	for flagName, args := range tests {
+		var f reconcilerFlags
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		f.bind(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		err := f.validate()
+		if err == nil || !strings.Contains(err.Error(), flagName) {
+			t.Errorf("%v: error %v, want one naming %s", args, err, flagName)
+		}
+	}
+}

@@ -312,7 +312,7 @@ func (r *ReachabilityTestReconciler) readPods(ctx context.Context, self probes.M
 // completeRun judges every edge, writes the status once, reports, and only then deletes
 // the run's pods, so that a crash in between loses no results.
 func (r *ReachabilityTestReconciler) completeRun(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, plan probes.Plan, progress runProgress, pods []corev1.Pod, finding *canary.Finding) error {
-	results := judgeRun(test.Spec.Edges, plan, progress, r.listens(ctx, test, progress))
+	results := judgeRun(test.Spec.Edges, plan, progress, r.listens(ctx, test, run, progress))
 	r.predict(ctx, test, run, results, progress)
 	previous := test.Status.Results
 	now := metav1.NewTime(r.Now())

@@ -47,7 +47,7 @@ func (r apiResolver) readyPods(ctx context.Context, namespace string, selector l
 	var targets []probes.PodTarget
 	for i := range pods.Items {
 		pod := &pods.Items[i]
-		if !podReady(pod) || pod.Status.PodIP == "" || pod.DeletionTimestamp != nil {
+		if !probes.PodReady(pod) || pod.Status.PodIP == "" || pod.DeletionTimestamp != nil {
 			continue
 		}
 		targets = append(targets, probes.PodTarget{Name: pod.Name, IP: pod.Status.PodIP, Ports: namedPorts(pod)})
@@ -76,15 +76,6 @@ var notProbePods = func() labels.Requirement {
 	}
 	return *r
 }()
-
-func podReady(pod *corev1.Pod) bool {
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
 
 func namedPorts(pod *corev1.Pod) map[string]int32 {
 	ports := map[string]int32{}
@@ -191,4 +182,40 @@ func (e *endpointEvidence) service(ctx context.Context, namespace, name string) 
 	}
 	e.svcs[key] = svc
 	return svc
+}
+
+// podEvidence answers whether a kubelet probe shows that a pod's port listens, from the
+// pods of its namespace, read once per namespace and run. It reads after the checks were
+// made, so that it sees a container that restarted, or a pod that went, meanwhile.
+type podEvidence struct {
+	reader client.Reader
+	pods   map[string][]corev1.Pod
+}
+
+func newPodEvidence(reader client.Reader) *podEvidence {
+	return &podEvidence{reader: reader, pods: map[string][]corev1.Pod{}}
+}
+
+// kubeletEvidence: the pod that has the check's address has a kubelet probe on its port,
+// and has run steadily since the run began.
+func (e *podEvidence) kubeletEvidence(ctx context.Context, namespace string, c probes.Check, since, now time.Time) (string, bool) {
+	pods := e.namespacePods(ctx, namespace)
+	for i := range pods {
+		if evidence, ok := probes.KubeletEvidence(&pods[i], c, since, now); ok {
+			return evidence, true
+		}
+	}
+	return "", false
+}
+
+func (e *podEvidence) namespacePods(ctx context.Context, namespace string) []corev1.Pod {
+	if p, ok := e.pods[namespace]; ok {
+		return p
+	}
+	var list corev1.PodList
+	if err := e.reader.List(ctx, &list, client.InNamespace(namespace), client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(notProbePods)}); err != nil {
+		list.Items = nil // no evidence is the safe answer: the edge becomes Inconclusive
+	}
+	e.pods[namespace] = list.Items
+	return list.Items
 }

@@ -77,13 +77,15 @@ func judgeRun(edges []v1alpha1.Edge, plan probes.Plan, progress runProgress, lis
 }
 
 // listens builds the evidence that a denying destination really listens: another check
-// of the same run connected to the same address, or ready endpoints for the port.
-func (r *ReachabilityTestReconciler) listens(ctx context.Context, test *v1alpha1.ReachabilityTest, progress runProgress) probes.Listens {
+// of the same run connected to the same address over the same protocol, ready endpoints
+// for the port, or a kubelet probe on the port of the pod at that address. Pods are read
+// after the checks were made, so that a restart during the run shows.
+func (r *ReachabilityTestReconciler) listens(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, progress runProgress) probes.Listens {
 	connected := map[string]bool{}
-	for _, results := range progress.results {
-		for _, res := range results {
+	for edge, results := range progress.results {
+		for i, res := range results {
 			if res.Observation == v1alpha1.ObservedConnected && res.Target != "" {
-				connected[res.Target] = true
+				connected[transport(progress.checks[edge][i].Kind)+" "+res.Target] = true
 			}
 		}
 	}
@@ -92,9 +94,10 @@ func (r *ReachabilityTestReconciler) listens(ctx context.Context, test *v1alpha1
 		edges[e.Name] = e
 	}
 	endpoints := newEndpointEvidence(r.APIReader)
-	return func(c probes.Check, res probes.Result) bool {
-		if connected[res.Target] {
-			return true
+	pods := newPodEvidence(r.APIReader)
+	return func(c probes.Check, res probes.Result) (string, bool) {
+		if connected[transport(c.Kind)+" "+res.Target] {
+			return "another check of this run connected to " + res.Target, true
 		}
 		protocol := corev1.ProtocolTCP
 		if c.Kind == probes.KindUDP {
@@ -102,12 +105,26 @@ func (r *ReachabilityTestReconciler) listens(ctx context.Context, test *v1alpha1
 		}
 		switch to := edges[c.Edge].To; {
 		case to.Service != nil:
-			return endpoints.serviceListens(ctx, to.Service.Namespace, to.Service.Name, c.Port, protocol)
+			if endpoints.serviceListens(ctx, to.Service.Namespace, to.Service.Name, c.Port, protocol) {
+				return "the Service has ready endpoints for the port", true
+			}
 		case to.Pods != nil:
-			return endpoints.podListens(ctx, to.Pods.Namespace, c.Host, c.Port, protocol)
+			if endpoints.podListens(ctx, to.Pods.Namespace, c.Host, c.Port, protocol) {
+				return "it is a ready endpoint of a Service for the port", true
+			}
+			return pods.kubeletEvidence(ctx, to.Pods.Namespace, c, run.StartTime.Time, r.Now())
 		}
-		return false
+		return "", false
 	}
+}
+
+// transport is what a connection of this kind speaks: a reply over one says nothing of
+// the other. Name look-ups go over UDP.
+func transport(k probes.Kind) string {
+	if k == probes.KindTCP {
+		return "tcp"
+	}
+	return "udp"
 }
 
 // withoutChecks returns the checks that are not among those carried, counting

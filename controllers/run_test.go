@@ -191,9 +191,9 @@ func TestRunJudge(t *testing.T) {
 
 	// The db pods listen; nothing shows that the cache does.
 	var asked []probes.Check
-	listens := func(c probes.Check, r probes.Result) bool {
+	listens := func(c probes.Check, r probes.Result) (string, bool) {
 		asked = append(asked, c)
-		return c.Edge == "to-db"
+		return "it is a db", c.Edge == "to-db"
 	}
 	got := judgeRun(edges, plan, progress, listens)
 
@@ -205,7 +205,7 @@ func TestRunJudge(t *testing.T) {
 	}{
 		{"to-api", v1alpha1.VerdictPass, v1alpha1.ObservedConnected, "Connected 10.0.0.1:80"},
 		{"to-missing-pods", v1alpha1.VerdictInconclusive, v1alpha1.ObservedError, unprobed.Message},
-		{"to-db", v1alpha1.VerdictPass, v1alpha1.ObservedRefused, "2 checks (one per ready pod), deciding 1"},
+		{"to-db", v1alpha1.VerdictPass, v1alpha1.ObservedRefused, "2 checks (one per ready pod), deciding 1: Refused 10.0.1.1:5432; the destination listens: it is a db"},
 		{"to-cache", v1alpha1.VerdictInconclusive, v1alpha1.ObservedTimeout, "nothing shows that the destination listens"},
 		{"never-reported", v1alpha1.VerdictInconclusive, v1alpha1.ObservedError, "no result for this edge"},
 	}
@@ -231,7 +231,7 @@ func TestRunJudge(t *testing.T) {
 }
 
 func TestRunJudgeEmpty(t *testing.T) {
-	got := judgeRun(nil, probes.Plan{}, unitProgress(), func(probes.Check, probes.Result) bool { return true })
+	got := judgeRun(nil, probes.Plan{}, unitProgress(), func(probes.Check, probes.Result) (string, bool) { return "always", true })
 	if len(got) != 0 {
 		t.Errorf("judgeRun of no edges = %+v, want none", got)
 	}

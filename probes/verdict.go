@@ -6,9 +6,10 @@ import (
 	"github.com/netconform/netconform/api/v1alpha1"
 )
 
-// Listens tells whether the destination of a denied check is known to listen: without
-// that, a Deny proves nothing, because a stopped server also refuses.
-type Listens func(c Check, r Result) bool
+// Listens returns the evidence that the destination of a denied check listens, in words
+// for the result's message, and false when nothing shows it: without that evidence a
+// Deny proves nothing, because a stopped server also refuses.
+type Listens func(c Check, r Result) (evidence string, ok bool)
 
 // CheckVerdict compares one observation with what the edge expects.
 func CheckVerdict(expect v1alpha1.Expectation, obs v1alpha1.Observation, listens bool) v1alpha1.Verdict {
@@ -52,15 +53,19 @@ func JudgeEdge(edge v1alpha1.Edge, checks []Check, results []Result, listens Lis
 		return edgeResult(edge, Result{Observation: v1alpha1.ObservedError, Message: msg}, v1alpha1.VerdictInconclusive, msg)
 	}
 	decider, verdict := 0, v1alpha1.VerdictPass
+	evidence := make([]string, len(results))
 	for i, r := range results {
-		needsEvidence := edge.Expect == v1alpha1.ExpectDeny && Denied(r.Observation)
-		v := CheckVerdict(edge.Expect, r.Observation, needsEvidence && listens(checks[i], r))
+		ok := false
+		if edge.Expect == v1alpha1.ExpectDeny && Denied(r.Observation) {
+			evidence[i], ok = listens(checks[i], r)
+		}
+		v := CheckVerdict(edge.Expect, r.Observation, ok)
 		if Severity(v) > Severity(verdict) {
 			decider, verdict = i, v
 		}
 	}
 	r := results[decider]
-	msg := explain(edge.Expect, checks[decider], r, verdict)
+	msg := explain(edge, checks[decider], r, verdict, evidence[decider])
 	if len(checks) > 1 {
 		msg = fmt.Sprintf("%d checks (one per ready pod), deciding %d: %s", len(checks), decider+1, msg)
 	}
@@ -96,9 +101,12 @@ func edgeResult(edge v1alpha1.Edge, r Result, verdict v1alpha1.Verdict, msg stri
 	}
 }
 
-func explain(expect v1alpha1.Expectation, c Check, r Result, verdict v1alpha1.Verdict) string {
+func explain(edge v1alpha1.Edge, c Check, r Result, verdict v1alpha1.Verdict, evidence string) string {
 	what := describe(c, r)
+	expect := edge.Expect
 	switch {
+	case verdict == v1alpha1.VerdictPass && evidence != "":
+		return what + "; the destination listens: " + evidence
 	case verdict == v1alpha1.VerdictPass:
 		return what
 	case r.Observation == v1alpha1.ObservedError:
@@ -110,7 +118,32 @@ func explain(expect v1alpha1.Expectation, c Check, r Result, verdict v1alpha1.Ve
 	case r.Observation == v1alpha1.ObservedDNSFailure:
 		return what + ": the name did not resolve, so the Deny was never put to the test"
 	}
-	return what + ": denied, but nothing shows that the destination listens (no other check of this run connected to it and it has no ready endpoint for the port); a stopped server also denies"
+	return what + ": " + notShownListening(edge.To, c, r)
+}
+
+// notShownListening says, of a denied check, what was looked for to show that its
+// destination listens, and the user's next step to make the Deny conclusive.
+func notShownListening(to v1alpha1.Destination, c Check, r Result) string {
+	const denied = "denied, but nothing shows that the destination listens"
+	addr := r.Target
+	if addr == "" {
+		addr = c.Address()
+	}
+	switch {
+	case c.Kind == KindUDP:
+		endpoints := ""
+		if to.Service != nil || to.Pods != nil {
+			endpoints = ", or ready endpoints of a Service for that UDP port,"
+		}
+		return fmt.Sprintf("%s: kubelet probes do not speak UDP, so only a reply from %s to another check of this run%s would show it; a stopped server is as silent as a denied one. To make it conclusive, add an Allow edge over UDP to the same address and port in this test", denied, addr, endpoints)
+	case c.Kind == KindDNS:
+		return fmt.Sprintf("%s (no other look-up of this run got an answer from %s); a stopped name server also denies. To make it conclusive, add an Allow dns edge, resolved through the same name server, in this test", denied, addr)
+	case to.Pods != nil:
+		return fmt.Sprintf("%s (no other check of this run connected to it, it is no ready endpoint of a Service for the port, and no kubelet probe shows the pod serving port %d); a stopped server also denies. To make it conclusive, give the pod a readiness probe (tcpSocket, httpGet or grpc) on port %d, put a Service with ready endpoints in front of it, or add an Allow edge to %s in this test", denied, c.Port, c.Port, addr)
+	case to.Service != nil:
+		return fmt.Sprintf("%s (no other check of this run connected to it and the Service has no ready endpoint for the port); a stopped server also denies. To make it conclusive, give the Service's pods a readiness probe on the port they serve, so that it has ready endpoints, or add an Allow edge to the same Service port in this test", denied)
+	}
+	return fmt.Sprintf("%s (no other check of this run connected to it); a stopped server also denies. To make it conclusive, add an Allow edge to %s in this test", denied, addr)
 }
 
 func describe(c Check, r Result) string {

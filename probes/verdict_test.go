@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/intstr"
+
 	"github.com/netconform/netconform/api/v1alpha1"
 )
 
@@ -80,9 +82,12 @@ type listensAt struct {
 	asked []string
 }
 
-func (l *listensAt) fn(c Check, _ Result) bool {
+func (l *listensAt) fn(c Check, _ Result) (string, bool) {
 	l.asked = append(l.asked, c.Address())
-	return l.set[c.Address()]
+	if !l.set[c.Address()] {
+		return "", false
+	}
+	return "listening at " + c.Address(), true
 }
 
 func TestJudgeEdge(t *testing.T) {
@@ -119,7 +124,7 @@ func TestJudgeEdge(t *testing.T) {
 			results:  []Result{refused, res(v1alpha1.ObservedTimeout, "10.0.0.2:5432", ""), timeout3},
 			listens:  map[string]bool{"10.0.0.1:5432": true, "10.0.0.2:5432": true, "10.0.0.3:5432": true},
 			want:     v1alpha1.EdgeResult{Observed: v1alpha1.ObservedRefused, Verdict: pass, Attempts: 3, Target: "10.0.0.1:5432", LatencyMilliseconds: 1234},
-			contains: []string{"3 checks (one per ready pod), deciding 1", "Refused 10.0.0.1:5432"},
+			contains: []string{"3 checks (one per ready pod), deciding 1", "Refused 10.0.0.1:5432; the destination listens: listening at 10.0.0.1:5432"},
 			asked:    []string{"10.0.0.1:5432", "10.0.0.2:5432", "10.0.0.3:5432"},
 		},
 		{
@@ -249,6 +254,114 @@ func TestJudgeEdge(t *testing.T) {
 	}
 }
 
+// An inconclusive Deny says what would have shown that the destination listens, and how
+// to make the edge conclusive, in terms of its kind of destination.
+func TestJudgeEdgeSaysHowToMakeADenyConclusive(t *testing.T) {
+	pods := v1alpha1.Destination{Pods: &v1alpha1.PodsDestination{Namespace: "z", PodLabels: map[string]string{"pod": "a"}, Port: intstr.FromInt32(81)}}
+	svc := v1alpha1.Destination{Service: &v1alpha1.ServiceDestination{Namespace: "z", Name: "a", Port: intstr.FromInt32(81)}}
+	host := v1alpha1.Destination{Host: &v1alpha1.HostDestination{Host: "db.example.com", Port: 5432}}
+	dns := v1alpha1.Destination{DNS: &v1alpha1.DNSDestination{Name: "example.com"}}
+	tests := []struct {
+		name     string
+		to       v1alpha1.Destination
+		check    Check
+		target   string
+		contains []string
+		lacks    []string
+	}{
+		{
+			name:   "pods over TCP: a readiness probe, a Service or an Allow edge",
+			to:     pods,
+			check:  Check{Kind: KindTCP, Host: "10.244.2.5", Port: 81},
+			target: "10.244.2.5:81",
+			contains: []string{
+				"denied, but nothing shows that the destination listens", "no kubelet probe shows the pod serving port 81",
+				"give the pod a readiness probe (tcpSocket, httpGet or grpc) on port 81", "a Service with ready endpoints",
+				"an Allow edge to 10.244.2.5:81 in this test",
+			},
+		},
+		{
+			name:     "a Service over TCP: ready endpoints or an Allow edge",
+			to:       svc,
+			check:    Check{Kind: KindTCP, Host: "a.z.svc.cluster.local.", Port: 81},
+			target:   "10.96.0.7:81",
+			contains: []string{"the Service has no ready endpoint for the port", "a readiness probe on the port they serve", "an Allow edge to the same Service port in this test"},
+			lacks:    []string{"kubelet"},
+		},
+		{
+			name:     "a host: only an Allow edge",
+			to:       host,
+			check:    Check{Kind: KindTCP, Host: "db.example.com", Port: 5432},
+			target:   "203.0.113.9:5432",
+			contains: []string{"no other check of this run connected to it", "add an Allow edge to 203.0.113.9:5432 in this test"},
+			lacks:    []string{"readiness", "Service"},
+		},
+		{
+			name:     "pods over UDP: kubelet probes do not speak UDP",
+			to:       pods,
+			check:    Check{Kind: KindUDP, Host: "10.244.2.5", Port: 53},
+			target:   "10.244.2.5:53",
+			contains: []string{"kubelet probes do not speak UDP", "only a reply from 10.244.2.5:53 to another check of this run", "add an Allow edge over UDP to the same address and port in this test"},
+			lacks:    []string{"readiness probe"},
+		},
+		{
+			name:     "a Service over UDP: the same",
+			to:       svc,
+			check:    Check{Kind: KindUDP, Host: "a.z.svc.cluster.local.", Port: 53},
+			target:   "10.96.0.7:53",
+			contains: []string{"kubelet probes do not speak UDP", "or ready endpoints of a Service for that UDP port,", "add an Allow edge over UDP"},
+		},
+		{
+			name:     "a host over UDP: only a reply",
+			to:       host,
+			check:    Check{Kind: KindUDP, Host: "db.example.com", Port: 5432},
+			target:   "203.0.113.9:5432",
+			contains: []string{"only a reply from 203.0.113.9:5432 to another check of this run would show it", "add an Allow edge over UDP"},
+			lacks:    []string{"endpoints"},
+		},
+		{
+			name:     "a look-up: an answered look-up through the same name server",
+			to:       dns,
+			check:    Check{Kind: KindDNS, Host: "example.com"},
+			target:   "10.96.0.10:53",
+			contains: []string{"no other look-up of this run got an answer from 10.96.0.10:53", "add an Allow dns edge"},
+		},
+		{
+			name:     "no target reported: the check's address stands in",
+			to:       host,
+			check:    Check{Kind: KindTCP, Host: "db.example.com", Port: 5432},
+			contains: []string{"add an Allow edge to db.example.com:5432 in this test"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			edge := v1alpha1.Edge{Name: "e", To: tt.to, Expect: v1alpha1.ExpectDeny}
+			c := tt.check
+			c.Edge, c.Deny = "e", true
+			// Two checks, so the per-pod preamble is in the message too.
+			checks := []Check{c, c}
+			r := Result{Observation: v1alpha1.ObservedTimeout, Attempts: 3, Target: tt.target, Message: "i/o timeout"}
+			got := JudgeEdge(edge, checks, []Result{r, r}, func(Check, Result) (string, bool) { return "", false })
+			if got.Verdict != inconclusive {
+				t.Fatalf("verdict %s, want %s: %s", got.Verdict, inconclusive, got.Message)
+			}
+			for _, s := range tt.contains {
+				if !strings.Contains(got.Message, s) {
+					t.Errorf("message %q lacks %q", got.Message, s)
+				}
+			}
+			for _, s := range tt.lacks {
+				if strings.Contains(got.Message, s) {
+					t.Errorf("message %q says %q", got.Message, s)
+				}
+			}
+			if len(got.Message) > 1024 || !strings.HasSuffix(got.Message, "in this test") {
+				t.Errorf("message of %d bytes does not end with the next step: it must fit the API's 1024 whole", len(got.Message))
+			}
+		})
+	}
+}
+
 func containsAny(list []string, sub string) bool {
 	for _, s := range list {
 		if strings.Contains(s, sub) {
@@ -276,7 +389,7 @@ func TestJudgeEdgeConnectedNeedsNoListens(t *testing.T) {
 func TestJudgeEdgeBoundsMessage(t *testing.T) {
 	checks := []Check{{Edge: "e", Kind: KindTCP, Host: "10.0.0.1", Port: 80}}
 	results := []Result{{Observation: v1alpha1.ObservedError, Message: strings.Repeat("é", 2000)}}
-	got := JudgeEdge(v1alpha1.Edge{Name: "e", Expect: v1alpha1.ExpectAllow}, checks, results, func(Check, Result) bool { return false })
+	got := JudgeEdge(v1alpha1.Edge{Name: "e", Expect: v1alpha1.ExpectAllow}, checks, results, func(Check, Result) (string, bool) { return "", false })
 	if len(got.Message) > 1024 || !strings.HasPrefix(got.Message, "the probe could not run") {
 		t.Errorf("message of %d bytes: %.60q…; want at most 1024 (the API's limit)", len(got.Message), got.Message)
 	}

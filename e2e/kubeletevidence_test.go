@@ -1,0 +1,133 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/netconform/netconform/api/v1alpha1"
+)
+
+// TestDenyEvidenceWithoutServices is the upstream suite's world as a new user meets it:
+// namespaces x, y, z with pods a, b, c serving TCP 80 and 81, a readiness probe on 80
+// only (z/b's names the port "http"), no Services, and a default-deny ingress on z. The
+// test has every cross-pod edge on both ports: 144 edges, 48 of them Deny edges into z.
+// Nothing but the kubelet shows that the pods listen. On the enforcing profile the Deny
+// edges on port 80 pass on the readiness probe's evidence, and those on 81, which no
+// probe covers, stay Inconclusive and say how to make them conclusive; on the noop
+// profile every Deny edge fails as an unexpected allow.
+func TestDenyEvidenceWithoutServices(t *testing.T) {
+	logical := []string{"x", "y", "z"}
+	names := map[string]string{}
+	var all []string
+	for _, l := range logical {
+		names[l] = namespace("evidence-" + l)
+		all = append(all, names[l])
+	}
+	s := newScenario(t, all...)
+	ports := []port{{name: "http", number: 80}, {name: "alt", number: 81}}
+	for _, l := range logical {
+		var ws []workload
+		for _, pod := range []string{"a", "b", "c"} {
+			ws = append(ws, workload{name: pod, labels: labels("pod", pod), ports: ports, lowPorts: true})
+		}
+		s.deployWithoutServices(names[l], func(p *corev1.Pod) {
+			if l == "z" && p.Name == "b" {
+				p.Spec.Containers[0].ReadinessProbe.TCPSocket.Port = intstr.FromString("http")
+			}
+		}, ws...)
+	}
+	s.create(denyAll(names["z"], ingressOnly))
+
+	var edges []v1alpha1.Edge
+	for _, from := range logical {
+		for _, fromPod := range []string{"a", "b", "c"} {
+			for _, to := range logical {
+				for _, toPod := range []string{"a", "b", "c"} {
+					if from == to && fromPod == toPod {
+						continue
+					}
+					for _, p := range ports {
+						e := allow(fmt.Sprintf("%s-%s-to-%s-%s-%d", from, fromPod, to, toPod, p.number),
+							source(names[from], labels("pod", fromPod)), toPods(names[to], labels("pod", toPod), intstr.FromInt32(p.number)))
+						if to == "z" {
+							e.Expect = v1alpha1.ExpectDeny
+						}
+						edges = append(edges, e)
+					}
+				}
+			}
+		}
+	}
+	unprobedPort := func(e v1alpha1.Edge) bool {
+		return e.Expect == v1alpha1.ExpectDeny && e.To.Pods.Port.IntVal == 81
+	}
+	var overrides map[string]outcome
+	if cfg.profile == enforcing {
+		overrides = overridesFor(edges, unprobedPort, always(outcome{v1alpha1.VerdictInconclusive, denied.observed}))
+	}
+	const name = "e2e-kubelet-evidence"
+	s.run(phase{name: name, edges: edges, overrides: overrides})
+
+	rt := &v1alpha1.ReachabilityTest{}
+	if err := k8s.Get(s.ctx, client.ObjectKey{Name: name}, rt); err != nil {
+		s.fatalf("reading ReachabilityTest %s: %v", name, err)
+	}
+	deny, inconclusive := 0, 0
+	byName := map[string]v1alpha1.Edge{}
+	for _, e := range edges {
+		byName[e.Name] = e
+		if e.Expect == v1alpha1.ExpectDeny {
+			deny++
+		}
+	}
+	for _, r := range rt.Status.Results {
+		e := byName[r.Edge]
+		if r.Verdict == v1alpha1.VerdictInconclusive {
+			inconclusive++
+		}
+		if cfg.profile != enforcing || e.Expect != v1alpha1.ExpectDeny {
+			continue
+		}
+		// The message names the evidence, or the next step.
+		want := "readiness probe connects to port 80"
+		if unprobedPort(e) {
+			want = "To make it conclusive, give the pod a readiness probe (tcpSocket, httpGet or grpc) on port 81"
+		}
+		if !strings.Contains(r.Message, want) {
+			t.Errorf("edge %s (%s): message %q lacks %q", r.Edge, r.Verdict, r.Message, want)
+		}
+	}
+	report("kubelet-evidence edges=%d deny=%d inconclusive=%d", len(edges), deny, inconclusive)
+}
+
+// deployWithoutServices creates the workloads in ns as bare pods, changed by edit, and
+// waits until each is ready: only the kubelet shows that they listen.
+func (s *scenario) deployWithoutServices(ns string, edit func(*corev1.Pod), ws ...workload) {
+	s.t.Helper()
+	for _, w := range ws {
+		pod := fixturePod(ns, w)
+		edit(pod)
+		s.create(pod)
+	}
+	s.waitUntil(fmt.Sprintf("the pods in %s to be ready", ns), func(ctx context.Context) (bool, string, error) {
+		var notReady []string
+		for _, w := range ws {
+			pod := &corev1.Pod{}
+			if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: w.name}, pod); err != nil {
+				return false, "", err
+			}
+			if !podReady(pod) {
+				notReady = append(notReady, fmt.Sprintf("pod %s: %s", w.name, podState(pod)))
+			}
+		}
+		return len(notReady) == 0, strings.Join(notReady, "; "), nil
+	})
+}

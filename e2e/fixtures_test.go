@@ -87,6 +87,10 @@ type workload struct {
 	// lowPorts lets the non-root server bind ports below 1024 (a sysctl the restricted
 	// Pod Security Standard allows).
 	lowPorts bool
+	// noService leaves the pod without a Service: only the kubelet shows that it listens.
+	noService bool
+	// edit, when set, changes the pod before it is created.
+	edit func(*corev1.Pod)
 }
 
 // deploy creates the workloads in ns, waits until each pod is ready and each Service
@@ -94,7 +98,14 @@ type workload struct {
 func (s *scenario) deploy(ns string, ws ...workload) map[string]*corev1.Pod {
 	s.t.Helper()
 	for _, w := range ws {
-		s.create(fixturePod(ns, w), fixtureService(ns, w))
+		pod := fixturePod(ns, w)
+		if w.edit != nil {
+			w.edit(pod)
+		}
+		s.create(pod)
+		if !w.noService {
+			s.create(fixtureService(ns, w))
+		}
 	}
 	pods := map[string]*corev1.Pod{}
 	s.waitUntil(fmt.Sprintf("the fixtures in %s to be ready", ns), func(ctx context.Context) (bool, string, error) {
@@ -108,6 +119,9 @@ func (s *scenario) deploy(ns string, ws ...workload) map[string]*corev1.Pod {
 				notReady = append(notReady, fmt.Sprintf("pod %s: %s", w.name, podState(pod)))
 			}
 			pods[w.name] = pod
+			if w.noService {
+				continue
+			}
 			if ok, why := endpointsReady(ctx, ns, w); !ok {
 				notReady = append(notReady, fmt.Sprintf("service %s: %s", w.name, why))
 			}

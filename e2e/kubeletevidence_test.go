@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -33,16 +32,17 @@ func TestDenyEvidenceWithoutServices(t *testing.T) {
 	}
 	s := newScenario(t, all...)
 	ports := []port{{name: "http", number: 80}, {name: "alt", number: 81}}
+	probeByName := func(p *corev1.Pod) { p.Spec.Containers[0].ReadinessProbe.TCPSocket.Port = intstr.FromString("http") }
 	for _, l := range logical {
 		var ws []workload
 		for _, pod := range []string{"a", "b", "c"} {
-			ws = append(ws, workload{name: pod, labels: labels("pod", pod), ports: ports, lowPorts: true})
-		}
-		s.deployWithoutServices(names[l], func(p *corev1.Pod) {
-			if l == "z" && p.Name == "b" {
-				p.Spec.Containers[0].ReadinessProbe.TCPSocket.Port = intstr.FromString("http")
+			w := workload{name: pod, labels: labels("pod", pod), ports: ports, lowPorts: true, noService: true}
+			if l == "z" && pod == "b" {
+				w.edit = probeByName
 			}
-		}, ws...)
+			ws = append(ws, w)
+		}
+		s.deploy(names[l], ws...)
 	}
 	s.create(denyAll(names["z"], ingressOnly))
 
@@ -106,28 +106,4 @@ func TestDenyEvidenceWithoutServices(t *testing.T) {
 		}
 	}
 	report("kubelet-evidence edges=%d deny=%d inconclusive=%d", len(edges), deny, inconclusive)
-}
-
-// deployWithoutServices creates the workloads in ns as bare pods, changed by edit, and
-// waits until each is ready: only the kubelet shows that they listen.
-func (s *scenario) deployWithoutServices(ns string, edit func(*corev1.Pod), ws ...workload) {
-	s.t.Helper()
-	for _, w := range ws {
-		pod := fixturePod(ns, w)
-		edit(pod)
-		s.create(pod)
-	}
-	s.waitUntil(fmt.Sprintf("the pods in %s to be ready", ns), func(ctx context.Context) (bool, string, error) {
-		var notReady []string
-		for _, w := range ws {
-			pod := &corev1.Pod{}
-			if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: w.name}, pod); err != nil {
-				return false, "", err
-			}
-			if !podReady(pod) {
-				notReady = append(notReady, fmt.Sprintf("pod %s: %s", w.name, podState(pod)))
-			}
-		}
-		return len(notReady) == 0, strings.Join(notReady, "; "), nil
-	})
 }

@@ -1,5 +1,6 @@
 // Package app is the netconform command line: this file dispatches, each subcommand has
-// a file of its own, and cluster.go holds what the commands that talk to a cluster share.
+// a file of its own, cluster.go holds what the commands that talk to a cluster share, and
+// reconcilerflags.go the reconciler's flags that manager and run share.
 package app
 
 import (

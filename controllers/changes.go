@@ -47,6 +47,8 @@ type changes struct {
 	scopes map[string]cachedScope
 	// runs holds the changes each triggered run covers, by plan key, until it completes.
 	runs map[string]trigger.Pending
+	// observed counts the changes that affected each test, for the tests of this package.
+	observed map[string]int
 }
 
 type cachedScope struct {
@@ -57,7 +59,7 @@ type cachedScope struct {
 
 func newChanges(reader client.Reader, timing trigger.Timing, now func() time.Time, log logr.Logger) *changes {
 	return &changes{reader: reader, timing: timing, now: now, log: log,
-		tests: map[string]*trigger.State{}, scopes: map[string]cachedScope{}, runs: map[string]trigger.Pending{}}
+		tests: map[string]*trigger.State{}, scopes: map[string]cachedScope{}, runs: map[string]trigger.Pending{}, observed: map[string]int{}}
 }
 
 // source hands the controller's queue to the changes.
@@ -92,6 +94,7 @@ func (c *changes) observe(ch trigger.Change) {
 			continue
 		}
 		c.stateOf(t.Name).Observe(ch, now)
+		c.observed[t.Name]++
 		c.log.V(4).Info("Change affects a test", "reachabilityTest", t.Name, "change", ch.String(), "why", why)
 		if c.queue != nil {
 			c.queue.Add(reconcile.Request{NamespacedName: types.NamespacedName{Name: t.Name}})
@@ -194,6 +197,14 @@ func (c *changes) forget(test string) {
 	defer c.mu.Unlock()
 	delete(c.tests, test)
 	delete(c.scopes, test)
+	delete(c.observed, test)
+}
+
+// observedFor says how many changes affected the test.
+func (c *changes) observedFor(test string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.observed[test]
 }
 
 // forgetRun drops what is held for an abandoned run.

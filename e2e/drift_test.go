@@ -9,6 +9,7 @@ import (
 
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netconform/netconform/api/v1alpha1"
 )
@@ -46,6 +47,12 @@ func (s *scenario) checkDriftAlert(name string, edges []v1alpha1.Edge, hole stri
 		}
 	}
 
+	// A triggered run never starts sooner than the minimum interval after the last run:
+	// the drift meets the test at rest, as it would an hour into its schedule.
+	s.waitUntil("the test to be at rest", func(ctx context.Context) (bool, string, error) {
+		since := time.Since(s.lastRunStart(name))
+		return since > minRerunInterval, fmt.Sprintf("last run started %s ago", since.Round(time.Second)), nil
+	})
 	policy := deny()
 	s.t.Logf("drift: deleting %s/%s", policy.Namespace, policy.Name)
 	removed := time.Now()
@@ -63,17 +70,28 @@ func (s *scenario) checkDriftAlert(name string, edges []v1alpha1.Edge, hole stri
 
 	s.t.Logf("drift: restoring %s/%s", policy.Namespace, policy.Name)
 	restored := time.Now()
+	// The run that confirms the restore waits out the minimum interval after the last one.
+	interval := max(s.lastRunStart(name).Add(minRerunInterval).Sub(restored), 0)
 	s.create(deny())
 	predictedResolved := prom.waitForAlert(s.t, 3*time.Minute, "NetconformPredictedAllow", match, false)
 	probedResolved := prom.waitForAlert(s.t, 3*time.Minute, "NetconformUnexpectedAllow", match, false)
 	if took, bound := predictedResolved.Sub(restored), 2*scrapeInterval+settleSlack; took > bound {
 		s.t.Errorf("NetconformPredictedAllow resolved %s after the deny policy came back, want within %s", took.Round(100*time.Millisecond), bound)
 	}
-	// The run that confirms it waits out the minimum interval after the last run.
-	if took, bound := probedResolved.Sub(restored), minRerunInterval+run+2*scrapeInterval+2*settleSlack; took > bound {
+	if took, bound := probedResolved.Sub(restored), interval+run+2*scrapeInterval+2*settleSlack; took > bound {
 		s.t.Errorf("NetconformUnexpectedAllow resolved %s after the deny policy came back, want within %s", took.Round(100*time.Millisecond), bound)
 	}
 	r := func(d time.Duration) time.Duration { return d.Round(100 * time.Millisecond) }
-	report("alert=NetconformPredictedAllow fired=%s after-drift resolved=%s after-restore; alert=NetconformUnexpectedAllow fired=%s after-drift resolved=%s after-restore (schedule %s, rerunOn, run %s, for: %s, min-rerun-interval %s)",
-		r(predicted.Sub(removed)), r(predictedResolved.Sub(restored)), r(probed.Sub(removed)), r(probedResolved.Sub(restored)), driftSchedule, r(run), alertFor, minRerunInterval)
+	report("alert=NetconformPredictedAllow fired=%s after-drift resolved=%s after-restore; alert=NetconformUnexpectedAllow fired=%s after-drift resolved=%s after-restore, of which %s the minimum interval (schedule %s, rerunOn, run %s, for: %s, min-rerun-interval %s)",
+		r(predicted.Sub(removed)), r(predictedResolved.Sub(restored)), r(probed.Sub(removed)), r(probedResolved.Sub(restored)), r(interval), driftSchedule, r(run), alertFor, minRerunInterval)
+}
+
+// lastRunStart is when the test's last completed run started.
+func (s *scenario) lastRunStart(name string) time.Time {
+	s.t.Helper()
+	rt := &v1alpha1.ReachabilityTest{}
+	if err := k8s.Get(s.ctx, client.ObjectKey{Name: name}, rt); err != nil || rt.Status.LastRunStartTime == nil {
+		s.fatalf("reading test %s: %v", name, err)
+	}
+	return rt.Status.LastRunStartTime.Time
 }

@@ -174,23 +174,15 @@ func (b *bench) driftOnce(restore bool) (predicted, verdict time.Duration, err e
 	return predicted, time.Since(start), err
 }
 
-// policyChanges creates n policies in a namespace and deletes them again, at once, as
-// kubectl apply and delete -f would: 2n changes.
+// policyChanges creates n policies in a namespace at once, as kubectl apply -f would: n
+// changes. They stay: deleting them would be another burst.
 func (b *bench) policyChanges(ns, prefix string, n int) error {
-	for _, del := range []bool{false, true} {
-		for i := range n {
-			p := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("%s-%d", prefix, i)},
-				Spec: networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
-					Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "nobody"}}}}}}}}
-			var err error
-			if del {
-				err = b.k8s.Delete(b.ctx, p)
-			} else {
-				err = b.k8s.Create(b.ctx, p)
-			}
-			if err != nil {
-				return err
-			}
+	for i := range n {
+		p := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("%s-%d", prefix, i)},
+			Spec: networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
+				Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "nobody"}}}}}}}}
+		if err := b.k8s.Create(b.ctx, p); err != nil {
+			return err
 		}
 	}
 	return nil

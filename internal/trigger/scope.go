@@ -108,6 +108,9 @@ type Scope struct {
 }
 
 type namespaceScope struct {
+	// seen holds the label sets already in sources and destinations: edges share them,
+	// and a change is judged against each once.
+	seen map[string]bool
 	// sources are the labels of the probe pods that start here: exactly these (and the
 	// netconform.io/ labels netconform adds).
 	sources []map[string]string
@@ -131,11 +134,17 @@ func ScopeOf(edges []v1alpha1.Edge) Scope {
 	var addresses bool
 	for _, e := range edges {
 		src := s.namespace(e.From.Namespace)
-		src.sources = append(src.sources, e.From.PodLabels)
+		if key := "s" + labels.Set(e.From.PodLabels).String(); !src.seen[key] {
+			src.seen[key] = true
+			src.sources = append(src.sources, e.From.PodLabels)
+		}
 		switch {
 		case e.To.Pods != nil:
 			dst := s.namespace(e.To.Pods.Namespace)
-			dst.destinations = append(dst.destinations, e.To.Pods.PodLabels)
+			if key := "d" + labels.Set(e.To.Pods.PodLabels).String(); !dst.seen[key] {
+				dst.seen[key] = true
+				dst.destinations = append(dst.destinations, e.To.Pods.PodLabels)
+			}
 		case e.To.Service != nil:
 			s.namespace(e.To.Service.Namespace).anyPod = true
 		case e.To.Host != nil:
@@ -144,8 +153,10 @@ func ScopeOf(edges []v1alpha1.Edge) Scope {
 			addresses = true
 		}
 		if needsDNS(e) {
-			dns := s.namespace(dnsNamespace)
-			dns.destinations = append(dns.destinations, map[string]string{dnsLabel: dnsApp})
+			if dns := s.namespace(dnsNamespace); !dns.seen["dns"] {
+				dns.seen["dns"] = true
+				dns.destinations = append(dns.destinations, map[string]string{dnsLabel: dnsApp})
+			}
 		}
 	}
 	if addresses {
@@ -159,7 +170,7 @@ func ScopeOf(edges []v1alpha1.Edge) Scope {
 func (s Scope) namespace(name string) *namespaceScope {
 	ns, ok := s.namespaces[name]
 	if !ok {
-		ns = &namespaceScope{}
+		ns = &namespaceScope{seen: map[string]bool{}}
 		s.namespaces[name] = ns
 	}
 	return ns

@@ -92,6 +92,9 @@ func TestAffects(t *testing.T) {
 		{"an address may be a pod of the test's namespaces", withHost,
 			Change{Cause: CausePolicy, Namespace: "db", Name: "p", NewPolicy: policy("db", "p", matching("app", "other"))}, true},
 
+		{"kube-system is no namespace of a test that looks no name up", podsOnly,
+			Change{Cause: CauseNamespaceLabels, Name: "kube-system", OldLabels: map[string]string{"a": "1"}, NewLabels: map[string]string{"a": "2"}}, false},
+
 		// Namespace labels.
 		{"the source's namespace is relabelled", bookstore,
 			Change{Cause: CauseNamespaceLabels, Name: "ingress-nginx", OldLabels: map[string]string{"team": "edge"}, NewLabels: map[string]string{"team": "core"}}, true},

@@ -228,7 +228,14 @@ func (c *changes) policyHandler(policyChanged func()) toolscache.ResourceEventHa
 	}
 	return toolscache.ResourceEventHandlerDetailedFuncs{
 		AddFunc: func(obj any, initial bool) {
-			if p, ok := obj.(*networkingv1.NetworkPolicy); ok && !initial {
+			p, ok := obj.(*networkingv1.NetworkPolicy)
+			switch {
+			case !ok:
+			case initial:
+				// The cache's first list: what was there before the manager started is no
+				// change to follow, but a view read before it is stale all the same.
+				policyChanged()
+			default:
 				changed(trigger.Change{Cause: trigger.CausePolicy, Namespace: p.Namespace, Name: p.Name, NewPolicy: p})
 			}
 		},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/canary"
+	"github.com/netconform/netconform/internal/trigger"
 )
 
 // Violation kinds split failures by what they mean.
@@ -26,6 +27,9 @@ var (
 	edgeObservationDesc = prometheus.NewDesc("netconform_edge_observation",
 		"Observation of an edge in the last completed run (always 1, the observation is a label).",
 		[]string{"test", "edge", "observation"}, nil)
+	edgePredictionDesc = prometheus.NewDesc("netconform_edge_prediction",
+		"What the NetworkPolicies allow for an edge (always 1, the prediction is a label: Allow or Deny), updated as soon as a change flips it for tests that follow changes; no series when the policies do not settle the edge.",
+		[]string{"test", "edge", "expected", "predicted"}, nil)
 	edgeDiagnosisDesc = prometheus.NewDesc("netconform_edge_diagnosis",
 		"An edge whose declared intent, NetworkPolicies and dataplane disagree (always 1): PolicyMismatch or DataplaneMismatch.",
 		[]string{"test", "edge", "diagnosis"}, nil)
@@ -56,7 +60,20 @@ type Metrics struct {
 	probeErrors *prometheus.CounterVec
 	// canaryLatency is the canary's enforcement latency, a histogram for its spread.
 	canaryLatency *prometheus.HistogramVec
+	// triggeredRuns counts the runs that covered changes, by cause.
+	triggeredRuns *prometheus.CounterVec
+	// changeToVerdict is the time from a change to the prediction, and to the probed
+	// verdict, that took it into account.
+	changeToVerdict *prometheus.HistogramVec
 }
+
+// Stages of a change's way to a verdict.
+const (
+	// StagePredicted: the policies' prediction took the change into account.
+	StagePredicted = "predicted"
+	// StageProbed: a run that probed the edges after the change completed.
+	StageProbed = "probed"
+)
 
 // NewMetrics registers the metrics into reg; tests are read from reader at scrape time.
 func NewMetrics(reg prometheus.Registerer, reader client.Reader) *Metrics {
@@ -80,7 +97,16 @@ func NewMetrics(reg prometheus.Registerer, reader client.Reader) *Metrics {
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30},
 		}, []string{"test"}),
 	}
-	reg.MustRegister(m.runDuration, m.violations, m.probeErrors, m.canaryLatency, &testCollector{reader: reader})
+	m.triggeredRuns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "netconform_triggered_runs_total",
+		Help: "Runs that covered changes to the cluster, by cause (PolicyChange, NamespaceLabels, PodLabels): a run that covers changes of several causes counts once for each.",
+	}, []string{"test", "cause"})
+	m.changeToVerdict = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "netconform_change_to_verdict_seconds",
+		Help:    "Time from the first change a verdict took into account to the verdict: stage=predicted for the NetworkPolicies' prediction, stage=probed for the probed verdict of the run that followed.",
+		Buckets: []float64{0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 300},
+	}, []string{"stage"})
+	reg.MustRegister(m.runDuration, m.violations, m.probeErrors, m.canaryLatency, m.triggeredRuns, m.changeToVerdict, &testCollector{reader: reader})
 	return m
 }
 
@@ -97,6 +123,18 @@ func (m *Metrics) RunCompleted(test string, duration time.Duration, results []v1
 		}
 		m.violations.WithLabelValues(test, r.Edge, kind).Inc()
 	}
+}
+
+// RunTriggered counts a run that covers changes of these causes.
+func (m *Metrics) RunTriggered(test string, causes []trigger.Cause) {
+	for _, c := range causes {
+		m.triggeredRuns.WithLabelValues(test, string(c)).Inc()
+	}
+}
+
+// ChangeToVerdict records how long a change took to reach a stage.
+func (m *Metrics) ChangeToVerdict(stage string, took time.Duration) {
+	m.changeToVerdict.WithLabelValues(stage).Observe(took.Seconds())
 }
 
 // ProbeErrors counts checks that could not run.
@@ -120,6 +158,7 @@ func (m *Metrics) ForgetCanary(test string) {
 func (m *Metrics) Forget(test string) {
 	m.runDuration.DeletePartialMatch(prometheus.Labels{"test": test})
 	m.violations.DeletePartialMatch(prometheus.Labels{"test": test})
+	m.triggeredRuns.DeletePartialMatch(prometheus.Labels{"test": test})
 	m.ForgetCanary(test)
 }
 
@@ -131,6 +170,7 @@ type testCollector struct {
 func (c *testCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- edgeVerdictDesc
 	ch <- edgeObservationDesc
+	ch <- edgePredictionDesc
 	ch <- edgeDiagnosisDesc
 	ch <- testPassedDesc
 	ch <- testLastRunDesc
@@ -166,6 +206,9 @@ func collectTest(ch chan<- prometheus.Metric, t *v1alpha1.ReachabilityTest) {
 			ch <- prometheus.MustNewConstMetric(edgeVerdictDesc, prometheus.GaugeValue, boolValue(r.Verdict == v), t.Name, r.Edge, string(r.Expected), string(v))
 		}
 		ch <- prometheus.MustNewConstMetric(edgeObservationDesc, prometheus.GaugeValue, 1, t.Name, r.Edge, string(r.Observed))
+		if r.Predicted != "" {
+			ch <- prometheus.MustNewConstMetric(edgePredictionDesc, prometheus.GaugeValue, 1, t.Name, r.Edge, string(r.Expected), string(r.Predicted))
+		}
 		if r.Diagnosis != "" {
 			ch <- prometheus.MustNewConstMetric(edgeDiagnosisDesc, prometheus.GaugeValue, 1, t.Name, r.Edge, string(r.Diagnosis))
 		}

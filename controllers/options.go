@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/netconform/netconform/internal/probepool"
+	"github.com/netconform/netconform/internal/trigger"
 	"github.com/netconform/netconform/probes"
 )
 
@@ -30,7 +31,18 @@ type Options struct {
 	// WaveWindow is how long runs that start together are gathered so that they share
 	// probe pods.
 	WaveWindow time.Duration
+	// FollowChanges watches NetworkPolicies and the labels of namespaces and pods, to
+	// predict and re-run the tests that ask for it (spec.rerunOn) when a change can affect
+	// their edges. The gate, which runs each test once, leaves it off.
+	FollowChanges bool
+	// Rerun times the predictions and runs that changes trigger; its MinInterval is the
+	// least time between the start of a test's last run and a triggered one.
+	Rerun trigger.Timing
 }
+
+// MinRerunInterval is the least minimum interval between a test's runs that changes
+// can trigger: run IDs are made of the start second.
+const MinRerunInterval = 2 * time.Second
 
 // DefaultOptions are the settings of a manager that is told nothing else.
 func DefaultOptions() Options {
@@ -43,6 +55,8 @@ func DefaultOptions() Options {
 		MaxConcurrentReconciles: 16,
 		CanaryNamespace:         "netconform-system",
 		WaveWindow:              probepool.DefaultWaveWindow,
+		FollowChanges:           true,
+		Rerun:                   trigger.DefaultTiming(),
 	}
 }
 
@@ -67,6 +81,21 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WaveWindow <= 0 {
 		o.WaveWindow = d.WaveWindow
+	}
+	if o.Rerun.Quiet <= 0 {
+		o.Rerun.Quiet = d.Rerun.Quiet
+	}
+	if o.Rerun.MaxDelay <= 0 {
+		o.Rerun.MaxDelay = d.Rerun.MaxDelay
+	}
+	switch {
+	case o.Rerun.MinInterval == 0:
+		o.Rerun.MinInterval = d.Rerun.MinInterval
+	case o.Rerun.MinInterval < MinRerunInterval:
+		o.Rerun.MinInterval = MinRerunInterval
+	}
+	if o.Rerun.PredictEvery <= 0 {
+		o.Rerun.PredictEvery = d.Rerun.PredictEvery
 	}
 	return o
 }

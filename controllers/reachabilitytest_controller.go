@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -40,6 +39,9 @@ const (
 	EventProbePodFailed = "ProbePodFailed"
 	EventEdgeRegressed  = "EdgeRegressed"
 	EventEdgeRecovered  = "EdgeRecovered"
+	// EventPredictionChanged: a change to the cluster flipped what the NetworkPolicies
+	// allow for an edge; a run follows to confirm it on the dataplane.
+	EventPredictionChanged = "PredictionChanged"
 )
 
 // ReachabilityTestReconciler runs ReachabilityTests: it plans probe pods, starts them
@@ -68,6 +70,9 @@ type ReachabilityTestReconciler struct {
 	completed sync.Map
 	// canaries holds the canary state of each active run.
 	canaries canaries
+	// changes follows the changes that can affect tests' edges; nil when the manager does
+	// not follow changes.
+	changes *changes
 }
 
 // +kubebuilder:rbac:groups=netconform.io,resources=reachabilitytests,verbs=get;list;watch;update;patch
@@ -89,32 +94,36 @@ func (r *ReachabilityTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.Add(r.Pool); err != nil {
 		return err
 	}
+	if r.Options.FollowChanges && r.changes == nil {
+		r.changes = newChanges(r.Client, r.Options.Rerun, func() time.Time { return r.Now() }, mgr.GetLogger().WithName("changes"))
+	}
 	if err := r.followPolicyChanges(mgr); err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.ReachabilityTest{}).
 		Owns(&corev1.Pod{}, builder.MatchEveryOwner, builder.WithPredicates(probePodChanges)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles}).
-		Complete(r)
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles})
+	if r.changes != nil {
+		b = b.WatchesRawSource(r.changes.source())
+	}
+	return b.Complete(r)
 }
 
-// followPolicyChanges tells the snapshots of each change to a NetworkPolicy. Only the
-// policies' metadata is cached, which is all a change needs.
+// followPolicyChanges tells the snapshots of each change to a NetworkPolicy and, when
+// the manager follows changes, the tests a change to a policy or to labels can affect.
 func (r *ReachabilityTestReconciler) followPolicyChanges(mgr ctrl.Manager) error {
-	policies := &metav1.PartialObjectMetadata{}
-	policies.SetGroupVersionKind(networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"))
-	informer, err := mgr.GetCache().GetInformer(context.Background(), policies)
+	informer, err := mgr.GetCache().GetInformer(context.Background(), &networkingv1.NetworkPolicy{})
 	if err != nil {
 		return fmt.Errorf("watching NetworkPolicies: %w", err)
 	}
-	changed := func(any) { r.snapshots.policyChanged(r.Now()) }
-	_, err = informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    changed,
-		UpdateFunc: func(_, obj any) { changed(obj) },
-		DeleteFunc: changed,
-	})
-	return err
+	if _, err := informer.AddEventHandler(r.changes.policyHandler(func() { r.snapshots.policyChanged(r.Now()) })); err != nil {
+		return err
+	}
+	if r.changes == nil {
+		return nil
+	}
+	return r.changes.followLabels(mgr)
 }
 
 // probePodChanges passes the pod updates a test acts on. A shared probe pod has many
@@ -134,15 +143,18 @@ func probeStage(pod *corev1.Pod) [4]bool {
 	return [4]bool{podEnded(pod), probeReported(pod), neverRecovers(pod) != nil, pod.DeletionTimestamp != nil}
 }
 
-// Reconcile advances a test's run by one step.
+// Reconcile predicts the edges again when changes wait, and advances a test's run by
+// one step.
 func (r *ReachabilityTestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	log := ctrl.LoggerFrom(ctx)
 	test := &v1alpha1.ReachabilityTest{}
 	if err := r.Client.Get(ctx, req.NamespacedName, test); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Metrics.Forget(req.Name)
 			r.completed.Delete(req.Name)
 			r.Pool.ForgetTest(req.Name)
+			if r.changes != nil {
+				r.changes.forget(req.Name)
+			}
 			return ctrl.Result{}, r.releaseOrphans(ctx, req.Name)
 		}
 		return ctrl.Result{}, err
@@ -150,6 +162,20 @@ func (r *ReachabilityTestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	if test.DeletionTimestamp != nil {
 		return ctrl.Result{}, nil
 	}
+	predictAgain, err := r.followChanges(ctx, test)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	res, err := r.reconcileRun(ctx, test)
+	if predictAgain > 0 && (res.RequeueAfter == 0 || predictAgain < res.RequeueAfter) {
+		res.RequeueAfter = predictAgain
+	}
+	return res, err
+}
+
+// reconcileRun starts a run when one is due and advances the run in progress.
+func (r *ReachabilityTestReconciler) reconcileRun(ctx context.Context, test *v1alpha1.ReachabilityTest) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx)
 	pods, err := r.probePods(ctx, test)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -193,15 +219,25 @@ func (r *ReachabilityTestReconciler) untilNextRun(ctx context.Context, test *v1a
 			return 0, fmt.Errorf("recording the next run time: %w", err)
 		}
 	}
+	var wait time.Duration
 	switch {
 	case suspended(test):
 		return -1, nil
 	case test.Status.ObservedGeneration != test.Generation:
 		return 0, nil // a new generation runs at once
 	case next == nil:
-		return -1, nil
+		wait = -1
+	default:
+		wait = max(next.Sub(r.Now()), 0)
 	}
-	return max(next.Sub(r.Now()), 0), nil
+	if r.changes != nil && len(test.Spec.RerunOn) > 0 {
+		if at, ok := r.changes.runAt(test); ok {
+			if d := max(at.Sub(r.Now()), 0); wait < 0 || d < wait {
+				wait = d
+			}
+		}
+	}
+	return wait, nil
 }
 
 // probePods lists the probe pods that carry checks of the test, from the cache. They
@@ -228,7 +264,14 @@ func (r *ReachabilityTestReconciler) startRun(ctx context.Context, test *v1alpha
 	if err := r.Client.Status().Update(ctx, test); err != nil {
 		return nil, fmt.Errorf("recording run %s: %w", run.ID, err)
 	}
-	r.Events.Eventf(test, nil, corev1.EventTypeNormal, EventRunStarted, "StartRun", "Run %s started for generation %d with %d edges", run.ID, run.Generation, len(test.Spec.Edges))
+	after := ""
+	if r.changes != nil {
+		if p := r.changes.take(test.Name, planKey(test, run)); p.Changes > 0 {
+			r.Metrics.RunTriggered(test.Name, p.Causes)
+			after = ", after " + p.Describe()
+		}
+	}
+	r.Events.Eventf(test, nil, corev1.EventTypeNormal, EventRunStarted, "StartRun", "Run %s started for generation %d with %d edges%s", run.ID, run.Generation, len(test.Spec.Edges), after)
 	return test.Status.ActiveRun, nil
 }
 
@@ -324,6 +367,11 @@ func (r *ReachabilityTestReconciler) completeRun(ctx context.Context, test *v1al
 	}
 	r.report(test, run, results, previous, progress.failures, now.Sub(run.StartTime.Time))
 	r.reportCanary(test, finding)
+	if r.changes != nil {
+		if p, ok := r.changes.completed(test.Name, planKey(test, run)); ok {
+			r.Metrics.ChangeToVerdict(StageProbed, r.Now().Sub(p.First))
+		}
+	}
 	r.completed.Store(test.Name, run.ID)
 	r.forgetRun(test, run)
 	if err := r.cleanUpCanary(ctx, test, run); err != nil {
@@ -502,6 +550,9 @@ func (r *ReachabilityTestReconciler) addPolicyVerdicts(ctx context.Context, test
 func (r *ReachabilityTestReconciler) forgetRun(test *v1alpha1.ReachabilityTest, run v1alpha1.Run) {
 	r.Pool.Forget(probes.MemberOf(test, run.ID))
 	r.plans.Delete(planKey(test, run))
+	if r.changes != nil {
+		r.changes.forgetRun(planKey(test, run))
+	}
 }
 
 func planKey(test *v1alpha1.ReachabilityTest, run v1alpha1.Run) string {

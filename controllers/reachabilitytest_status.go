@@ -195,3 +195,54 @@ func nextRunTime(test *v1alpha1.ReachabilityTest, events events.EventRecorder) *
 func suspended(test *v1alpha1.ReachabilityTest) bool {
 	return test.Spec.Suspend != nil && *test.Spec.Suspend
 }
+
+// predictionFlip is an edge whose prediction a change to the cluster flipped.
+type predictionFlip struct {
+	Edge        string
+	Expected    v1alpha1.Expectation
+	Before, Now v1alpha1.Expectation
+	Explanation string
+}
+
+// message says what flipped, after what, and that a run follows.
+func (f predictionFlip) message(after string) string {
+	return fmt.Sprintf("Edge %s (expected %s) went from predicted %s to predicted %s after %s; a run follows to confirm it: %s",
+		f.Edge, f.Expected, f.Before, f.Now, after, f.Explanation)
+}
+
+// predictionFlips compares each result's prediction with what predict says now. Only a
+// flip between Allow and Deny counts: a prediction the model cannot make now ("") says
+// nothing, and neither does an edge that had none.
+func predictionFlips(results []v1alpha1.EdgeResult, predict func(edge string) (v1alpha1.Expectation, string)) []predictionFlip {
+	var flips []predictionFlip
+	for _, r := range results {
+		if r.Predicted == "" {
+			continue
+		}
+		now, why := predict(r.Edge)
+		if now == "" || now == r.Predicted {
+			continue
+		}
+		flips = append(flips, predictionFlip{Edge: r.Edge, Expected: r.Expected, Before: r.Predicted, Now: now, Explanation: why})
+	}
+	return flips
+}
+
+// applyPredictionFlips records the flipped predictions on the results. The diagnosis
+// compared the old prediction with the last run's observation: it waits for the run
+// that follows.
+func applyPredictionFlips(status *v1alpha1.ReachabilityTestStatus, flips []predictionFlip) {
+	byEdge := make(map[string]predictionFlip, len(flips))
+	for _, f := range flips {
+		byEdge[f.Edge] = f
+	}
+	for i := range status.Results {
+		f, ok := byEdge[status.Results[i].Edge]
+		if !ok {
+			continue
+		}
+		status.Results[i].Predicted = f.Now
+		status.Results[i].Explanation = truncateMessage(f.Explanation)
+		status.Results[i].Diagnosis = ""
+	}
+}

@@ -3,6 +3,7 @@ package controllers
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -309,5 +310,33 @@ func TestStatusVerdictChanges(t *testing.T) {
 				t.Errorf("verdictChanges = %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestPredictionFlips(t *testing.T) {
+	results := []v1alpha1.EdgeResult{
+		{Edge: "hole", Expected: v1alpha1.ExpectDeny, Predicted: v1alpha1.ExpectDeny, Diagnosis: ""},
+		{Edge: "outage", Expected: v1alpha1.ExpectAllow, Predicted: v1alpha1.ExpectAllow},
+		{Edge: "same", Expected: v1alpha1.ExpectDeny, Predicted: v1alpha1.ExpectDeny},
+		{Edge: "unsettled-now", Expected: v1alpha1.ExpectDeny, Predicted: v1alpha1.ExpectDeny},
+		{Edge: "never-predicted", Expected: v1alpha1.ExpectDeny},
+		{Edge: "recovers", Expected: v1alpha1.ExpectDeny, Predicted: v1alpha1.ExpectAllow, Diagnosis: v1alpha1.DiagnosisPolicyMismatch},
+	}
+	now := map[string]v1alpha1.Expectation{
+		"hole": v1alpha1.ExpectAllow, "outage": v1alpha1.ExpectDeny, "same": v1alpha1.ExpectDeny,
+		"unsettled-now": "", "never-predicted": v1alpha1.ExpectAllow, "recovers": v1alpha1.ExpectDeny,
+	}
+	flips := predictionFlips(results, func(edge string) (v1alpha1.Expectation, string) { return now[edge], "because " + edge })
+	if got := flipNames(flips); !slices.Equal(got, []string{"hole", "outage", "recovers"}) {
+		t.Fatalf("flipped %v, want hole, outage and recovers: a prediction the model cannot make, or never made, is no flip", got)
+	}
+	status := v1alpha1.ReachabilityTestStatus{Results: results}
+	applyPredictionFlips(&status, flips)
+	r := status.Results[5]
+	if r.Predicted != v1alpha1.ExpectDeny || r.Diagnosis != "" || r.Explanation != "because recovers" {
+		t.Errorf("recovers became %+v, want predicted Deny, the new explanation, and no diagnosis until the run", r)
+	}
+	if msg := flips[0].message("NetworkPolicy a/b deleted"); msg != "Edge hole (expected Deny) went from predicted Deny to predicted Allow after NetworkPolicy a/b deleted; a run follows to confirm it: because hole" {
+		t.Errorf("message %q", msg)
 	}
 }

@@ -51,7 +51,33 @@ type ReachabilityTestSpec struct {
 	// suspend stops new runs, scheduled or not; a run in progress finishes.
 	// +optional
 	Suspend *bool `json:"suspend,omitempty"`
+
+	// rerunOn runs the test again, besides its schedule, when something that could change
+	// its edges changes: PolicyChange (a NetworkPolicy of the edges' namespaces created,
+	// changed or deleted) and LabelChange (the labels of an edge's namespace, or of a
+	// destination pod, changed; a destination pod added or removed). The policies'
+	// prediction is updated at once (a PredictionChanged event); the re-run follows, no
+	// sooner than the manager's minimum interval after the last run. Empty (the
+	// default): runs follow the schedule and the spec only.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=2
+	// +optional
+	RerunOn []RerunTrigger `json:"rerunOn,omitempty"`
 }
+
+// RerunTrigger is a kind of change that re-runs a test.
+// +kubebuilder:validation:Enum=PolicyChange;LabelChange
+type RerunTrigger string
+
+// Rerun triggers.
+const (
+	// RerunOnPolicyChange: a NetworkPolicy of the edges' namespaces was created, changed
+	// or deleted.
+	RerunOnPolicyChange RerunTrigger = "PolicyChange"
+	// RerunOnLabelChange: an edge's namespace, or a destination pod, changed labels; a
+	// destination pod came or went.
+	RerunOnLabelChange RerunTrigger = "LabelChange"
+)
 
 // Edge is one connection from a source identity to a destination.
 // +kubebuilder:validation:XValidation:rule="!has(self.to.dns) || !has(self.protocol)",message="a dns destination takes no protocol: remove protocol from this edge"

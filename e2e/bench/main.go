@@ -30,7 +30,7 @@ import (
 )
 
 // scenarios in the order they run.
-var scenarios = []string{"micro", "bookstore", "matrix", "edges1000", "tests100x50", "checks"}
+var scenarios = []string{"micro", "bookstore", "matrix", "edges1000", "tests100x50", "checks", "drift"}
 
 type options struct {
 	reps    int
@@ -135,6 +135,7 @@ func (b *bench) runAll() bool {
 		"edges1000":   b.edges1000,
 		"tests100x50": b.manyTests,
 		"checks":      b.checksInOnePod,
+		"drift":       b.drift,
 	}
 	if err := b.removeLeftovers(); err != nil {
 		b.report.Note("removing leftovers of an earlier run: %v", err)

@@ -117,7 +117,7 @@ func TestLoadReportsEveryProblemWithFileAndLine(t *testing.T) {
 			[]string{
 				`testdata/unknown-field.yaml:10: unknown field "spec.edges[0].to.service.prot" (known fields here: name, namespace, port)`,
 				"testdata/unknown-field.yaml:10: spec.edges[0].to.service.port: Required value",
-				`testdata/unknown-field.yaml:12: unknown field "spec.atempts" (known fields here: attempts, canary, edges, probePod, probeTimeoutSeconds, schedule, suspend)`,
+				`testdata/unknown-field.yaml:12: unknown field "spec.atempts" (known fields here: attempts, canary, edges, probePod, probeTimeoutSeconds, rerunOn, schedule, suspend)`,
 			}},
 		{"other kinds", []string{"testdata/wrong-kind.yaml"}, "",
 			[]string{

@@ -124,6 +124,29 @@ func Predict(c *netpol.Cluster, edge v1alpha1.Edge, source *corev1.Pod, checks [
 	return verdictOf(decisions)
 }
 
+// Current says what the policies allow for an edge now, for the checks a run would make,
+// before any probe pod exists: "" where the model cannot tell without a probe (a name
+// only the probe resolves, a Service whose backends disagree, a destination that admits
+// sources by address, which a probe pod gets only when it starts). It lets the
+// controller say at once that a change flipped an edge, before any packet.
+func Current(c *netpol.Cluster, edge v1alpha1.Edge, checks []probes.Check) (v1alpha1.Expectation, string) {
+	if len(checks) == 0 {
+		return "", ""
+	}
+	results := make([]probes.Result, len(checks))
+	lookup, connections, unsettled := decide(c, edge, netpol.PodPeer(Source(edge.From, "probe", "")), checks, results)
+	decisions := slices.Concat(lookup, connections)
+	if unsettled != nil || len(decisions) == 0 {
+		return "", ""
+	}
+	for _, d := range decisions {
+		if c.AdmitsByAddress(d) {
+			return "", ""
+		}
+	}
+	return verdictOf(decisions)
+}
+
 // Before says what the policies allow for a check that a new probe pod of the edge's
 // source is about to make, before the pod has an address: "" where the model cannot
 // tell, where a rule admits by address, or where the verdict has a caveat.

@@ -168,3 +168,42 @@ func service(ns, name, key, value string, port int32, protocol corev1.Protocol) 
 		},
 	}
 }
+
+// Current predicts before any probe pod exists: deleting the default deny flips a Deny
+// edge to Allow; a destination that admits by address, or a name only the probe
+// resolves, is left unknown rather than guessed.
+func TestCurrent(t *testing.T) {
+	web := map[string]string{"app": "web"}
+	db := pod("shop", "db-0", "10.244.0.7", map[string]string{"app": "db"})
+	denyAll := policy("shop", "default-deny", metav1.LabelSelector{}, nil)
+	byAddress := policy("shop", "db-from-range", metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
+		[]networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "10.244.0.0/24"}}})
+	toDB := v1alpha1.Edge{Name: "web-to-db", From: v1alpha1.Source{Namespace: "shop", PodLabels: web},
+		To: v1alpha1.Destination{Pods: &v1alpha1.PodsDestination{Namespace: "shop", PodLabels: map[string]string{"app": "db"}, Port: intstr.FromInt32(5432)}}}
+	toDBCheck := probes.Check{Edge: "web-to-db", Kind: probes.KindTCP, Host: "10.244.0.7", Port: 5432}
+	toName := v1alpha1.Edge{Name: "e", From: v1alpha1.Source{Namespace: "shop"}, To: v1alpha1.Destination{Host: &v1alpha1.HostDestination{Host: "api.example", Port: 443}}}
+	toNameCheck := probes.Check{Edge: "e", Kind: probes.KindTCP, Host: "api.example", Port: 443}
+	tests := []struct {
+		name     string
+		policies []networkingv1.NetworkPolicy
+		edge     v1alpha1.Edge
+		checks   []probes.Check
+		want     v1alpha1.Expectation
+		words    string
+	}{
+		{"default deny", []networkingv1.NetworkPolicy{denyAll}, toDB, []probes.Check{toDBCheck}, v1alpha1.ExpectDeny, "shop/default-deny"},
+		{"the default deny deleted", nil, toDB, []probes.Check{toDBCheck}, v1alpha1.ExpectAllow, "allowed"},
+		{"admits by address: unknown before the probe pod has one", []networkingv1.NetworkPolicy{denyAll, byAddress}, toDB, []probes.Check{toDBCheck}, "", ""},
+		{"a name only the probe resolves", nil, toName, []probes.Check{toNameCheck}, "", ""},
+		{"no checks (no ready destination)", nil, toDB, nil, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &netpol.Cluster{Namespaces: []corev1.Namespace{namespace("shop")}, Pods: []corev1.Pod{*db}, Policies: tt.policies}
+			got, why := Current(c, tt.edge, tt.checks)
+			if got != tt.want || !strings.Contains(why, tt.words) {
+				t.Errorf("Current = %q (%q), want %q mentioning %q", got, why, tt.want, tt.words)
+			}
+		})
+	}
+}

@@ -37,6 +37,9 @@ func MalformedSpecs() []Malformed {
 			[]string{"a dns destination takes no protocol: remove protocol from this edge"}},
 		{"dns with port", `edges: [{name: e1, from: {namespace: a}, to: {dns: {name: kubernetes.default, port: 53}}, expect: Allow}]`,
 			[]string{`unknown field "spec.edges[0].to.dns.port"`}},
+		{"unknown rerun trigger", `rerunOn: [Schedule]
+edges: [` + okEdge + `]`,
+			[]string{"spec.rerunOn[0]", `Unsupported value: "Schedule"`, `"PolicyChange", "LabelChange"`}},
 		{"missing expect", `edges: [{name: e1, from: {namespace: a}, to: {dns: {name: kubernetes.default}}}]`,
 			[]string{"spec.edges[0].expect", "Required value"}},
 		{"unknown expect", `edges: [{name: e1, from: {namespace: a}, to: {dns: {name: kubernetes.default}}, expect: Maybe}]`,

@@ -34,7 +34,17 @@ func (f *managerFlags) bind(fs *flag.FlagSet) {
 	o := &f.reconciler.opts
 	fs.StringVar(&o.Pod.Image, "probe-image", os.Getenv("NETCONFORM_PROBE_IMAGE"), "image of the probe pods ($NETCONFORM_PROBE_IMAGE; default: the manager's own image when it runs in a pod, else "+version.DefaultImage()+")")
 	fs.StringVar(&o.CanaryNamespace, "canary-namespace", defaultCanaryNamespace(o.CanaryNamespace), "namespace of the enforcement canaries of tests that name none (default: the manager's own namespace, $POD_NAMESPACE)")
+	fs.DurationVar(&o.Rerun.MinInterval, "min-rerun-interval", o.Rerun.MinInterval,
+		fmt.Sprintf("least time from the start of a test's last run to a run that changes trigger (spec.rerunOn); at least %s", controllers.MinRerunInterval))
 	f.zap.BindFlags(fs)
+}
+
+// validate names the flag and its range when a value cannot work.
+func (f *managerFlags) validate() error {
+	if m := f.reconciler.opts.Rerun.MinInterval; m < controllers.MinRerunInterval {
+		return fmt.Errorf("--min-rerun-interval %s: give at least %s", m, controllers.MinRerunInterval)
+	}
+	return f.reconciler.validate()
 }
 
 // restConfig is the cluster the flags name.
@@ -50,7 +60,7 @@ func runManager(args []string, _, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
-	if err := f.reconciler.validate(); err != nil {
+	if err := f.validate(); err != nil {
 		fmt.Fprintf(stderr, "netconform manager: %v\n", err)
 		return ExitUsage
 	}

@@ -31,12 +31,16 @@ func TestManagerAndRunShareReconcilerOptions(t *testing.T) {
 		t.Errorf("manager's options %+v, want the defaults %+v", m.reconciler.opts, want)
 	}
 	gate := r.reconciler.opts
+	if gate.FollowChanges {
+		t.Error("the gate follows changes; it runs each test once")
+	}
+	gate.FollowChanges = want.FollowChanges
 	if !gate.CreateCanaryNamespace || gate.CanaryNamespace != "netconform-canary" {
 		t.Errorf("the gate's canary namespace is %q (create %v), want a namespace of its own it may create", gate.CanaryNamespace, gate.CreateCanaryNamespace)
 	}
 	gate.CanaryNamespace, gate.CreateCanaryNamespace = want.CanaryNamespace, false
 	if gate != want {
-		t.Errorf("the gate's options %+v differ from the manager's defaults %+v beyond the canary namespace", gate, want)
+		t.Errorf("the gate's options %+v differ from the manager's defaults %+v beyond the canary namespace and following changes", gate, want)
 	}
 
 	shared := []string{"--cluster-domain", "corp.example", "--workers", "3", "--max-checks-per-pod", "50", "--max-concurrent-probe-pods", "0", "--probe-pod-start-timeout", "30s"}
@@ -68,6 +72,25 @@ func TestReconcilerFlagsNameTheFlagOfABadValue(t *testing.T) {
 		err := f.validate()
 		if err == nil || !strings.Contains(err.Error(), flagName) {
 			t.Errorf("%v: error %v, want one naming %s", args, err, flagName)
+		}
+	}
+}
+
+func TestManagerMinRerunInterval(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		ok   bool
+	}{{nil, true}, {[]string{"--min-rerun-interval", "5s"}, true}, {[]string{"--min-rerun-interval", "1s"}, false}} {
+		var m managerFlags
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		m.bind(fs)
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		err := m.validate()
+		if (err == nil) != c.ok || (err != nil && !strings.Contains(err.Error(), "--min-rerun-interval")) {
+			t.Errorf("%v: error %v, want ok=%v", c.args, err, c.ok)
 		}
 	}
 }

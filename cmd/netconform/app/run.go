@@ -56,6 +56,8 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 	// A namespace of its own keeps the gate's canary away from every workload.
 	f.reconciler.opts.CanaryNamespace = "netconform-canary"
 	f.reconciler.opts.CreateCanaryNamespace = true
+	// The gate runs each test once: changes to the cluster re-run nothing.
+	f.reconciler.opts.FollowChanges = false
 }
 
 // restConfig is the cluster the flags name.

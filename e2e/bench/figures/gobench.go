@@ -56,6 +56,35 @@ func Writes(metrics string) float64 {
 	return total
 }
 
+// Requests sums rest_client_requests_total of a Prometheus text exposition, in all and
+// by method.
+func Requests(metrics string) (float64, map[string]float64) {
+	total, byMethod := 0.0, map[string]float64{}
+	sc := bufio.NewScanner(strings.NewReader(metrics))
+	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "rest_client_requests_total{") {
+			continue
+		}
+		end := strings.LastIndexByte(line, '}')
+		if end < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(line[end+1:]), 64)
+		if err != nil {
+			continue
+		}
+		total += v
+		method := "other"
+		if _, rest, ok := strings.Cut(line[:end], `method="`); ok {
+			method, _, _ = strings.Cut(rest, `"`)
+		}
+		byMethod[method] += v
+	}
+	return total, byMethod
+}
+
 func isWrite(labels string) bool {
 	for _, m := range []string{"POST", "PUT", "PATCH", "DELETE"} {
 		if strings.Contains(labels, `method="`+m+`"`) {

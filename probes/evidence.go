@@ -16,22 +16,23 @@ import (
 // proves the port listens without a Service in front of it. The pod is evidence when:
 //
 //   - the check is TCP (kubelet probes do not speak UDP) and dialled one of the pod's IPs;
-//   - the pod is Running and not being deleted;
+//   - the pod is Running, Ready and not being deleted: a pod whose node was lost stays
+//     Running until it is evicted, but its Ready condition turns false;
 //   - one of its containers has a tcpSocket, httpGet or grpc probe on the check's port, by
 //     number or by the name of one of that container's ports, that dials the pod's own IP
 //     (a probe with a host of its own says nothing about the pod); an exec probe names no port;
-//   - that container is running and has not restarted since the run began (since): a
-//     restart while the checks were made could be what denied them;
-//   - for a readiness probe, the pod and the container are Ready; for a liveness probe,
-//     the container started and has run long enough that a probe that never connected
-//     would have restarted it (a startup probe's window, then the liveness probe's initial
-//     delay and failureThreshold tries); for a startup probe, the container started, so
-//     the probe connected.
+//   - that container is running and has not restarted since a little before the run began
+//     (since, less clockSlack for the node's clock): a restart while the checks were made
+//     could be what denied them;
+//   - for a readiness probe, the container is Ready; for a liveness probe, the container
+//     started and has run long enough that a probe that never connected would have had
+//     it killed (livenessWindow), which a pod may not stretch past maxLivenessWindow.
 //
-// Readiness is preferred: a Ready pod's probe connected within its last failureThreshold
-// periods.
+// A startup probe is no evidence: it stops once it has connected, so it shows only that
+// the port listened once. Readiness is preferred: a Ready pod's probe connected within its
+// last failureThreshold periods.
 func KubeletEvidence(pod *corev1.Pod, c Check, since, now time.Time) (string, bool) {
-	if c.Kind != KindTCP || pod.DeletionTimestamp != nil || pod.Status.Phase != corev1.PodRunning || !hasIP(pod, c.Host) {
+	if c.Kind != KindTCP || pod.DeletionTimestamp != nil || pod.Status.Phase != corev1.PodRunning || !PodReady(pod) || !hasIP(pod, c.Host) {
 		return "", false
 	}
 	statuses := make(map[string]corev1.ContainerStatus, len(pod.Status.ContainerStatuses))
@@ -48,7 +49,7 @@ func KubeletEvidence(pod *corev1.Pod, c Check, since, now time.Time) (string, bo
 	var steady []container // running without a restart since the run began
 	add := func(spec *corev1.Container, key string) {
 		s, ok := statuses[key]
-		if ok && s.State.Running != nil && !s.State.Running.StartedAt.IsZero() && !s.State.Running.StartedAt.After(since) {
+		if ok && s.State.Running != nil && !s.State.Running.StartedAt.IsZero() && !s.State.Running.StartedAt.After(since.Add(-clockSlack)) {
 			steady = append(steady, container{spec, s})
 		}
 	}
@@ -62,21 +63,18 @@ func KubeletEvidence(pod *corev1.Pod, c Check, since, now time.Time) (string, bo
 		}
 	}
 	who := fmt.Sprintf("pod %s/%s", pod.Namespace, pod.Name)
-	for _, k := range []probeKind{readiness, liveness, startup} {
+	for _, k := range []probeKind{readiness, liveness} {
 		for _, ctr := range steady {
 			probe := k.of(ctr.spec)
 			handler, port, ok := probePort(ctr.spec, probe)
 			if !ok || port.number != c.Port {
 				continue
 			}
-			started := ctr.status.Started != nil && *ctr.status.Started
 			switch {
-			case k == readiness && PodReady(pod) && ctr.status.Ready:
+			case k == readiness && ctr.status.Ready:
 				return fmt.Sprintf("%s is Ready and its %s readiness probe connects to port %s", who, handler, port), true
-			case k == liveness && started && now.Sub(ctr.status.State.Running.StartedAt.Time) >= startupWindow(ctr.spec)+restartWindow(probe):
-				return fmt.Sprintf("%s is Running and its container %s, whose %s liveness probe connects to port %s, has not restarted since before this run", who, ctr.spec.Name, handler, port), true
-			case k == startup && started:
-				return fmt.Sprintf("%s is Running and its container %s, whose %s startup probe connected to port %s, has not restarted since before this run", who, ctr.spec.Name, handler, port), true
+			case k == liveness && livenessProves(pod, ctr.spec, ctr.status, now):
+				return fmt.Sprintf("%s is Ready and its container %s, whose %s liveness probe connects to port %s, has not restarted since before this run", who, ctr.spec.Name, handler, port), true
 			}
 		}
 	}
@@ -88,17 +86,13 @@ type probeKind int
 const (
 	readiness probeKind = iota
 	liveness
-	startup
 )
 
 func (k probeKind) of(c *corev1.Container) *corev1.Probe {
-	switch k {
-	case readiness:
+	if k == readiness {
 		return c.ReadinessProbe
-	case liveness:
-		return c.LivenessProbe
 	}
-	return c.StartupProbe
+	return c.LivenessProbe
 }
 
 // probedPort is a port a probe dials: its number, and its name when the probe named it.
@@ -142,20 +136,64 @@ func probePort(c *corev1.Container, p *corev1.Probe) (handler string, port probe
 	return "", probedPort{}, false
 }
 
-// restartWindow is how long a liveness probe that never connects takes to have the
-// container restarted: its initial delay, then failureThreshold tries, each at most a
-// period or its timeout apart. Zero fields take the API's defaults.
-func restartWindow(p *corev1.Probe) time.Duration {
-	period := max(cmp.Or(p.PeriodSeconds, 10), cmp.Or(p.TimeoutSeconds, 1))
-	return time.Duration(p.InitialDelaySeconds+cmp.Or(p.FailureThreshold, 3)*period) * time.Second
+// clockSlack allows for a node's clock behind the manager's: a container is taken to
+// have started before the run only when it started this much before.
+const clockSlack = 5 * time.Second
+
+// maxLivenessWindow bounds the time a liveness probe may take to have a container that
+// does not listen killed: the pod's author sets every field of it, and a window of hours
+// would let a port that stopped listening long ago pass for one that listens.
+const maxLivenessWindow = 10 * time.Minute
+
+// maxKillGrace bounds the termination grace a liveness kill may take: until the process
+// exits, the status still shows the container running.
+const maxKillGrace = 60 * time.Second
+
+// livenessProves says whether a container whose liveness probe dials the port has run,
+// started, long enough that the probe would have had it killed by now if it never
+// connected.
+func livenessProves(pod *corev1.Pod, c *corev1.Container, s corev1.ContainerStatus, now time.Time) bool {
+	if s.Started == nil || !*s.Started {
+		return false
+	}
+	window, ok := livenessWindow(pod, c)
+	return ok && now.Sub(s.State.Running.StartedAt.Time) >= window
 }
 
-// startupWindow is the longest a startup probe can hold the liveness probe back.
-func startupWindow(c *corev1.Container) time.Duration {
-	if c.StartupProbe == nil {
-		return 0
+// livenessWindow is the longest a liveness probe that never connects takes to have the
+// container killed and its status changed: a startup probe's window, the probe's initial
+// delay, failureThreshold tries each at most a period or a timeout apart, the last try's
+// timeout, the kill's grace, and the kubelet's delay in reporting. It is false when that
+// is longer than maxLivenessWindow, or the grace longer than maxKillGrace. Sums are made
+// in int64 seconds: the fields are int32 and unbounded.
+func livenessWindow(pod *corev1.Pod, c *corev1.Container) (time.Duration, bool) {
+	grace := int64(30)
+	if g := pod.Spec.TerminationGracePeriodSeconds; g != nil {
+		grace = *g
 	}
-	return restartWindow(c.StartupProbe)
+	if g := c.LivenessProbe.TerminationGracePeriodSeconds; g != nil {
+		grace = *g
+	}
+	if time.Duration(grace)*time.Second > maxKillGrace {
+		return 0, false
+	}
+	seconds := probeWindow(c.LivenessProbe) + int64(cmp.Or(c.LivenessProbe.TimeoutSeconds, 1)) + grace + int64(reportDelay/time.Second)
+	if c.StartupProbe != nil {
+		seconds += probeWindow(c.StartupProbe)
+	}
+	window := time.Duration(seconds) * time.Second
+	return window, seconds >= 0 && window <= maxLivenessWindow
+}
+
+// reportDelay is how long the kubelet may take to report a container's restart.
+const reportDelay = 10 * time.Second
+
+// probeWindow is how long a probe that never connects takes to fail for good, in
+// seconds: its initial delay, then failureThreshold tries, each at most a period or its
+// timeout apart. Zero fields take the API's defaults.
+func probeWindow(p *corev1.Probe) int64 {
+	period := int64(max(cmp.Or(p.PeriodSeconds, 10), cmp.Or(p.TimeoutSeconds, 1)))
+	return int64(p.InitialDelaySeconds) + int64(cmp.Or(p.FailureThreshold, 3))*period
 }
 
 func hasIP(pod *corev1.Pod, host string) bool {

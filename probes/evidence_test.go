@@ -193,24 +193,24 @@ func TestKubeletEvidence(t *testing.T) {
 			name:  "liveness, running longer than a failing probe would allow",
 			check: check,
 			pod:   func(p *corev1.Pod) { p.Spec.Containers[0].LivenessProbe = httpGet(intstr.FromString("http")) },
-			want:  `pod z/a is Running and its container serve, whose httpGet liveness probe connects to port 80 ("http"), has not restarted since before this run`,
+			want:  `pod z/a is Ready and its container serve, whose httpGet liveness probe connects to port 80 ("http"), has not restarted since before this run`,
 		},
 		{
-			name:  "liveness counts without the pod being Ready",
+			name:  "liveness needs the pod Ready: a pod on a lost node stays Running",
 			check: check,
 			pod: func(p *corev1.Pod) {
 				p.Spec.Containers[0].LivenessProbe = tcp(intstr.FromInt32(80))
 				p.Status.Conditions[0].Status = corev1.ConditionFalse
 				p.Status.ContainerStatuses[0].Ready = false
 			},
-			want: "pod z/a is Running and its container serve, whose tcpSocket liveness probe connects to port 80, has not restarted since before this run",
 		},
 		{
 			name:  "liveness, started too recently for a failing probe to have restarted it",
 			check: check,
 			pod: func(p *corev1.Pod) {
-				p.Spec.Containers[0].LivenessProbe = tcp(intstr.FromInt32(80)) // 3 tries 10s apart
-				p.Status.ContainerStatuses[0].State.Running.StartedAt = metav1.NewTime(now.Add(-29 * time.Second))
+				// 3 tries 10s apart, the last try's 1s timeout, 30s of grace, 10s to report it
+				p.Spec.Containers[0].LivenessProbe = tcp(intstr.FromInt32(80))
+				p.Status.ContainerStatuses[0].State.Running.StartedAt = metav1.NewTime(now.Add(-70 * time.Second))
 			},
 		},
 		{
@@ -218,9 +218,9 @@ func TestKubeletEvidence(t *testing.T) {
 			check: check,
 			pod: func(p *corev1.Pod) {
 				p.Spec.Containers[0].LivenessProbe = tcp(intstr.FromInt32(80))
-				p.Status.ContainerStatuses[0].State.Running.StartedAt = metav1.NewTime(now.Add(-30 * time.Second))
+				p.Status.ContainerStatuses[0].State.Running.StartedAt = metav1.NewTime(now.Add(-71 * time.Second))
 			},
-			want: "pod z/a is Running and its container serve, whose tcpSocket liveness probe connects to port 80, has not restarted since before this run",
+			want: "pod z/a is Ready and its container serve, whose tcpSocket liveness probe connects to port 80, has not restarted since before this run",
 		},
 		{
 			name:  "liveness waits for the initial delay and the startup probe's window",
@@ -232,8 +232,8 @@ func TestKubeletEvidence(t *testing.T) {
 					ProbeHandler:  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}},
 					PeriodSeconds: 5, FailureThreshold: 30,
 				}
-				// 150s of startup, 15s of delay, 30s of tries: one second short.
-				p.Status.ContainerStatuses[0].State.Running.StartedAt = metav1.NewTime(now.Add(-194 * time.Second))
+				// 150s of startup, 15s of delay, 30s of tries, 1s, 30s and 10s: one second short.
+				p.Status.ContainerStatuses[0].State.Running.StartedAt = metav1.NewTime(now.Add(-235 * time.Second))
 			},
 		},
 		{
@@ -259,10 +259,42 @@ func TestKubeletEvidence(t *testing.T) {
 		},
 		// startup
 		{
-			name:  "startup probe that passed",
+			name:  "a startup probe that passed shows only that the port listened once",
 			check: check,
 			pod:   func(p *corev1.Pod) { p.Spec.Containers[0].StartupProbe = grpc(80) },
-			want:  "pod z/a is Running and its container serve, whose grpc startup probe connected to port 80, has not restarted since before this run",
+		},
+		{
+			name:  "a liveness window past int32 is no evidence",
+			check: check,
+			pod: func(p *corev1.Pod) {
+				p.Spec.Containers[0].LivenessProbe = tcp(intstr.FromInt32(80))
+				p.Spec.Containers[0].LivenessProbe.PeriodSeconds = 65536
+				p.Spec.Containers[0].LivenessProbe.FailureThreshold = 65536
+			},
+		},
+		{
+			name:  "a liveness window longer than the bound is no evidence",
+			check: check,
+			pod: func(p *corev1.Pod) {
+				p.Spec.Containers[0].LivenessProbe = tcp(intstr.FromInt32(80))
+				p.Spec.Containers[0].LivenessProbe.FailureThreshold = 100
+			},
+		},
+		{
+			name:  "a kill grace of an hour is no evidence: the dead server shows Running meanwhile",
+			check: check,
+			pod: func(p *corev1.Pod) {
+				p.Spec.Containers[0].LivenessProbe = tcp(intstr.FromInt32(80))
+				p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](3600)
+			},
+		},
+		{
+			name:  "a container that started within the clock slack of the run's start",
+			check: check,
+			pod: func(p *corev1.Pod) {
+				p.Spec.Containers[0].ReadinessProbe = tcp(intstr.FromInt32(80))
+				p.Status.ContainerStatuses[0].State.Running.StartedAt = metav1.NewTime(runStart.Add(-2 * time.Second))
+			},
 		},
 		{
 			name:  "startup probe that has not passed",

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/canary"
 	"github.com/netconform/netconform/internal/trigger"
 )
 
@@ -222,7 +223,9 @@ func (c *changes) forgetRun(key string) {
 func (c *changes) policyHandler(policyChanged func()) toolscache.ResourceEventHandler {
 	changed := func(ch trigger.Change) {
 		policyChanged()
-		if c != nil {
+		// A canary's policies select its own pods only, and come and go with every canary
+		// run: following them would have canaries re-run tests, and tests re-run canaries.
+		if c != nil && !isCanaryPolicy(ch.OldPolicy) && !isCanaryPolicy(ch.NewPolicy) {
 			c.observe(ch)
 		}
 	}
@@ -253,6 +256,14 @@ func (c *changes) policyHandler(policyChanged func()) toolscache.ResourceEventHa
 			}
 		},
 	}
+}
+
+func isCanaryPolicy(p *networkingv1.NetworkPolicy) bool {
+	if p == nil {
+		return false
+	}
+	_, ok := p.Labels[canary.LabelCanary]
+	return ok
 }
 
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=list;watch

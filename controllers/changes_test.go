@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -15,8 +16,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/canary"
 	"github.com/netconform/netconform/internal/trigger"
 	"github.com/netconform/netconform/probes"
 )
@@ -307,5 +310,30 @@ func TestBurstAndRunInProgress(t *testing.T) {
 	}
 	if last := notes[len(notes)-1]; !strings.Contains(last, "and 2 more changes") {
 		t.Errorf("the run after the one in progress says %q, want it to cover the 3 changes made during it", last)
+	}
+}
+
+// A canary's policies come and go with every canary run and select its own pods only:
+// following them would have canaries re-run tests, and tests re-run canaries.
+func TestCanaryPoliciesTriggerNothing(t *testing.T) {
+	test := &v1alpha1.ReachabilityTest{
+		ObjectMeta: metav1.ObjectMeta{Name: "guards-the-manager"},
+		Spec: v1alpha1.ReachabilityTestSpec{RerunOn: bothTriggers, Edges: []v1alpha1.Edge{
+			podsEdge("to-metrics", "netconform-system", map[string]string{"app": "intruder"}, "netconform-system", map[string]string{"app": "manager"}, 8443, v1alpha1.ExpectDeny),
+		}},
+	}
+	reader := fake.NewClientBuilder().WithScheme(testScheme).WithObjects(test).Build()
+	c := newChanges(reader, DefaultOptions().Rerun, time.Now, logr.Discard())
+	handler := c.policyHandler(func() {})
+	canaryPolicy := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "netconform-system", Name: "canary-deny-all",
+		Labels: map[string]string{canary.LabelCanary: "c1"}}}
+	handler.OnAdd(canaryPolicy, false)
+	handler.OnDelete(canaryPolicy)
+	if n := c.observedFor(test.Name); n != 0 {
+		t.Fatalf("the canary's policies affected the test %d times, want none", n)
+	}
+	handler.OnAdd(&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "netconform-system", Name: "deny-all"}}, false)
+	if n := c.observedFor(test.Name); n != 1 {
+		t.Errorf("a default deny of the destination's namespace affected the test %d times, want 1", n)
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/probes"
 )
 
 // Cause is what kind of change it was, as metrics and events name it.
@@ -276,7 +277,9 @@ func mayMatch(reqs labels.Requirements, known map[string]string, unknown func(ke
 	return true
 }
 
-// isProbeLabel: a probe pod carries the source's labels and netconform.io/ labels only.
+// isProbeLabel: besides the source's labels, a probe pod carries the run's label and one
+// label per test it serves, whatever their values. Other netconform.io/ labels (the
+// canary's) it never carries: a policy that needs one does not select it.
 func isProbeLabel(key string) bool {
-	return strings.HasPrefix(key, "netconform.io/")
+	return key == probes.LabelRun || strings.HasPrefix(key, probes.TestLabel(""))
 }

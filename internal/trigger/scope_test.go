@@ -73,6 +73,8 @@ func TestAffects(t *testing.T) {
 			Change{Cause: CausePolicy, Namespace: "web", Name: "p", NewPolicy: policy("web", "p", matching("app", "web", "version", "v2"))}, false},
 		{"but it may select on the labels netconform adds", podsOnly,
 			Change{Cause: CausePolicy, Namespace: "web", Name: "p", NewPolicy: policy("web", "p", expr("netconform.io/run", metav1.LabelSelectorOpExists))}, true},
+		{"a probe pod never carries the canary's label: a policy that needs it does not select it", podsOnly,
+			Change{Cause: CausePolicy, Namespace: "web", Name: "p", NewPolicy: policy("web", "p", matching("netconform.io/canary", "c1"))}, false},
 		{"a selector DoesNotExist on a key the source lacks selects the probe pod", podsOnly,
 			Change{Cause: CausePolicy, Namespace: "web", Name: "p", NewPolicy: policy("web", "p", expr("legacy", metav1.LabelSelectorOpDoesNotExist))}, true},
 		{"a destination pod may carry more labels than the edge names", podsOnly,

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/probes"
 )
 
@@ -185,8 +186,10 @@ func (e *endpointEvidence) service(ctx context.Context, namespace, name string) 
 }
 
 // podEvidence answers whether a kubelet probe shows that a pod's port listens, from the
-// pods of its namespace, read once per namespace and run. It reads after the checks were
-// made, so that it sees a container that restarted, or a pod that went, meanwhile.
+// pods an edge's destination selects, read once per namespace and selector and run: the
+// dialled pods were chosen by those labels, and a namespace may hold many others. It reads
+// after the checks were made, so that it sees a container that restarted, or a pod that
+// went, meanwhile.
 type podEvidence struct {
 	reader client.Reader
 	pods   map[string][]corev1.Pod
@@ -198,8 +201,8 @@ func newPodEvidence(reader client.Reader) *podEvidence {
 
 // kubeletEvidence: the pod that has the check's address has a kubelet probe on its port,
 // and has run steadily since the run began.
-func (e *podEvidence) kubeletEvidence(ctx context.Context, namespace string, c probes.Check, since, now time.Time) (string, bool) {
-	pods := e.namespacePods(ctx, namespace)
+func (e *podEvidence) kubeletEvidence(ctx context.Context, dest *v1alpha1.PodsDestination, c probes.Check, since, now time.Time) (string, bool) {
+	pods := e.selectedPods(ctx, dest)
 	for i := range pods {
 		if evidence, ok := probes.KubeletEvidence(&pods[i], c, since, now); ok {
 			return evidence, true
@@ -208,14 +211,16 @@ func (e *podEvidence) kubeletEvidence(ctx context.Context, namespace string, c p
 	return "", false
 }
 
-func (e *podEvidence) namespacePods(ctx context.Context, namespace string) []corev1.Pod {
-	if p, ok := e.pods[namespace]; ok {
+func (e *podEvidence) selectedPods(ctx context.Context, dest *v1alpha1.PodsDestination) []corev1.Pod {
+	selector := labels.SelectorFromSet(dest.PodLabels).Add(notProbePods)
+	key := dest.Namespace + "/" + selector.String()
+	if p, ok := e.pods[key]; ok {
 		return p
 	}
 	var list corev1.PodList
-	if err := e.reader.List(ctx, &list, client.InNamespace(namespace), client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(notProbePods)}); err != nil {
+	if err := e.reader.List(ctx, &list, client.InNamespace(dest.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
 		list.Items = nil // no evidence is the safe answer: the edge becomes Inconclusive
 	}
-	e.pods[namespace] = list.Items
+	e.pods[key] = list.Items
 	return list.Items
 }

@@ -112,7 +112,7 @@ func (r *ReachabilityTestReconciler) listens(ctx context.Context, test *v1alpha1
 			if endpoints.podListens(ctx, to.Pods.Namespace, c.Host, c.Port, protocol) {
 				return "it is a ready endpoint of a Service for the port", true
 			}
-			return pods.kubeletEvidence(ctx, to.Pods.Namespace, c, run.StartTime.Time, r.Now())
+			return pods.kubeletEvidence(ctx, to.Pods, c, run.StartTime.Time, r.Now())
 		}
 		return "", false
 	}

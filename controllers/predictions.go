@@ -46,8 +46,8 @@ func (r *ReachabilityTestReconciler) followChanges(ctx context.Context, test *v1
 }
 
 // predictChanges predicts every edge from the cluster as read after now, and records the
-// edges whose prediction flipped. A prediction is extra: when the policies cannot be
-// read, the status stands and the run that follows says what it sees.
+// edges whose prediction flipped, or can no longer be made. When the policies cannot be
+// read, the changes stay waiting and the error backs the reconcile off.
 func (r *ReachabilityTestReconciler) predictChanges(ctx context.Context, test *v1alpha1.ReachabilityTest, what string, now time.Time) error {
 	if len(test.Status.Results) == 0 {
 		return nil // nothing to flip yet: the first run predicts
@@ -55,8 +55,7 @@ func (r *ReachabilityTestReconciler) predictChanges(ctx context.Context, test *v
 	log := ctrl.LoggerFrom(ctx)
 	cluster, err := r.snapshots.get(ctx, r.APIReader, prediction.NamespacesOf(test.Spec.Edges), now, now)
 	if err != nil {
-		log.Info("Cannot predict the edges after a change", "reachabilityTest", klog.KObj(test), "err", err.Error())
-		return nil
+		return fmt.Errorf("reading the policies to predict the edges after %s: %w", what, err) // retried
 	}
 	// Live reads: a pod that just came or went must count.
 	plan := probes.BuildPlan(ctx, test.Spec.Edges, apiResolver{reader: r.APIReader, now: r.Now}, r.Options.Plan)
@@ -92,7 +91,7 @@ func (r *ReachabilityTestReconciler) predictChanges(ctx context.Context, test *v
 			break
 		}
 		kind := corev1.EventTypeNormal
-		if f.Now != f.Expected {
+		if f.Now != "" && f.Now != f.Expected {
 			kind = corev1.EventTypeWarning
 		}
 		r.Events.Eventf(test, nil, kind, EventPredictionChanged, "Predict", "%s", truncateMessage(f.message(what)))

@@ -151,7 +151,9 @@ func (r *ReachabilityTestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		if apierrors.IsNotFound(err) {
 			r.Metrics.Forget(req.Name)
 			r.completed.Delete(req.Name)
-			r.Pool.ForgetTest(req.Name)
+			for _, m := range r.Pool.ForgetTest(req.Name) {
+				r.forgetRunKey(runKey(m.UID, m.Run))
+			}
 			if r.changes != nil {
 				r.changes.forget(req.Name)
 			}
@@ -555,8 +557,21 @@ func (r *ReachabilityTestReconciler) forgetRun(test *v1alpha1.ReachabilityTest, 
 	}
 }
 
+// forgetRunKey drops what this process holds for a run of a test that is gone.
+func (r *ReachabilityTestReconciler) forgetRunKey(key string) {
+	r.plans.Delete(key)
+	r.canaries.Delete(key)
+	if r.changes != nil {
+		r.changes.forgetRun(key)
+	}
+}
+
 func planKey(test *v1alpha1.ReachabilityTest, run v1alpha1.Run) string {
-	return string(test.UID) + "/" + run.ID
+	return runKey(test.UID, run.ID)
+}
+
+func runKey(uid types.UID, run string) string {
+	return string(uid) + "/" + run
 }
 
 // reportDiagnoses says, once per run, which edges the policies or the dataplane got wrong.

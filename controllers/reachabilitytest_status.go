@@ -204,15 +204,22 @@ type predictionFlip struct {
 	Explanation string
 }
 
+// unsettledNow explains a prediction the model can no longer make before a run.
+const unsettledNow = "the policies no longer settle it before a probe pod exists (a rule that admits by address, a name only the probe resolves, or a destination with no ready pod); the run that follows predicts it again"
+
 // message says what flipped, after what, and that a run follows.
 func (f predictionFlip) message(after string) string {
+	if f.Now == "" {
+		return fmt.Sprintf("Edge %s (expected %s), predicted %s, cannot be predicted after %s: %s", f.Edge, f.Expected, f.Before, after, f.Explanation)
+	}
 	return fmt.Sprintf("Edge %s (expected %s) went from predicted %s to predicted %s after %s; a run follows to confirm it: %s",
 		f.Edge, f.Expected, f.Before, f.Now, after, f.Explanation)
 }
 
-// predictionFlips compares each result's prediction with what predict says now. Only a
-// flip between Allow and Deny counts: a prediction the model cannot make now ("") says
-// nothing, and neither does an edge that had none.
+// predictionFlips compares each result's prediction with what predict says now. A flip
+// between Allow and Deny counts, and so does a prediction the model cannot make now (""):
+// kept, it would be shown as current when nothing shows it still holds. An edge that had
+// no prediction waits for the run.
 func predictionFlips(results []v1alpha1.EdgeResult, predict func(edge string) (v1alpha1.Expectation, string)) []predictionFlip {
 	var flips []predictionFlip
 	for _, r := range results {
@@ -220,8 +227,11 @@ func predictionFlips(results []v1alpha1.EdgeResult, predict func(edge string) (v
 			continue
 		}
 		now, why := predict(r.Edge)
-		if now == "" || now == r.Predicted {
+		if now == r.Predicted {
 			continue
+		}
+		if now == "" {
+			why = unsettledNow
 		}
 		flips = append(flips, predictionFlip{Edge: r.Edge, Expected: r.Expected, Before: r.Predicted, Now: now, Explanation: why})
 	}

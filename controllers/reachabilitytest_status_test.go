@@ -327,14 +327,21 @@ func TestPredictionFlips(t *testing.T) {
 		"unsettled-now": "", "never-predicted": v1alpha1.ExpectAllow, "recovers": v1alpha1.ExpectDeny,
 	}
 	flips := predictionFlips(results, func(edge string) (v1alpha1.Expectation, string) { return now[edge], "because " + edge })
-	if got := flipNames(flips); !slices.Equal(got, []string{"hole", "outage", "recovers"}) {
-		t.Fatalf("flipped %v, want hole, outage and recovers: a prediction the model cannot make, or never made, is no flip", got)
+	if got := flipNames(flips); !slices.Equal(got, []string{"hole", "outage", "unsettled-now", "recovers"}) {
+		t.Fatalf("flipped %v, want hole, outage, unsettled-now and recovers: a prediction never made is no flip", got)
 	}
 	status := v1alpha1.ReachabilityTestStatus{Results: results}
 	applyPredictionFlips(&status, flips)
 	r := status.Results[5]
 	if r.Predicted != v1alpha1.ExpectDeny || r.Diagnosis != "" || r.Explanation != "because recovers" {
 		t.Errorf("recovers became %+v, want predicted Deny, the new explanation, and no diagnosis until the run", r)
+	}
+	// A prediction the model cannot make now is not shown as current.
+	if u := status.Results[3]; u.Predicted != "" || u.Explanation != unsettledNow {
+		t.Errorf("unsettled-now became %+v, want no prediction and why", u)
+	}
+	if msg := flips[2].message("Pod db/db-0 deleted"); !strings.Contains(msg, "Edge unsettled-now (expected Deny), predicted Deny, cannot be predicted after Pod db/db-0 deleted") {
+		t.Errorf("message %q", msg)
 	}
 	if msg := flips[0].message("NetworkPolicy a/b deleted"); msg != "Edge hole (expected Deny) went from predicted Deny to predicted Allow after NetworkPolicy a/b deleted; a run follows to confirm it: because hole" {
 		t.Errorf("message %q", msg)

@@ -175,15 +175,19 @@ func (w *Pool) Forget(m probes.Member) {
 	delete(w.runs, memberKey(m))
 }
 
-// ForgetTest drops every run of a test that is gone.
-func (w *Pool) ForgetTest(name string) {
+// ForgetTest drops every run of a test that is gone, and returns them, so that the
+// caller can drop what it holds for them too.
+func (w *Pool) ForgetTest(name string) []probes.Member {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	var gone []probes.Member
 	for key, run := range w.runs {
 		if run.member.Test == name {
+			gone = append(gone, run.member)
 			delete(w.runs, key)
 		}
 	}
+	return gone
 }
 
 // Active reports whether a run is tracked in this process.

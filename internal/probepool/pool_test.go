@@ -196,3 +196,19 @@ func TestPoolKeepEachPodsChecksArgumentUnderTheKernelsLimit(t *testing.T) {
 		t.Errorf("%d pods list %d checks, want 4000 checks over more than one pod", len(pods), listed)
 	}
 }
+
+func TestPoolForgetTestReturnsItsRuns(t *testing.T) {
+	clock := &unitClock{t: unitNow}
+	w := unitPool(0, 100, clock)
+	a, b := unitMember(0), unitMember(1)
+	second := a
+	second.Run = "g2-b"
+	for _, m := range []probes.Member{a, second, b} {
+		w.Track(m)
+	}
+	gone := w.ForgetTest(a.Test)
+	if len(gone) != 2 || w.Active(a) || w.Active(second) || !w.Active(b) {
+		t.Errorf("forgetting %s returned %v; active: a %v, its second run %v, b %v; want both of a's runs returned and dropped, b kept",
+			a.Test, gone, w.Active(a), w.Active(second), w.Active(b))
+	}
+}

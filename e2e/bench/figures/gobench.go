@@ -37,23 +37,8 @@ func ParseGoBench(output string) map[string][]float64 {
 // Writes sums the API requests that change something (POST, PUT, PATCH, DELETE) in a
 // Prometheus text exposition of client-go's rest_client_requests_total.
 func Writes(metrics string) float64 {
-	total := 0.0
-	sc := bufio.NewScanner(strings.NewReader(metrics))
-	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "rest_client_requests_total{") {
-			continue
-		}
-		end := strings.LastIndexByte(line, '}')
-		if end < 0 || !isWrite(line[:end]) {
-			continue
-		}
-		if v, err := strconv.ParseFloat(strings.TrimSpace(line[end+1:]), 64); err == nil {
-			total += v
-		}
-	}
-	return total
+	_, byMethod := Requests(metrics)
+	return byMethod["POST"] + byMethod["PUT"] + byMethod["PATCH"] + byMethod["DELETE"]
 }
 
 // Requests sums rest_client_requests_total of a Prometheus text exposition, in all and
@@ -83,13 +68,4 @@ func Requests(metrics string) (float64, map[string]float64) {
 		byMethod[method] += v
 	}
 	return total, byMethod
-}
-
-func isWrite(labels string) bool {
-	for _, m := range []string{"POST", "PUT", "PATCH", "DELETE"} {
-		if strings.Contains(labels, `method="`+m+`"`) {
-			return true
-		}
-	}
-	return false
 }

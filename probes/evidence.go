@@ -21,9 +21,10 @@ import (
 //   - one of its containers has a tcpSocket, httpGet or grpc probe on the check's port, by
 //     number or by the name of one of that container's ports, that dials the pod's own IP
 //     (a probe with a host of its own says nothing about the pod); an exec probe names no port;
-//   - that container is running and has not restarted since a little before the run began
-//     (since, less clockSlack for the node's clock): a restart while the checks were made
-//     could be what denied them;
+//   - that container is running and has not restarted since the run began (since): a
+//     restart while the checks were made could be what denied them. The start comes from
+//     the node's clock and since from the manager's: they are taken to agree, as NTP keeps
+//     them; a slack here would refuse the pods a CI job starts just before its tests;
 //   - for a readiness probe, the container is Ready; for a liveness probe, the container
 //     started and has run long enough that a probe that never connected would have had
 //     it killed (livenessWindow), which a pod may not stretch past maxLivenessWindow.
@@ -49,7 +50,7 @@ func KubeletEvidence(pod *corev1.Pod, c Check, since, now time.Time) (string, bo
 	var steady []container // running without a restart since the run began
 	add := func(spec *corev1.Container, key string) {
 		s, ok := statuses[key]
-		if ok && s.State.Running != nil && !s.State.Running.StartedAt.IsZero() && !s.State.Running.StartedAt.After(since.Add(-clockSlack)) {
+		if ok && s.State.Running != nil && !s.State.Running.StartedAt.IsZero() && !s.State.Running.StartedAt.After(since) {
 			steady = append(steady, container{spec, s})
 		}
 	}
@@ -135,10 +136,6 @@ func probePort(c *corev1.Container, p *corev1.Probe) (handler string, port probe
 	}
 	return "", probedPort{}, false
 }
-
-// clockSlack allows for a node's clock behind the manager's: a container is taken to
-// have started before the run only when it started this much before.
-const clockSlack = 5 * time.Second
 
 // maxLivenessWindow bounds the time a liveness probe may take to have a container that
 // does not listen killed: the pod's author sets every field of it, and a window of hours

@@ -289,12 +289,13 @@ func TestKubeletEvidence(t *testing.T) {
 			},
 		},
 		{
-			name:  "a container that started within the clock slack of the run's start",
+			name:  "a container that started in the second the run began counts: both are known to the second",
 			check: check,
 			pod: func(p *corev1.Pod) {
 				p.Spec.Containers[0].ReadinessProbe = tcp(intstr.FromInt32(80))
-				p.Status.ContainerStatuses[0].State.Running.StartedAt = metav1.NewTime(runStart.Add(-2 * time.Second))
+				p.Status.ContainerStatuses[0].State.Running.StartedAt = metav1.NewTime(runStart)
 			},
+			want: "pod z/a is Ready and its tcpSocket readiness probe connects to port 80",
 		},
 		{
 			name:  "startup probe that has not passed",

@@ -77,14 +77,16 @@ func (c *changes) source() source.Source {
 func (c *changes) observe(ch trigger.Change) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	// The list is read under the lock (from the cache, in memory): a test deleted after
+	// it was read would otherwise be recorded again after forget dropped it.
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var tests v1alpha1.ReachabilityTestList
 	if err := c.reader.List(ctx, &tests, client.UnsafeDisableDeepCopy); err != nil {
 		c.log.Error(err, "Cannot list the tests a change may affect", "change", ch.String())
 		return
 	}
 	now := c.now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	for i := range tests.Items {
 		t := &tests.Items[i]
 		if t.DeletionTimestamp != nil || suspended(t) || !ch.Cause.Follows(t.Spec.RerunOn) {

@@ -219,15 +219,15 @@ func (c *changes) forgetRun(key string) {
 
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=list;watch
 
-// policyHandler tells policyChanged of every change to a NetworkPolicy's spec and, when
-// c is not nil, the tests it can affect. The policies come whole from the manager's
+// policyHandler tells policyChanged of every change to a NetworkPolicy's spec, and the
+// tests it can affect. The policies come whole from the manager's
 // cache: which pods a policy selects, before and after, decides which tests it affects.
 func (c *changes) policyHandler(policyChanged func()) toolscache.ResourceEventHandler {
 	changed := func(ch trigger.Change) {
 		policyChanged()
 		// A canary's policies select its own pods only, and come and go with every canary
 		// run: following them would have canaries re-run tests, and tests re-run canaries.
-		if c != nil && !isCanaryPolicy(ch.OldPolicy) && !isCanaryPolicy(ch.NewPolicy) {
+		if !isCanaryPolicy(ch.OldPolicy) && !isCanaryPolicy(ch.NewPolicy) {
 			c.observe(ch)
 		}
 	}

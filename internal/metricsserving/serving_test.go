@@ -222,7 +222,7 @@ func TestMetricsNeedATokenAllowedToGetMetrics(t *testing.T) {
 }
 
 // TestMetricsServeTheGivenCertificate: with --metrics-cert-path, a client that trusts
-// only that certificate's CA verifies the server.
+// only that certificate's CA verifies the server, which declines HTTP/2.
 // waitUntilAllowed waits until the API server's authorizer has the new binding, so that
 // the metrics server does not cache an early denial.
 func waitUntilAllowed(t *testing.T, user string) {
@@ -254,12 +254,13 @@ func TestMetricsServeTheGivenCertificate(t *testing.T) {
 	base := serve(t, "--metrics-cert-path="+dir, "--metrics-cert-name=cert.pem", "--metrics-cert-key=key.pem")
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(certPEM)
-	conn, err := tls.Dial("tcp", strings.TrimPrefix(base, "https://"), &tls.Config{RootCAs: pool, ServerName: "metrics.netconform.test", MinVersion: tls.VersionTLS12})
+	conn, err := tls.Dial("tcp", strings.TrimPrefix(base, "https://"), &tls.Config{RootCAs: pool, ServerName: "metrics.netconform.test", MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}})
 	if err != nil {
 		t.Fatalf("the server does not present the certificate in --metrics-cert-path: %v", err)
 	}
-	defer conn.Close()
-	if p := conn.ConnectionState().NegotiatedProtocol; p == "h2" {
+	state := conn.ConnectionState()
+	_ = conn.Close()
+	if p := state.NegotiatedProtocol; p == "h2" {
 		t.Errorf("negotiated %s: HTTP/2 must stay off", p)
 	}
 }

@@ -92,7 +92,8 @@ func Get(ctx context.Context, url, token string) (Response, error) {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	c := &http.Client{Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // the manager's default certificate is self-signed
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // the manager's default certificate is self-signed
+		DisableKeepAlives: true,                                  // one request per client: no connection left open
 	}}
 	resp, err := c.Do(req)
 	if err != nil {

@@ -76,7 +76,7 @@ func (l *loader) test(file string, node *yaml.Node, obj map[string]any) {
 	if len(probs) > maxProblems {
 		l.fail(file, probs[maxProblems].line, "and %d more problems in this %s: fix the ones above first", len(probs)-maxProblems, kind)
 	}
-	if !l.unique(file, node, at, obj) || len(probs) > 0 {
+	if !l.unique(file, at, obj) || len(probs) > 0 {
 		return
 	}
 	rt, err := typed(obj)
@@ -126,7 +126,7 @@ func compareBool(a, b bool) int {
 
 // unique records the test's name and refuses one seen before: the second would silently
 // replace the first on the cluster.
-func (l *loader) unique(file string, node *yaml.Node, at *lines, obj map[string]any) bool {
+func (l *loader) unique(file string, at *lines, obj map[string]any) bool {
 	meta, _ := obj["metadata"].(map[string]any)
 	name, _ := meta["name"].(string)
 	if name == "" {

@@ -12,14 +12,14 @@ import (
 type RejectedBy string
 
 const (
-	// CRD: the CRD's schema or one of its CEL rules. The API server and the offline
+	// CRD is the CRD's schema or one of its CEL rules. The API server and the offline
 	// validator, which validates with the CRD, reject it with the same message.
 	CRD RejectedBy = "CRD"
-	// Go: internal/schedule, which the offline validator and the reconciler use. CEL
+	// Go is internal/schedule, which the offline validator and the reconciler use. CEL
 	// cannot read cron (lists, ranges, names, time zones), so the API server accepts
 	// the test, and the reconciler reports it on the Completed condition and never runs it.
 	Go RejectedBy = "Go"
-	// Reader: the offline validator's reading of the file (encodings, YAML bombs, sizes,
+	// Reader is the offline validator's reading of the file (encodings, YAML bombs, sizes,
 	// repeated keys). The API server never sees the file, only the JSON made of it.
 	Reader RejectedBy = "file reader"
 )

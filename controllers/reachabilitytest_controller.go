@@ -29,6 +29,7 @@ import (
 	"github.com/netconform/netconform/canary"
 	"github.com/netconform/netconform/internal/prediction"
 	"github.com/netconform/netconform/internal/probepool"
+	"github.com/netconform/netconform/internal/schedule"
 	"github.com/netconform/netconform/probes"
 )
 
@@ -210,6 +211,9 @@ func (r *ReachabilityTestReconciler) reconcileRun(ctx context.Context, test *v1a
 		if err := r.releasePods(ctx, test, pods, ""); err != nil {
 			return ctrl.Result{}, err
 		}
+		if refused, err := r.refuseSchedule(ctx, test); refused || err != nil {
+			return ctrl.Result{}, err // a new spec wakes the test again
+		}
 		wait, err := r.untilNextRun(ctx, test)
 		if err != nil || wait != 0 {
 			return ctrl.Result{RequeueAfter: max(wait, 0)}, err
@@ -223,6 +227,29 @@ func (r *ReachabilityTestReconciler) reconcileRun(ctx context.Context, test *v1a
 		return ctrl.Result{}, err
 	}
 	return r.advanceRun(ctx, test, *run, pods)
+}
+
+// refuseSchedule says whether the test's schedule can never work (one an older CRD let
+// through: it never fires, or fires too often) and, the first time, reports it on the
+// Completed condition and as an event. Such a test does not run at all: running it once
+// would hide the problem, and running it by the schedule is impossible.
+func (r *ReachabilityTestReconciler) refuseSchedule(ctx context.Context, test *v1alpha1.ReachabilityTest) (bool, error) {
+	if test.Spec.Schedule == "" {
+		return false, nil
+	}
+	problem := schedule.Check(test.Spec.Schedule, r.Now())
+	if problem == nil {
+		return false, nil
+	}
+	msg := "spec.schedule: " + problem.Error()
+	if !invalidScheduleStatus(&test.Status, test.Generation, msg) {
+		return true, nil
+	}
+	if err := r.Client.Status().Update(ctx, test); err != nil {
+		return true, fmt.Errorf("recording the invalid schedule: %w", err)
+	}
+	r.Events.Eventf(test, nil, corev1.EventTypeWarning, v1alpha1.ReasonInvalidSchedule, "Schedule", "%s", msg)
+	return true, nil
 }
 
 // untilNextRun says how long until the test's next run is due: zero for now, negative

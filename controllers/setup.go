@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
@@ -24,6 +25,8 @@ type SetupOptions struct {
 	Registry prometheus.Registerer
 	// PodLogs reads the canary client's log; nil reads it through the API server.
 	PodLogs PodLogs
+	// Now is the reconciler's clock; nil is time.Now.
+	Now func() time.Time
 }
 
 // CacheOptions keep only probe pods in the manager's cache: target pods are read live,
@@ -66,6 +69,7 @@ func Setup(mgr ctrl.Manager, opts SetupOptions) (*ReachabilityTestReconciler, er
 			Log:               mgr.GetLogger().WithName("probe-pool"),
 		}),
 		Options: opts.Options,
+		Now:     opts.Now,
 	}
 	return r, r.SetupWithManager(mgr)
 }

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -24,6 +25,9 @@ type SetupOptions struct {
 	Registry prometheus.Registerer
 	// PodLogs reads the canary client's log; nil reads it through the API server.
 	PodLogs PodLogs
+	// Only, when set, limits the reconciler to the tests whose UIDs it accepts: the gate
+	// runs the tests it applied and no other, where an operator may run the rest.
+	Only func(types.UID) bool
 }
 
 // CacheOptions keep only probe pods in the manager's cache: target pods are read live,
@@ -66,6 +70,7 @@ func Setup(mgr ctrl.Manager, opts SetupOptions) (*ReachabilityTestReconciler, er
 			Log:               mgr.GetLogger().WithName("probe-pool"),
 		}),
 		Options: opts.Options,
+		Only:    opts.Only,
 	}
 	return r, r.SetupWithManager(mgr)
 }

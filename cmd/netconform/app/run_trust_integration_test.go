@@ -16,8 +16,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/internal/gate"
@@ -412,4 +415,65 @@ func TestRunEscapesHostileResults(t *testing.T) {
 	}
 	wantAll(t, "the JUnit file", string(data), `\x1b]0;owned`)
 	noControlsOrCommands(t, "the JUnit file", string(data))
+}
+
+// TestRunWithTheJobsRBAC runs the gate as the in-cluster Job's service account, with the
+// rights of config/job/rbac.yaml and no others: they are enough for a run, its lease
+// check and its cleanup.
+func TestRunWithTheJobsRBAC(t *testing.T) {
+	setUpTrust(t, "as-job")
+	applyJobRBAC(t)
+	kubeconfig := impersonating(t, "system:serviceaccount:netconform-gate:netconform-gate")
+
+	args := []string{"run", "-f", testsFile(t, "as-job"), "--kubeconfig", kubeconfig, "--timeout", "60s", "--probe-settle-time", "0s", "--cleanup"}
+	got := runGate(t, args, asExpected)
+	if got.code != ExitOK {
+		t.Fatalf("exit code %d, want %d\n%s%s", got.code, ExitOK, got.stdout, got.stderr)
+	}
+	if strings.Contains(got.stderr, "forbidden") {
+		t.Errorf("the Job's rights fall short:\n%s", got.stderr)
+	}
+	wantAll(t, "stderr", got.stderr, "deleted 1 ReachabilityTests")
+}
+
+// applyJobRBAC creates the objects of config/job/rbac.yaml (and the canary namespace
+// its Role lives in), and deletes them at the end.
+func applyJobRBAC(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	canaryNS := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "netconform-canary"}}
+	if err := envClient.Create(ctx, canaryNS); client.IgnoreAlreadyExists(err) != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("../../../config/job/rbac.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for doc := range strings.SplitSeq(string(data), "\n---\n") {
+		var o unstructured.Unstructured
+		if err := sigsyaml.Unmarshal([]byte(doc), &o.Object); err != nil {
+			t.Fatalf("config/job/rbac.yaml: %v", err)
+		}
+		if err := envClient.Create(ctx, &o); client.IgnoreAlreadyExists(err) != nil {
+			t.Fatalf("creating %s %s: %v", o.GetKind(), o.GetName(), err)
+		}
+		t.Cleanup(func() { _ = envClient.Delete(context.Background(), &o) })
+	}
+}
+
+// impersonating writes a kubeconfig of the test API server that acts as user.
+func impersonating(t *testing.T, user string) string {
+	t.Helper()
+	cfg, err := clientcmd.LoadFromFile(envKubeconf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, auth := range cfg.AuthInfos {
+		auth.Impersonate = user
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -36,7 +36,7 @@ func TestText(t *testing.T) {
 			if got != tc.want {
 				t.Errorf("Text(%q) = %q, want %q", tc.in, got, tc.want)
 			}
-			if strings.ContainsFunc(got, func(r rune) bool { return unicode.IsControl(r) }) || strings.Contains(got, "##") {
+			if strings.ContainsFunc(got, unicode.IsControl) || strings.Contains(got, "##") {
 				t.Errorf("Text(%q) = %q still holds a control character or ##", tc.in, got)
 			}
 		})

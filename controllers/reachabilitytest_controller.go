@@ -58,6 +58,9 @@ type ReachabilityTestReconciler struct {
 	Pool    *probepool.Pool
 	Options Options
 	Now     func() time.Time
+	// Only, when set, limits the reconciler to the tests whose UIDs it accepts (the
+	// gate's: those it applied); see only.go.
+	Only func(types.UID) bool
 
 	// plans caches the plan of each active run; a restarted manager plans again.
 	plans sync.Map
@@ -103,8 +106,8 @@ func (r *ReachabilityTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.ReachabilityTest{}).
-		Owns(&corev1.Pod{}, builder.MatchEveryOwner, builder.WithPredicates(probePodChanges)).
+		For(&v1alpha1.ReachabilityTest{}, builder.WithPredicates(r.onlyTests())).
+		Owns(&corev1.Pod{}, builder.MatchEveryOwner, builder.WithPredicates(probePodChanges, r.onlyPodsOfTests())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles})
 	if r.changes != nil {
 		b = b.WatchesRawSource(r.changes.source())
@@ -177,7 +180,7 @@ func (r *ReachabilityTestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		}
 		return ctrl.Result{}, err
 	}
-	if test.DeletionTimestamp != nil {
+	if test.DeletionTimestamp != nil || !r.runs(test.UID) {
 		return ctrl.Result{}, nil
 	}
 	predictAgain, err := r.followChanges(ctx, test)

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -27,6 +28,9 @@ type SetupOptions struct {
 	PodLogs PodLogs
 	// Now is the reconciler's clock; nil is time.Now.
 	Now func() time.Time
+	// Only, when set, limits the reconciler to the tests whose UIDs it accepts: the gate
+	// runs the tests it applied and no other, where an operator may run the rest.
+	Only func(types.UID) bool
 }
 
 // CacheOptions keep only probe pods in the manager's cache: target pods are read live,
@@ -70,6 +74,7 @@ func Setup(mgr ctrl.Manager, opts SetupOptions) (*ReachabilityTestReconciler, er
 		}),
 		Options: opts.Options,
 		Now:     opts.Now,
+		Only:    opts.Only,
 	}
 	return r, r.SetupWithManager(mgr)
 }

@@ -17,6 +17,10 @@ import (
 	"github.com/netconform/netconform/internal/version"
 )
 
+// leaderElectionID names the lease of the manager's leader election, in its namespace;
+// `run` reads it to tell whether an operator is running.
+const leaderElectionID = "netconform-manager.netconform.io"
+
 type managerFlags struct {
 	kubeconfig, kubeContext, healthAddr, pprofAddr string
 	leaderElect                                    bool
@@ -92,7 +96,7 @@ func startManager(f managerFlags) error {
 		HealthProbeBindAddress: f.healthAddr,
 		PprofBindAddress:       f.pprofAddr,
 		LeaderElection:         f.leaderElect,
-		LeaderElectionID:       "netconform-manager.netconform.io",
+		LeaderElectionID:       leaderElectionID,
 		// A replaced manager hands over at once instead of making the next wait out the lease.
 		LeaderElectionReleaseOnCancel: true,
 	})

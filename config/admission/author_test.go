@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/netconform/netconform/api/v1alpha1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/netconform/netconform/api/v1alpha1"
 )
 
 // TestAuthorNeedsPodRightsWhereTheTestPutsPods: a test is admitted only if its author may

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -106,7 +107,9 @@ func TestAuthorWorstCases(t *testing.T) {
 	}
 	for i, c := range cases {
 		rt := testWith(fmt.Sprintf("worst-%d", i), edgesFrom(c.from...))
+		start := time.Now()
 		err := as(c.user).Create(ctx, rt, client.DryRunAll)
+		t.Logf("%s: answered in %s", c.name, time.Since(start).Round(time.Millisecond))
 		if len(c.phrases) == 0 {
 			wantAdmitted(t, c.name, err)
 		} else {

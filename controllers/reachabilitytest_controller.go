@@ -221,6 +221,9 @@ func (r *ReachabilityTestReconciler) reconcileRun(ctx context.Context, test *v1a
 		if err != nil || wait != 0 {
 			return ctrl.Result{RequeueAfter: max(wait, 0)}, err
 		}
+		if refused, err := r.refusedOutOfBounds(ctx, test); refused || err != nil {
+			return ctrl.Result{}, err
+		}
 		if run, err = r.startRun(ctx, test); err != nil {
 			return ctrl.Result{}, err
 		}

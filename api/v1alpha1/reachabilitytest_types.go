@@ -236,7 +236,9 @@ type DNSDestination struct {
 
 // ProbePodSpec adjusts the probe pods.
 type ProbePodSpec struct {
-	// image overrides the probe image the manager uses.
+	// image names the probe image when the manager allows more than its own: it must be
+	// the manager's --probe-image or one of its --allowed-probe-images, else the test is
+	// NotAllowed and gets no pods. Empty: the manager's probe image.
 	// +kubebuilder:validation:MaxLength=512
 	// +optional
 	Image string `json:"image,omitempty"`
@@ -365,6 +367,10 @@ const (
 	ReasonEdgesInconclusive = "EdgesInconclusive"
 	ReasonNoRunYet          = "NoRunYet"
 	ReasonInvalidSchedule   = "InvalidSchedule"
+	// ReasonNotAllowed: the test asks for probe pods beyond the manager's configuration
+	// (image, priority class, tolerations, resources or namespaces), so no run starts
+	// until its spec changes. It is also the reason of the warning event.
+	ReasonNotAllowed = "NotAllowed"
 	// ReasonCanaryNotEnforced: the edges passed but the canary found NetworkPolicy not
 	// (fully) enforced, so Deny verdicts cannot be trusted.
 	ReasonCanaryNotEnforced = "CanaryNotEnforced"

@@ -121,6 +121,24 @@ func probeTermination(pod *corev1.Pod) *corev1.ContainerStateTerminated {
 	return nil
 }
 
+// abandoned is a probe pod deleted or evicted before it reported: whatever ends it
+// (SIGTERM, the kubelet tearing it down) says nothing of the network, and it will never
+// report. Its checks belong in a new pod, not in Error results.
+func abandoned(pod *corev1.Pod) bool {
+	if probeReported(pod) {
+		return false
+	}
+	if pod.DeletionTimestamp != nil {
+		return true
+	}
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
 func neverRecovers(pod *corev1.Pod) *corev1.ContainerStateWaiting {
 	for _, cs := range pod.Status.ContainerStatuses {
 		if w := cs.State.Waiting; w != nil && waitingReasonsThatNeverRecover[w.Reason] {

@@ -390,6 +390,11 @@ func (r *ReachabilityTestReconciler) readPods(ctx context.Context, self probes.M
 		if member < 0 {
 			continue
 		}
+		if abandoned(pod) {
+			// Its checks are not carried: the run asks for them again.
+			r.Pool.Lost(self, client.ObjectKeyFromObject(pod))
+			continue
+		}
 		checks, places := content.checksOf(member)
 		outcome := r.pods.outcome(pod, content.made, now, r.Options.PodStartTimeout)
 		if podEnded(pod) {

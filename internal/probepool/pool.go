@@ -127,6 +127,8 @@ type request struct {
 	waiting int
 	// created holds the pods created with its checks, and when.
 	created map[types.NamespacedName]time.Time
+	// gone holds the pods created with its checks that will never report (see Lost).
+	gone map[types.NamespacedName]bool
 }
 
 // Rejection is checks of a run whose pod the API server refused (admission, an invalid
@@ -238,18 +240,38 @@ func (w *Pool) Need(m probes.Member, spec v1alpha1.ReachabilityTestSpec, id prob
 	return true
 }
 
-// lost is a request whose pods all exist yet one has stayed out of the cache too long:
-// it was deleted before it was read.
+// lost is a request whose pods all exist yet one will never report: the run said so
+// (Lost), or it has stayed out of the cache too long and was deleted before it was read.
 func (w *Pool) lost(req *request, visible func(types.NamespacedName) bool) bool {
 	if req.waiting > 0 {
 		return false
 	}
 	for pod, at := range req.created {
-		if !visible(pod) && w.now().Sub(at) > lostPodGrace {
+		if req.gone[pod] || (!visible(pod) && w.now().Sub(at) > lostPodGrace) {
 			return true
 		}
 	}
 	return false
+}
+
+// Lost tells the pool that a pod made with checks of the run will never report: it was
+// deleted or evicted before it did. The run's next Need asks again for its checks,
+// without waiting for the pod to leave the cache.
+func (w *Pool) Lost(m probes.Member, pod types.NamespacedName) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	run, ok := w.runs[memberKey(m)]
+	if !ok {
+		return
+	}
+	for _, req := range run.asked {
+		if _, ok := req.created[pod]; ok {
+			if req.gone == nil {
+				req.gone = map[types.NamespacedName]bool{}
+			}
+			req.gone[pod] = true
+		}
+	}
 }
 
 // Signal wakes the pool: there is new work, or capacity may have come free.

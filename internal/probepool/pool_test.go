@@ -212,3 +212,31 @@ func TestPoolForgetTestReturnsItsRuns(t *testing.T) {
 			a.Test, gone, w.Active(a), w.Active(second), w.Active(b))
 	}
 }
+
+func TestPoolAskAgainAtOnceForAPodLost(t *testing.T) {
+	clock := &unitClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	w := unitPool(0, 10, clock)
+	m := unitMember(0)
+	id := probes.Identity{Namespace: "shop", Labels: map[string]string{"app": "front"}}
+	checks := []probes.Check{unitCheck("a", "10.0.0.1", 80, false)}
+	w.Track(m)
+	w.Need(m, v1alpha1.ReachabilityTestSpec{}, id, checks, nothingVisible)
+	clock.advance(100 * time.Millisecond)
+	pods := w.take(nil, 0)
+	if len(pods) != 1 {
+		t.Fatalf("%d pods, want 1", len(pods))
+	}
+	w.created(pods[0])
+	key := types.NamespacedName{Namespace: pods[0].pod.Namespace, Name: pods[0].pod.Name}
+	visible := func(n types.NamespacedName) bool { return n == key }
+
+	// The pod is still in the cache, being deleted: only the run knows it will never report.
+	w.Need(m, v1alpha1.ReachabilityTestSpec{}, id, checks, visible)
+	if len(w.open) != 0 {
+		t.Fatal("the pool asked again for checks a visible pod carries")
+	}
+	w.Lost(m, key)
+	if !w.Need(m, v1alpha1.ReachabilityTestSpec{}, id, checks, visible) || len(w.open) != 1 {
+		t.Fatalf("after Lost the run does not ask again at once: %d groups open", len(w.open))
+	}
+}

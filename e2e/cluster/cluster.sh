@@ -8,6 +8,11 @@
 #   cluster.sh down                   stop everything and leave nothing behind
 #   cluster.sh status                 say what runs
 #   cluster.sh load IMAGE.tar         import an image into the cluster's containerd
+# Faults, for the fault suite (the cluster must be up):
+#   cluster.sh restart-apiserver      stop the API server and start it again
+#   cluster.sh kill-enforcer          SIGKILL kube-router, leaving its rules behind
+#   cluster.sh start-enforcer         start kube-router again and wait until it has synced
+#   cluster.sh kill-container ID      SIGKILL a container's process (a crash, not a stop)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -264,12 +269,8 @@ KC
 
 # ---------------------------------------------------------------- control plane
 
-control_plane_up() {
+apiserver_up() {
   local p=$DIR/pki
-  running etcd || start etcd "$BIN/etcd" --name "$NODE" --data-dir "$DIR/etcd" \
-    --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
-    --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
-    --initial-cluster "$NODE=http://127.0.0.1:2380" --unsafe-no-fsync
   running kube-apiserver || start kube-apiserver "$BIN/kube-apiserver" \
     --etcd-servers http://127.0.0.1:2379 --advertise-address "$GATEWAY" --bind-address 0.0.0.0 \
     --secure-port 6443 --service-cluster-ip-range "$SERVICE_CIDR" \
@@ -281,6 +282,15 @@ control_plane_up() {
     --service-account-key-file "$p/sa.pub" --service-account-signing-key-file "$p/sa.key" \
     --allow-privileged=true --profiling=false
   wait_for "the API server" 120 kube-apiserver "$KUBECTL" get --raw /readyz
+}
+
+control_plane_up() {
+  local p=$DIR/pki
+  running etcd || start etcd "$BIN/etcd" --name "$NODE" --data-dir "$DIR/etcd" \
+    --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
+    --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+    --initial-cluster "$NODE=http://127.0.0.1:2380" --unsafe-no-fsync
+  apiserver_up
   running kube-controller-manager || start kube-controller-manager "$BIN/kube-controller-manager" \
     --kubeconfig "$KUBECONFIG" --authentication-kubeconfig "$KUBECONFIG" --authorization-kubeconfig "$KUBECONFIG" \
     --root-ca-file "$p/ca.crt" --service-account-private-key-file "$p/sa.key" \
@@ -435,6 +445,52 @@ enforcer_down() {
   for set in $(ipset list -n 2>/dev/null | grep -E '^KUBE-(SRC|DST)-' || true); do ipset destroy "$set" 2>/dev/null || true; done
 }
 
+# ---------------------------------------------------------------- faults
+
+need_up() {
+  { [ -f "$DIR/profile" ] && running kube-apiserver; } || die "the local cluster is not up: run 'make cluster-up' first"
+}
+
+# alive: a process that exists and is not a zombie waiting to be reaped.
+alive() {
+  kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
+restart_apiserver() {
+  need_up
+  binaries
+  log "restarting the API server"
+  stop kube-apiserver
+  apiserver_up
+}
+
+# kill_enforcer crashes kube-router: SIGKILL, so its rules stay behind as after a crash.
+kill_enforcer() {
+  need_up
+  running kube-router || die "kube-router is not running: the fault needs the enforcing profile"
+  local pid
+  pid=$(cat "$DIR/run/kube-router.pid")
+  log "killing kube-router (pid $pid) with SIGKILL"
+  kill -KILL "$pid"
+  while alive "$pid"; do sleep 0.1; done
+  rm -f "$DIR/run/kube-router.pid"
+}
+
+start_enforcer() {
+  need_up
+  binaries
+  enforcer_up
+}
+
+# kill_container sends SIGKILL to a container's process, as the kernel's OOM killer or a
+# crash would end it; the kubelet restarts it by its restart policy.
+kill_container() {
+  need_up
+  [ -n "${1:-}" ] || die "kill-container needs a container ID (a pod's status.containerStatuses[].containerID without containerd://)"
+  log "killing container ${1:0:12} with SIGKILL"
+  "${CTR[@]}" tasks kill -s SIGKILL "$1" >/dev/null
+}
+
 # ---------------------------------------------------------------- commands
 
 up() {
@@ -523,5 +579,9 @@ case ${1:-} in
   down) down ;;
   status) status ;;
   load) shift; load "$1" ;;
-  *) echo "usage: $0 up [enforcing|noop] | down | status | load IMAGE.tar" >&2; exit 2 ;;
+  restart-apiserver) restart_apiserver ;;
+  kill-enforcer) kill_enforcer ;;
+  start-enforcer) start_enforcer ;;
+  kill-container) shift; kill_container "${1:-}" ;;
+  *) echo "usage: $0 up [enforcing|noop] | down | status | load IMAGE.tar | restart-apiserver | kill-enforcer | start-enforcer | kill-container ID" >&2; exit 2 ;;
 esac

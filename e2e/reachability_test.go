@@ -172,6 +172,15 @@ func (s *scenario) runSpec(name string, spec v1alpha1.ReachabilityTestSpec) *v1a
 		s.fatalf("creating ReachabilityTest %s: %v", name, err)
 	}
 	s.tests = append(s.tests, name)
+	s.waitCompleted(rt)
+	return rt
+}
+
+// waitCompleted waits until the test's run for its current generation completed, and
+// reads the test into rt.
+func (s *scenario) waitCompleted(rt *v1alpha1.ReachabilityTest) {
+	s.t.Helper()
+	name := rt.Name
 	s.waitUntil("ReachabilityTest "+name+" to complete", func(ctx context.Context) (bool, string, error) {
 		if err := k8s.Get(ctx, client.ObjectKey{Name: name}, rt); err != nil {
 			return false, "", err
@@ -183,7 +192,6 @@ func (s *scenario) runSpec(name string, spec v1alpha1.ReachabilityTestSpec) *v1a
 		done := c.Status == metav1.ConditionTrue && c.ObservedGeneration == rt.Generation && rt.Status.ObservedGeneration == rt.Generation
 		return done, fmt.Sprintf("Completed=%s for generation %d of %d: %s", c.Status, c.ObservedGeneration, rt.Generation, c.Message), nil
 	})
-	return rt
 }
 
 // compare checks each declared edge's result and the Passed condition against the phase.

@@ -8,6 +8,9 @@ ROOT=$(cd "$HERE/.." && pwd)
 CACHE=${NETCONFORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/netconform}
 DIR=${NETCONFORM_CLUSTER_DIR:-$CACHE/cluster}
 PROFILES=${E2E_PROFILES:-enforcing noop}
+# E2E_RUN narrows the suites to the tests it matches (go test -run), such as TestFaults.
+RUN=()
+[ -n "${E2E_RUN:-}" ] && RUN=(-run "$E2E_RUN")
 ARTIFACTS=${NETCONFORM_E2E_ARTIFACTS:-$CACHE/e2e-artifacts/$(date +%Y%m%d-%H%M%S)}
 export KUBECONFIG=$DIR/admin.kubeconfig
 
@@ -48,7 +51,7 @@ for profile in $PROFILES; do
   out=$(mktemp)
   NETCONFORM_E2E_PROFILE=$profile NETCONFORM_IMAGE=netconform.local/netconform:e2e NETCONFORM_E2E_NAMESPACE_PREFIX=e2e- \
     NETCONFORM_E2E_ARTIFACTS="$ARTIFACTS/$profile" \
-    go test -C "$ROOT" -tags e2e -count=1 -v -timeout 25m ./e2e/ >"$out" 2>&1
+    go test -C "$ROOT" -tags e2e -count=1 -v -timeout 30m "${RUN[@]}" ./e2e/ >"$out" 2>&1
   rc=$?
   grep -E '^(=== RUN|--- |ok|FAIL|PASS)|_test\.go:[0-9]+:' "$out" | grep -vE '^=== RUN' >&2
   line=$(grep -E '^e2e profile=.* scenarios=' "$out" | tail -n 1)

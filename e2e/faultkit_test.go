@@ -156,34 +156,40 @@ func (s *scenario) midRun(w *probePodWatch, name string, ready func(*corev1.Pod)
 	s.t.Helper()
 	rt := &v1alpha1.ReachabilityTest{}
 	var pod *corev1.Pod
-	last := ""
-	err := wait.PollUntilContextTimeout(s.ctx, 10*time.Millisecond, waitTimeout, true, func(ctx context.Context) (bool, error) {
+	last, tooLate := "", false
+	step := func(ctx context.Context) (bool, string, error) {
 		if rt.UID == "" {
 			if err := k8s.Get(ctx, client.ObjectKey{Name: name}, rt); err != nil {
-				last = err.Error()
-				return false, nil
+				return false, "", err
 			}
 		}
 		if pod = w.unreported(rt, ready); pod == nil {
-			last = "no probe pod that has not reported yet"
-			return false, nil
+			return false, "no probe pod that has not reported yet", nil
 		}
 		if err := k8s.Get(ctx, client.ObjectKey{Name: name}, rt); err != nil {
-			last = err.Error()
-			return false, nil
+			return false, "", err
 		}
-		if rt.Status.LastRunCompletionTime != nil {
-			return false, fmt.Errorf("the run completed before the fault could strike: its probe pods reported too fast to catch one")
+		if tooLate = rt.Status.LastRunCompletionTime != nil; tooLate {
+			return true, "", nil
 		}
-		run := rt.Status.ActiveRun
-		if run == nil || run.ID != pod.Labels[probes.TestLabel(rt.UID)] {
-			last = fmt.Sprintf("probe pod %s belongs to no run in progress (activeRun %+v)", pod.Name, run)
-			return false, nil
+		if run := rt.Status.ActiveRun; run == nil || run.ID != pod.Labels[probes.TestLabel(rt.UID)] {
+			return false, fmt.Sprintf("probe pod %s belongs to no run in progress (activeRun %+v)", pod.Name, run), nil
 		}
-		return true, nil
+		return true, "", nil
+	}
+	err := wait.PollUntilContextTimeout(s.ctx, 10*time.Millisecond, waitTimeout, true, func(ctx context.Context) (bool, error) {
+		done, state, err := step(ctx)
+		last = state
+		if err != nil {
+			last = err.Error() // retried: the API server may be coming back
+		}
+		return done && err == nil, nil
 	})
-	if err != nil {
-		s.fatalf("waiting for a run of %s in progress with a probe pod that has not reported: %v (%s)", name, err, last)
+	switch {
+	case err != nil:
+		s.fatalf("timed out after %s waiting for a run of %s in progress with a probe pod that has not reported: %s", waitTimeout, name, last)
+	case tooLate:
+		s.fatalf("the run of %s completed before the fault could strike: its probe pods reported too fast to catch one", name)
 	}
 	return rt, pod
 }
@@ -214,14 +220,15 @@ func probePodsLeft(ctx context.Context, test *v1alpha1.ReachabilityTest, within 
 	var left []string
 	_ = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, within, true, func(ctx context.Context) (bool, error) {
 		var pods corev1.PodList
-		if err := k8s.List(ctx, &pods, client.HasLabels{probes.TestLabel(test.UID)}); err != nil {
-			return false, nil
+		if err := k8s.List(ctx, &pods, client.HasLabels{probes.TestLabel(test.UID)}); err == nil {
+			left = left[:0]
+			for _, p := range pods.Items {
+				left = append(left, p.Namespace+"/"+p.Name)
+			}
+			return len(left) == 0, nil
 		}
-		left = left[:0]
-		for _, p := range pods.Items {
-			left = append(left, p.Namespace+"/"+p.Name)
-		}
-		return len(left) == 0, nil
+		left = append(left[:0], "(cannot list probe pods)") // retried
+		return false, nil
 	})
 	return left
 }

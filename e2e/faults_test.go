@@ -296,10 +296,10 @@ func forgeProbePod(c *faultCase) {
 	case err == nil:
 		c.t.Cleanup(func() { _ = client.IgnoreNotFound(k8s.Delete(context.Background(), forged)) })
 		c.t.Errorf("the API server admitted pod %s/%s with %s labels, created by tenant %s: want it refused (an admission policy lets only netconform's own service accounts create such pods)", forged.Namespace, forged.Name, "netconform.io/", tenantUser)
-	case apierrors.IsForbidden(err):
+	case apierrors.IsForbidden(err) || apierrors.IsInvalid(err): // an admission policy's denial
 		c.t.Logf("the forged probe pod was refused: %v", err)
 	default:
-		c.t.Errorf("creating the forged probe pod: %v, want Forbidden", err)
+		c.t.Errorf("creating the forged probe pod: %v, want it refused by admission (Forbidden or Invalid)", err)
 	}
 }
 

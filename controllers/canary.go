@@ -158,7 +158,10 @@ func (r *ReachabilityTestReconciler) createCanaryPod(ctx context.Context, test *
 	pod.OwnerReferences = []metav1.OwnerReference{probes.OwnerReference(test)}
 	err := r.Client.Create(ctx, pod)
 	switch {
-	case err == nil || apierrors.IsAlreadyExists(err):
+	case err == nil:
+		r.trust.Made(pod)
+		return nil
+	case apierrors.IsAlreadyExists(err):
 		return nil
 	case probepool.IsRejection(err):
 		state.machine.Fail(fmt.Sprintf("canary pod %s/%s was rejected: %v", pod.Namespace, pod.Name, err))

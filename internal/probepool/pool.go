@@ -62,6 +62,12 @@ type Options struct {
 	Window time.Duration
 	// Log receives the pool's own messages.
 	Log logr.Logger
+	// Made is told of each pod the pool creates, as the API server returned it.
+	Made func(*corev1.Pod)
+	// Ours says whether the manager made a pod that carries probe labels; only those
+	// count against the cap, so that pods made to look like probe pods cannot fill
+	// it. Nil counts every such pod.
+	Ours func(context.Context, *corev1.Pod) bool
 }
 
 // Pool batches the checks of runs into shared probe pods and creates them.
@@ -72,6 +78,8 @@ type Pool struct {
 	perPod  int
 	window  time.Duration
 	log     logr.Logger
+	made    func(*corev1.Pod)
+	ours    func(context.Context, *corev1.Pod) bool
 	now     func() time.Time
 	wake    chan struct{}
 
@@ -144,7 +152,7 @@ func New(c client.Client, opts Options) *Pool {
 	}
 	return &Pool{
 		client: c, limiter: newLimiter(opts.MaxConcurrentPods), pod: opts.Pod, perPod: opts.MaxChecksPerPod,
-		window: window, log: opts.Log, now: time.Now,
+		window: window, log: opts.Log, now: time.Now, made: opts.Made, ours: opts.Ours,
 		wake: make(chan struct{}, 1),
 		open: map[string]*waveGroup{}, runs: map[string]*runRequests{},
 	}
@@ -313,7 +321,7 @@ func latest(a, b time.Time) time.Time {
 
 // flush creates every pod that is due, as far as the cap allows.
 func (w *Pool) flush(ctx context.Context) {
-	seen, running, err := listProbePods(ctx, w.client)
+	seen, running, err := listProbePods(ctx, w.client, w.ours)
 	if err != nil {
 		w.block(err)
 		return
@@ -503,6 +511,9 @@ func (w *Pool) requestOf(m probes.Member, group string) *request {
 // are returned, and the pod is tried again later.
 func (w *Pool) create(ctx context.Context, p *wavePod) error {
 	err := w.client.Create(ctx, p.pod)
+	if err == nil && w.made != nil {
+		w.made(p.pod)
+	}
 	switch {
 	case err == nil || apierrors.IsAlreadyExists(err):
 		w.created(p)
@@ -560,8 +571,9 @@ func (w *Pool) requeue(pods []*wavePod) {
 	w.queue = append(slices.Clone(pods), w.queue...)
 }
 
-// listProbePods returns every probe pod the cache knows, and how many still run.
-func listProbePods(ctx context.Context, c client.Reader) (map[types.NamespacedName]bool, int, error) {
+// listProbePods returns the probe pods the cache knows that ours accepts, and how many
+// of them still run.
+func listProbePods(ctx context.Context, c client.Reader, ours func(context.Context, *corev1.Pod) bool) (map[types.NamespacedName]bool, int, error) {
 	var list corev1.PodList
 	if err := c.List(ctx, &list, client.HasLabels{probes.LabelRun}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, 0, fmt.Errorf("listing probe pods: %w", err)
@@ -570,6 +582,9 @@ func listProbePods(ctx context.Context, c client.Reader) (map[types.NamespacedNa
 	running := 0
 	for i := range list.Items {
 		pod := &list.Items[i]
+		if ours != nil && !ours(ctx, pod) {
+			continue
+		}
 		seen[client.ObjectKeyFromObject(pod)] = true
 		if pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed {
 			running++

@@ -17,7 +17,7 @@ func TestOptionsWithDefaults(t *testing.T) {
 	if got != want {
 		t.Errorf("zero options became %+v, want %+v", got, want)
 	}
-	set := Options{MaxChecksPerPod: 7, PodStartTimeout: time.Second, MaxConcurrentReconciles: 2, CanaryNamespace: "c", WaveWindow: time.Millisecond, MaxConcurrentProbePods: 3}
+	set := Options{MaxChecksPerPod: 7, PodStartTimeout: time.Second, MaxConcurrentReconciles: 2, CanaryNamespace: "c", WaveWindow: time.Millisecond, MaxConcurrentProbePods: 3, MaxChecksPerEdge: 4, MaxChecksPerRun: 9}
 	set.Plan.ClusterDomain = "corp.example"
 	set.Rerun = trigger.Timing{Quiet: time.Millisecond, MaxDelay: time.Second, MinInterval: time.Minute, PredictEvery: time.Second}
 	if kept := set.withDefaults(); kept != set {

@@ -44,6 +44,9 @@ const (
 	// EventPredictionChanged: a change to the cluster flipped what the NetworkPolicies
 	// allow for an edge; a run follows to confirm it on the dataplane.
 	EventPredictionChanged = "PredictionChanged"
+	// EventTooManyChecks: a run would make more checks than the manager's caps allow,
+	// and makes none.
+	EventTooManyChecks = "TooManyChecks"
 )
 
 // ReachabilityTestReconciler runs ReachabilityTests: it plans probe pods, starts them
@@ -552,6 +555,11 @@ func (r *ReachabilityTestReconciler) planFor(ctx context.Context, test *v1alpha1
 		return p.(probes.Plan)
 	}
 	plan := probes.BuildPlan(ctx, test.Spec.Edges, apiResolver{reader: r.APIReader, recent: &r.recentReads, now: r.Now}, r.Options.Plan)
+	caps := probes.Caps{PerEdge: r.Options.MaxChecksPerEdge, PerRun: r.Options.MaxChecksPerRun}
+	if err := caps.Exceeded(plan); err != nil {
+		r.Events.Eventf(test, nil, corev1.EventTypeWarning, EventTooManyChecks, "PlanRun", "Run %s makes no check: %v", run.ID, err)
+		plan = probes.Refused(test.Spec.Edges, err)
+	}
 	r.addPolicyVerdicts(ctx, test, run, plan)
 	r.plans.Store(key, plan)
 	return plan

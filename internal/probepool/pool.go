@@ -195,7 +195,16 @@ func (w *Pool) ForgetTest(name string) []probes.Member {
 			delete(w.runs, key)
 		}
 	}
+	w.Signal() // the next flush drops the test's checks from the waves and the queue
 	return gone
+}
+
+// Size counts what the pool holds: tracked runs, open waves, held-back pods and
+// reservations. For tests that show it returns to nothing.
+func (w *Pool) Size() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.runs) + len(w.open) + len(w.queue) + w.limiter.size()
 }
 
 // Active reports whether a run is tracked in this process.
@@ -326,6 +335,7 @@ func (w *Pool) flush(ctx context.Context) {
 		w.block(err)
 		return
 	}
+	w.limiter.settle(seen)
 	for {
 		batch := w.take(seen, running)
 		if len(batch) == 0 {

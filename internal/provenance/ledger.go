@@ -48,7 +48,13 @@ type Ledger struct {
 	found map[types.UID]verdict
 	// noted holds the foreign pods already reported.
 	noted map[types.UID]bool
+	// gone holds, for tombstoneFor, the pods forgotten: the creation of a pod deleted
+	// at once may return after its deletion was seen.
+	gone map[types.UID]time.Time
 }
+
+// tombstoneFor is how long a forgotten pod is not recorded as made.
+const tombstoneFor = time.Minute
 
 type verdict struct {
 	fingerprint string
@@ -60,7 +66,7 @@ func New(now func() time.Time) *Ledger {
 	if now == nil {
 		now = time.Now
 	}
-	return &Ledger{now: now, made: map[types.UID]string{}, found: map[types.UID]verdict{}, noted: map[types.UID]bool{}}
+	return &Ledger{now: now, made: map[types.UID]string{}, found: map[types.UID]verdict{}, noted: map[types.UID]bool{}, gone: map[types.UID]time.Time{}}
 }
 
 // Made records a pod this process has just created, as the API server returned it.
@@ -70,6 +76,9 @@ func (l *Ledger) Made(pod *corev1.Pod) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if _, ok := l.gone[pod.UID]; ok {
+		return
+	}
 	l.made[pod.UID] = fingerprint(pod)
 }
 
@@ -132,9 +141,17 @@ func (l *Ledger) Forget(uid types.UID) {
 	delete(l.made, uid)
 	delete(l.found, uid)
 	delete(l.noted, uid)
+	now := l.now()
+	for old, at := range l.gone {
+		if now.Sub(at) > tombstoneFor {
+			delete(l.gone, old)
+		}
+	}
+	l.gone[uid] = now
 }
 
-// Len is how many records the ledger holds, for tests that show it drops them.
+// Len is how many records the ledger holds of pods, for tests that show it drops
+// them; the tombstones of pods gone last no longer than tombstoneFor.
 func (l *Ledger) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()

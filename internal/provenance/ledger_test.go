@@ -71,4 +71,9 @@ func TestLedger(t *testing.T) {
 	if n := l.Len(); n != 0 {
 		t.Errorf("the ledger holds %d records after every pod went", n)
 	}
+	// The creation of a pod deleted at once may return after its deletion was seen.
+	l.Made(made)
+	if n := l.Len(); n != 0 {
+		t.Errorf("a pod forgotten before its creation returned was recorded as made")
+	}
 }

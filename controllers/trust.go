@@ -18,8 +18,9 @@ import (
 	"github.com/netconform/netconform/probes"
 )
 
-// EventForeignProbePod: a pod carries a test's labels but the manager did not make it;
-// its results are ignored, it is not deleted, and it does not count against the cap.
+// EventForeignProbePod is the reason of the event that reports a pod with a test's
+// labels that the manager did not make: its results are ignored, it is not deleted, and
+// it does not count against the cap.
 const EventForeignProbePod = "ForeignProbePod"
 
 // ours says why the manager did not make a pod, or nil when it did (see

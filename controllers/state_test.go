@@ -48,9 +48,9 @@ func heapInUse() uint64 {
 
 // Creating and deleting many tests, some mid-run and some after their run, leaves
 // nothing behind: every per-test store, the per-test metric series and the heap come
-// back to where they were. NETCONFORM_CHURN_TESTS sets how many (default 200).
+// back to where they were. NETCONFORM_CHURN_TESTS sets how many per round (default 100).
 func TestDeletedTestsLeaveNothingBehind(t *testing.T) {
-	n := 200
+	n := 100
 	if v, err := strconv.Atoi(os.Getenv("NETCONFORM_CHURN_TESTS")); err == nil && v > 0 {
 		n = v
 	}

@@ -156,7 +156,11 @@ func (r *ReachabilityTestReconciler) setUpCanary(ctx context.Context, test *v1al
 
 func (r *ReachabilityTestReconciler) createCanaryPod(ctx context.Context, test *v1alpha1.ReachabilityTest, state *canaryRun, pod *corev1.Pod) error {
 	pod.OwnerReferences = []metav1.OwnerReference{probes.OwnerReference(test)}
+	r.trust.Creating(pod)
 	err := r.Client.Create(ctx, pod)
+	if err != nil {
+		r.trust.Failed(pod)
+	}
 	switch {
 	case err == nil:
 		r.trust.Made(pod)

@@ -70,7 +70,7 @@ func Setup(mgr ctrl.Manager, opts SetupOptions) (*ReachabilityTestReconciler, er
 		Log:               mgr.GetLogger().WithName("probe-pool"),
 		// Only the pods the manager made count against the cap, and the pool records
 		// those it creates.
-		Made: r.trust.Made,
+		Creating: r.trust.Creating, Made: r.trust.Made, Failed: r.trust.Failed,
 		Ours: func(ctx context.Context, pod *corev1.Pod) bool { return r.ours(ctx, pod) == nil },
 	})
 	return r, r.SetupWithManager(mgr)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/canary"
+	"github.com/netconform/netconform/internal/provenance"
 	"github.com/netconform/netconform/probes"
 )
 
@@ -105,7 +106,9 @@ func (r *ReachabilityTestReconciler) trustedPods(ctx context.Context, test *v1al
 	trusted := pods[:0:0]
 	for i := range pods {
 		if err := r.ours(ctx, &pods[i]); err != nil {
-			r.noteForeign(ctx, test, &pods[i], err)
+			if !errors.Is(err, provenance.ErrNotYet) {
+				r.noteForeign(ctx, test, &pods[i], err)
+			}
 			continue
 		}
 		trusted = append(trusted, pods[i])

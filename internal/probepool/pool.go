@@ -62,8 +62,9 @@ type Options struct {
 	Window time.Duration
 	// Log receives the pool's own messages.
 	Log logr.Logger
-	// Made is told of each pod the pool creates, as the API server returned it.
-	Made func(*corev1.Pod)
+	// Creating is told of each pod before the pool creates it, and Made of the pod the
+	// API server returned, or Failed when it was not created.
+	Creating, Made, Failed func(*corev1.Pod)
 	// Ours says whether the manager made a pod that carries probe labels; only those
 	// count against the cap, so that pods made to look like probe pods cannot fill
 	// it. Nil counts every such pod.
@@ -72,16 +73,16 @@ type Options struct {
 
 // Pool batches the checks of runs into shared probe pods and creates them.
 type Pool struct {
-	client  client.Client
-	limiter *limiter
-	pod     probes.PodSettings
-	perPod  int
-	window  time.Duration
-	log     logr.Logger
-	made    func(*corev1.Pod)
-	ours    func(context.Context, *corev1.Pod) bool
-	now     func() time.Time
-	wake    chan struct{}
+	client                 client.Client
+	limiter                *limiter
+	pod                    probes.PodSettings
+	perPod                 int
+	window                 time.Duration
+	log                    logr.Logger
+	creating, made, failed func(*corev1.Pod)
+	ours                   func(context.Context, *corev1.Pod) bool
+	now                    func() time.Time
+	wake                   chan struct{}
 
 	mu sync.Mutex
 	// open gathers checks per group until its window has passed and the cap allows.
@@ -152,7 +153,7 @@ func New(c client.Client, opts Options) *Pool {
 	}
 	return &Pool{
 		client: c, limiter: newLimiter(opts.MaxConcurrentPods), pod: opts.Pod, perPod: opts.MaxChecksPerPod,
-		window: window, log: opts.Log, now: time.Now, made: opts.Made, ours: opts.Ours,
+		window: window, log: opts.Log, now: time.Now, creating: opts.Creating, made: opts.Made, failed: opts.Failed, ours: opts.Ours,
 		wake: make(chan struct{}, 1),
 		open: map[string]*waveGroup{}, runs: map[string]*runRequests{},
 	}
@@ -520,9 +521,12 @@ func (w *Pool) requestOf(m probes.Member, group string) *request {
 // create creates one pod. A pod the API server refuses fails its checks; other errors
 // are returned, and the pod is tried again later.
 func (w *Pool) create(ctx context.Context, p *wavePod) error {
+	w.tell(w.creating, p.pod)
 	err := w.client.Create(ctx, p.pod)
-	if err == nil && w.made != nil {
-		w.made(p.pod)
+	if err == nil {
+		w.tell(w.made, p.pod)
+	} else {
+		w.tell(w.failed, p.pod)
 	}
 	switch {
 	case err == nil || apierrors.IsAlreadyExists(err):
@@ -535,6 +539,12 @@ func (w *Pool) create(ctx context.Context, p *wavePod) error {
 	}
 	w.limiter.release(client.ObjectKeyFromObject(p.pod))
 	return fmt.Errorf("creating probe pod %s/%s: %w", p.pod.Namespace, p.pod.Name, err)
+}
+
+func (w *Pool) tell(f func(*corev1.Pod), pod *corev1.Pod) {
+	if f != nil {
+		f(pod)
+	}
 }
 
 // IsRejection is an error that retrying the same object will not fix: admission denied,

@@ -32,6 +32,10 @@ import (
 // ErrNotMade is why a pod created after this process started, and not by it, is foreign.
 var ErrNotMade = errors.New("it was created after the manager started, and not by the manager")
 
+// ErrNotYet is why a pod the manager is creating is not trusted yet: the cache may show
+// it before the API server's answer to its creation arrives. It is no sign of a forgery.
+var ErrNotYet = errors.New("the manager is creating it and has not heard back yet")
+
 // ErrChanged is why a pod the manager made is no longer trusted.
 var ErrChanged = errors.New("its labels, members or owners changed after the manager made it")
 
@@ -48,6 +52,8 @@ type Ledger struct {
 	found map[types.UID]verdict
 	// noted holds the foreign pods already reported.
 	noted map[types.UID]bool
+	// creating holds the pods being created, by namespace and name.
+	creating map[types.NamespacedName]bool
 	// gone holds, for tombstoneFor, the pods forgotten: the creation of a pod deleted
 	// at once may return after its deletion was seen.
 	gone map[types.UID]time.Time
@@ -66,16 +72,31 @@ func New(now func() time.Time) *Ledger {
 	if now == nil {
 		now = time.Now
 	}
-	return &Ledger{now: now, made: map[types.UID]string{}, found: map[types.UID]verdict{}, noted: map[types.UID]bool{}, gone: map[types.UID]time.Time{}}
+	return &Ledger{now: now, made: map[types.UID]string{}, found: map[types.UID]verdict{}, noted: map[types.UID]bool{}, gone: map[types.UID]time.Time{}, creating: map[types.NamespacedName]bool{}}
+}
+
+// Creating notes a pod about to be created; Made or Failed must follow.
+func (l *Ledger) Creating(pod *corev1.Pod) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.creating[types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}] = true
+}
+
+// Failed notes that a pod Creating announced was not created.
+func (l *Ledger) Failed(pod *corev1.Pod) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.creating, types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name})
 }
 
 // Made records a pod this process has just created, as the API server returned it.
 func (l *Ledger) Made(pod *corev1.Pod) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.creating, types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name})
 	if pod.UID == "" {
 		return
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	if _, ok := l.gone[pod.UID]; ok {
 		return
 	}
@@ -100,7 +121,11 @@ func (l *Ledger) Ours(pod *corev1.Pod, recognise func(*corev1.Pod) error) error 
 	// Creation times are kept to the second: a pod stamped with the starting second may
 	// be older than this process.
 	if pod.CreationTimestamp.After(l.started) {
+		creating := l.creating[types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}]
 		l.mu.Unlock()
+		if creating {
+			return ErrNotYet
+		}
 		return ErrNotMade
 	}
 	if v, ok := l.found[pod.UID]; ok && v.fingerprint == fp {
@@ -155,7 +180,7 @@ func (l *Ledger) Forget(uid types.UID) {
 func (l *Ledger) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.made) + len(l.found) + len(l.noted)
+	return len(l.made) + len(l.found) + len(l.noted) + len(l.creating)
 }
 
 // fingerprint sums what of a pod can change after its creation and decides whose

@@ -41,6 +41,10 @@ func TestLedger(t *testing.T) {
 	}
 
 	made := probePod("made", start.Add(time.Second))
+	l.Creating(made)
+	if err := l.Ours(made, recognise); !errors.Is(err, ErrNotYet) {
+		t.Errorf("a pod seen before its creation returned: %v, want ErrNotYet", err)
+	}
 	l.Made(made)
 	if err := l.Ours(made, refuse); err != nil || recognised != 2 {
 		t.Errorf("a pod this process made: %v, recognised %d times", err, recognised)
@@ -51,6 +55,14 @@ func TestLedger(t *testing.T) {
 		t.Errorf("a made pod whose members changed: %v, want ErrChanged", err)
 	}
 
+	// A pod whose creation failed (it already existed: someone took the name first) is
+	// not the manager's.
+	taken := probePod("taken", start.Add(time.Second))
+	l.Creating(taken)
+	l.Failed(taken)
+	if err := l.Ours(taken, recognise); !errors.Is(err, ErrNotMade) {
+		t.Errorf("a pod whose name the manager failed to create: %v, want ErrNotMade", err)
+	}
 	// A perfect imitation created after the start is still not the manager's.
 	forged := probePod("forged", start.Add(time.Second))
 	if err := l.Ours(forged, recognise); !errors.Is(err, ErrNotMade) || recognised != 2 {
@@ -65,7 +77,7 @@ func TestLedger(t *testing.T) {
 	if !l.Note("forged") || l.Note("forged") {
 		t.Error("a foreign pod must be noted once")
 	}
-	for _, uid := range []types.UID{"old", "made", "forged", "same-second"} {
+	for _, uid := range []types.UID{"old", "made", "forged", "same-second", "taken"} {
 		l.Forget(uid)
 	}
 	if n := l.Len(); n != 0 {

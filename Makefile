@@ -35,6 +35,7 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate the CRD, the manager's ClusterRole and the PrometheusRule
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
+	go run ./hack/crd-bounds
 	$(CONTROLLER_GEN) rbac:roleName=netconform-manager paths=./controllers/... output:rbac:artifacts:config=config/rbac
 	go run ./hack/gen-prometheus
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -133,5 +134,43 @@ func mustUnmarshal(t *testing.T, file string, doc []byte, into any) {
 	t.Helper()
 	if err := sigsyaml.UnmarshalStrict(doc, into); err != nil {
 		t.Fatalf("%s: %v", file, err)
+	}
+}
+
+// TestDefaultInstallsAdmissionPolicies: installing the operator installs the policies
+// that keep tests and probe pods from widening anyone's rights (tested against an API
+// server in config/admission).
+func TestDefaultInstallsAdmissionPolicies(t *testing.T) {
+	var k struct{ Resources []string }
+	if err := sigsyaml.Unmarshal(documents(t, "default/kustomization.yaml")[0], &k); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(k.Resources, "../admission") {
+		t.Errorf("config/default installs %v, want ../admission among them", k.Resources)
+	}
+	kinds := map[string]int{}
+	for _, file := range []string{"admission/reachabilitytest-author.yaml", "admission/probe-pods.yaml"} {
+		for _, doc := range documents(t, file) {
+			var o struct {
+				Kind string
+				Spec struct {
+					FailurePolicy     string
+					ValidationActions []string
+				}
+			}
+			if err := sigsyaml.Unmarshal(doc, &o); err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			kinds[o.Kind]++
+			if o.Kind == "ValidatingAdmissionPolicy" && o.Spec.FailurePolicy != "Fail" {
+				t.Errorf("%s: failurePolicy %q, want Fail: a policy that cannot be evaluated must refuse", file, o.Spec.FailurePolicy)
+			}
+			if o.Kind == "ValidatingAdmissionPolicyBinding" && !slices.Equal(o.Spec.ValidationActions, []string{"Deny"}) {
+				t.Errorf("%s: validationActions %v, want [Deny]", file, o.Spec.ValidationActions)
+			}
+		}
+	}
+	if kinds["ValidatingAdmissionPolicy"] != 2 || kinds["ValidatingAdmissionPolicyBinding"] != 2 {
+		t.Errorf("config/admission holds %v, want two policies, each with its binding", kinds)
 	}
 }

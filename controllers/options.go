@@ -3,6 +3,7 @@ package controllers
 import (
 	"time"
 
+	"github.com/netconform/netconform/internal/bounds"
 	"github.com/netconform/netconform/internal/probepool"
 	"github.com/netconform/netconform/internal/trigger"
 	"github.com/netconform/netconform/probes"
@@ -35,6 +36,9 @@ type Options struct {
 	// predict and re-run the tests that ask for it (spec.rerunOn) when a change can affect
 	// their edges. The gate, which runs each test once, leaves it off.
 	FollowChanges bool
+	// Bounds are what a test may ask of its probe pods, and where they may run; a test
+	// beyond them gets no pods (see bounds.go).
+	Bounds bounds.Bounds
 	// Rerun times the predictions and runs that changes trigger; its MinInterval is the
 	// least time between the start of a test's last run and a triggered one.
 	Rerun trigger.Timing
@@ -66,6 +70,7 @@ func DefaultOptions() Options {
 		WaveWindow:              probepool.DefaultWaveWindow,
 		FollowChanges:           true,
 		Rerun:                   trigger.DefaultTiming(),
+		Bounds:                  bounds.Default(),
 		MaxChecksPerEdge:        DefaultMaxChecksPerEdge,
 		MaxChecksPerRun:         DefaultMaxChecksPerRun,
 	}
@@ -118,6 +123,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxChecksPerRun <= 0 {
 		o.MaxChecksPerRun = d.MaxChecksPerRun
+	}
+	if o.Bounds.MaxCPU.IsZero() {
+		o.Bounds.MaxCPU = d.Bounds.MaxCPU
+	}
+	if o.Bounds.MaxMemory.IsZero() {
+		o.Bounds.MaxMemory = d.Bounds.MaxMemory
 	}
 	if o.Rerun.PredictEvery <= 0 {
 		o.Rerun.PredictEvery = d.Rerun.PredictEvery

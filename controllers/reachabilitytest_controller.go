@@ -30,6 +30,7 @@ import (
 	"github.com/netconform/netconform/internal/prediction"
 	"github.com/netconform/netconform/internal/probepool"
 	"github.com/netconform/netconform/internal/provenance"
+	"github.com/netconform/netconform/internal/schedule"
 	"github.com/netconform/netconform/probes"
 )
 
@@ -61,6 +62,9 @@ type ReachabilityTestReconciler struct {
 	Pool    *probepool.Pool
 	Options Options
 	Now     func() time.Time
+	// Only, when set, limits the reconciler to the tests whose UIDs it accepts (the
+	// gate's: those it applied); see only.go.
+	Only func(types.UID) bool
 
 	// plans caches the plan of each active run; a restarted manager plans again.
 	plans sync.Map
@@ -99,7 +103,7 @@ func (r *ReachabilityTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.Now = time.Now
 	}
 	if r.trust == nil {
-		r.trust = provenance.New(r.Now)
+		r.trust = provenance.New(nil)
 	}
 	if err := mgr.Add(r.Pool); err != nil {
 		return err
@@ -114,8 +118,8 @@ func (r *ReachabilityTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.ReachabilityTest{}).
-		Owns(&corev1.Pod{}, builder.MatchEveryOwner, builder.WithPredicates(probePodChanges)).
+		For(&v1alpha1.ReachabilityTest{}, builder.WithPredicates(r.onlyTests())).
+		Owns(&corev1.Pod{}, builder.MatchEveryOwner, builder.WithPredicates(probePodChanges, r.onlyPodsOfTests())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles})
 	if r.changes != nil {
 		b = b.WatchesRawSource(r.changes.source())
@@ -188,7 +192,7 @@ func (r *ReachabilityTestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		}
 		return ctrl.Result{}, err
 	}
-	if test.DeletionTimestamp != nil {
+	if test.DeletionTimestamp != nil || !r.runs(test.UID) {
 		return ctrl.Result{}, nil
 	}
 	predictAgain, err := r.followChanges(ctx, test)
@@ -223,9 +227,15 @@ func (r *ReachabilityTestReconciler) reconcileRun(ctx context.Context, test *v1a
 		if err := r.releasePods(ctx, test, pods, ""); err != nil {
 			return ctrl.Result{}, err
 		}
+		if refused, err := r.refuseSchedule(ctx, test); refused || err != nil {
+			return ctrl.Result{}, err // a new spec wakes the test again
+		}
 		wait, err := r.untilNextRun(ctx, test)
 		if err != nil || wait != 0 {
 			return ctrl.Result{RequeueAfter: max(wait, 0)}, err
+		}
+		if refused, err := r.refusedOutOfBounds(ctx, test); refused || err != nil {
+			return ctrl.Result{}, err
 		}
 		if run, err = r.startRun(ctx, test); err != nil {
 			return ctrl.Result{}, err
@@ -236,6 +246,29 @@ func (r *ReachabilityTestReconciler) reconcileRun(ctx context.Context, test *v1a
 		return ctrl.Result{}, err
 	}
 	return r.advanceRun(ctx, test, *run, pods)
+}
+
+// refuseSchedule says whether the test's schedule can never work (one an older CRD let
+// through: it never fires, or fires too often) and, the first time, reports it on the
+// Completed condition and as an event. Such a test does not run at all: running it once
+// would hide the problem, and running it by the schedule is impossible.
+func (r *ReachabilityTestReconciler) refuseSchedule(ctx context.Context, test *v1alpha1.ReachabilityTest) (bool, error) {
+	if test.Spec.Schedule == "" {
+		return false, nil
+	}
+	problem := schedule.Check(test.Spec.Schedule, r.Now())
+	if problem == nil {
+		return false, nil
+	}
+	msg := "spec.schedule: " + problem.Error()
+	if !invalidScheduleStatus(&test.Status, test.Generation, msg) {
+		return true, nil
+	}
+	if err := r.Client.Status().Update(ctx, test); err != nil {
+		return true, fmt.Errorf("recording the invalid schedule: %w", err)
+	}
+	r.Events.Eventf(test, nil, corev1.EventTypeWarning, v1alpha1.ReasonInvalidSchedule, "Schedule", "%s", msg)
+	return true, nil
 }
 
 // untilNextRun says how long until the test's next run is due: zero for now, negative

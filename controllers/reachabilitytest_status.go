@@ -39,6 +39,21 @@ func startRunStatus(status *v1alpha1.ReachabilityTestStatus, run v1alpha1.Run) {
 	}
 }
 
+// invalidScheduleStatus records that the test cannot run by its schedule: Completed
+// turns False with the reason, and no next run time is shown. It says whether the
+// status changed.
+func invalidScheduleStatus(status *v1alpha1.ReachabilityTestStatus, generation int64, msg string) bool {
+	cleared := status.NextRunTime != nil
+	status.NextRunTime = nil
+	return meta.SetStatusCondition(&status.Conditions, metav1.Condition{
+		Type:               v1alpha1.ConditionCompleted,
+		Status:             metav1.ConditionFalse,
+		ObservedGeneration: generation,
+		Reason:             v1alpha1.ReasonInvalidSchedule,
+		Message:            truncateMessage(msg),
+	}) || cleared
+}
+
 // completeRunStatus records the results of a finished run.
 func completeRunStatus(status *v1alpha1.ReachabilityTestStatus, run v1alpha1.Run, results []v1alpha1.EdgeResult, now metav1.Time) {
 	summary := summarize(results)
@@ -185,7 +200,7 @@ func nextRunTime(test *v1alpha1.ReachabilityTest, events events.EventRecorder) *
 	}
 	next, err := schedule.Next(test.Spec.Schedule, last.Time)
 	if err != nil {
-		events.Eventf(test, nil, corev1.EventTypeWarning, v1alpha1.ReasonInvalidSchedule, "Schedule", "%v", err)
+		events.Eventf(test, nil, corev1.EventTypeWarning, v1alpha1.ReasonInvalidSchedule, "Schedule", "spec.schedule: %v", err)
 		return nil
 	}
 	t := metav1.NewTime(next.Truncate(time.Second)) // as the API stores it

@@ -347,3 +347,22 @@ func TestPredictionFlips(t *testing.T) {
 		t.Errorf("message %q", msg)
 	}
 }
+
+func TestInvalidScheduleStatusReportsOnce(t *testing.T) {
+	next := metav1.Now()
+	status := v1alpha1.ReachabilityTestStatus{NextRunTime: &next}
+	const msg = `spec.schedule: schedule "0 0 30,31 FEB *" never fires`
+	if !invalidScheduleStatus(&status, 3, msg) {
+		t.Fatal("the first report changed nothing")
+	}
+	c := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionCompleted)
+	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != v1alpha1.ReasonInvalidSchedule || c.Message != msg || c.ObservedGeneration != 3 {
+		t.Errorf("Completed %+v, want False InvalidSchedule for generation 3 with the message", c)
+	}
+	if status.NextRunTime != nil {
+		t.Errorf("nextRunTime %v, want none", status.NextRunTime)
+	}
+	if invalidScheduleStatus(&status, 3, msg) {
+		t.Error("the same report again changed the status")
+	}
+}

@@ -3,11 +3,13 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -25,6 +27,11 @@ type SetupOptions struct {
 	Registry prometheus.Registerer
 	// PodLogs reads the canary client's log; nil reads it through the API server.
 	PodLogs PodLogs
+	// Now is the reconciler's clock; nil is time.Now.
+	Now func() time.Time
+	// Only, when set, limits the reconciler to the tests whose UIDs it accepts: the gate
+	// runs the tests it applied and no other, where an operator may run the rest.
+	Only func(types.UID) bool
 }
 
 // CacheOptions keep only probe pods in the manager's cache: target pods are read live,
@@ -60,7 +67,11 @@ func Setup(mgr ctrl.Manager, opts SetupOptions) (*ReachabilityTestReconciler, er
 		Events:    mgr.GetEventRecorder("netconform"),
 		Metrics:   NewMetrics(opts.Registry, mgr.GetClient()),
 		Options:   opts.Options,
-		trust:     provenance.New(nil),
+		Now:       opts.Now,
+		Only:      opts.Only,
+		// The clock that decides which pods are older than the manager is the real one:
+		// creation times are the API server's.
+		trust: provenance.New(nil),
 	}
 	r.Pool = probepool.New(mgr.GetClient(), probepool.Options{
 		Pod:               opts.Pod,

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -81,6 +82,23 @@ func (s *scenario) gateJob(name string, edges []v1alpha1.Edge, want map[string]v
 	if got := verdictsOf(s.ctx, s, name); !mapsEqual(got, want) {
 		s.fatalf("the Job's verdicts %v differ from the CLI's %v", got, want)
 	}
+	// The suite installs the operator: the Job must have seen it and left the runs to it.
+	if log := gateJobLog(s); !strings.Contains(log, "the operator is running") {
+		s.fatalf("the gate Job ran the tests itself beside the operator:\n%s", log)
+	}
+}
+
+// gateJobLog is the log of the gate Job's pod.
+func gateJobLog(s *scenario) string {
+	var pods corev1.PodList
+	if err := k8s.List(s.ctx, &pods, client.InNamespace("netconform-gate"), client.MatchingLabels{"batch.kubernetes.io/job-name": "netconform-gate"}); err != nil || len(pods.Items) == 0 {
+		s.fatalf("finding the gate Job's pod: %v (%d pods)", err, len(pods.Items))
+	}
+	body, err := clientset.CoreV1().Pods("netconform-gate").GetLogs(pods.Items[0].Name, &corev1.PodLogOptions{}).DoRaw(s.ctx)
+	if err != nil {
+		s.fatalf("reading the gate Job's log: %v", err)
+	}
+	return string(body)
 }
 
 // expectedFailures: on the no-op profile every Deny edge fails; on enforcing none.

@@ -23,6 +23,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -240,12 +241,16 @@ func preflight(ctx context.Context) error {
 	return nil
 }
 
-// deleteE2EObjects removes the ReachabilityTests and namespaces labelled e2e=true and,
-// when wait is set, waits until they are gone, so a run starts from a clean cluster.
+// deleteE2EObjects removes the ReachabilityTests, ClusterRoleBindings and namespaces
+// labelled e2e=true and, when wait is set, waits until the tests and namespaces are gone,
+// so a run starts from a clean cluster.
 func deleteE2EObjects(ctx context.Context, wait bool) error {
 	sel := client.MatchingLabels{e2eLabel: "true"}
 	if err := k8s.DeleteAllOf(ctx, &v1alpha1.ReachabilityTest{}, sel); err != nil {
 		return fmt.Errorf("deleting ReachabilityTests: %w", err)
+	}
+	if err := k8s.DeleteAllOf(ctx, &rbacv1.ClusterRoleBinding{}, sel); err != nil {
+		return fmt.Errorf("deleting ClusterRoleBindings: %w", err)
 	}
 	var nss corev1.NamespaceList
 	if err := k8s.List(ctx, &nss, sel); err != nil {

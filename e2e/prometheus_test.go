@@ -14,13 +14,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/netconform/netconform/internal/metricsserving"
+	"github.com/netconform/netconform/internal/scrape"
 )
 
 // A real Prometheus server (Debian's package), started on loopback, scrapes the manager
@@ -85,6 +90,9 @@ func startPrometheus(ctx context.Context) (*prometheusServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := writeScraperToken(ctx, filepath.Join(dir, "token")); err != nil {
+		return nil, err
+	}
 	if err := writePrometheusConfig(dir, target); err != nil {
 		return nil, err
 	}
@@ -122,7 +130,7 @@ func managerMetricsTarget(ctx context.Context) (string, error) {
 	}
 	for _, p := range pods.Items {
 		if p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" && p.DeletionTimestamp == nil {
-			return net.JoinHostPort(p.Status.PodIP, "8080"), nil
+			return net.JoinHostPort(p.Status.PodIP, strconv.Itoa(metricsserving.Port)), nil
 		}
 	}
 	return "", fmt.Errorf("no running manager pod labelled app.kubernetes.io/component=manager")
@@ -130,8 +138,33 @@ func managerMetricsTarget(ctx context.Context) (string, error) {
 
 var forDuration = regexp.MustCompile(`(?m)^(\s+for:) \S+$`)
 
-// writePrometheusConfig writes a config that scrapes only the manager, and the shipped
-// rules with their `for:` shortened.
+// scraperTokenTTL is how long the suites' Prometheus may scrape: longer than any run.
+const scraperTokenTTL = 3 * time.Hour
+
+// writeScraperToken gives the suites' Prometheus what a real one needs to scrape the
+// manager: a service account bound to netconform-metrics-reader, whose token it sends.
+// It runs on this machine, the manager pod's node, which the manager's NetworkPolicy
+// lets through as it does the kubelet's probes.
+func writeScraperToken(ctx context.Context, file string) error {
+	ns := namespace("prometheus")
+	err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{e2eLabel: "true"}}})
+	if err != nil {
+		return fmt.Errorf("creating namespace %s for the Prometheus service account: %w", ns, err)
+	}
+	id := scrape.Identity{Namespace: ns, Name: "prometheus", Labels: map[string]string{e2eLabel: "true"}}
+	if err := scrape.Grant(ctx, clientset, id); err != nil {
+		return err
+	}
+	token, err := scrape.Token(ctx, clientset, id, scraperTokenTTL)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, []byte(token), 0o600)
+}
+
+// writePrometheusConfig writes a config that scrapes only the manager, over HTTPS with
+// the token (the manager's certificate is self-signed), and the shipped rules with their
+// `for:` shortened.
 func writePrometheusConfig(dir, target string) error {
 	rules, err := os.ReadFile(filepath.Join("..", "config", "prometheus", "rules.yaml"))
 	if err != nil {
@@ -144,6 +177,11 @@ func writePrometheusConfig(dir, target string) error {
 rule_files: [rules.yaml]
 scrape_configs:
   - job_name: netconform
+    scheme: https
+    tls_config:
+      insecure_skip_verify: true
+    authorization:
+      credentials_file: token
     static_configs:
       - targets: [%[2]q]
 `, scrapeInterval, target)

@@ -42,8 +42,13 @@ type ReachabilityTestSpec struct {
 	ProbePod *ProbePodSpec `json:"probePod,omitempty"`
 
 	// schedule runs the test again: five cron fields such as "0 3 * * *", a descriptor
-	// such as "@hourly", or an interval such as "@every 10m". Empty: one run per generation.
+	// such as "@hourly", or an interval such as "@every 10m", at least a minute apart.
+	// Empty: one run per generation. The CEL rules catch what a pattern can see; the
+	// offline validator and the reconciler read it with cron and refuse the rest.
 	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule=`!self.startsWith('@every ') || self.matches('^@every ([0-9]{1,5}([.][0-9]{1,9})?(ns|us|µs|ms|s|m|h))+$')`,message="an @every schedule takes a duration such as 10m or 1h30m: numbers of at most 5 digits, each followed by h, m, s, ms, us or ns"
+	// +kubebuilder:validation:XValidation:rule=`!self.matches('^@every ([0-9]{1,5}([.][0-9]{1,9})?(ns|us|µs|ms|s|m|h))+$') || duration(self.substring(7)) >= duration('1m')`,message="schedule fires more often than the minimum interval of 1m: use @every 1m or longer"
+	// +kubebuilder:validation:XValidation:rule=`!self.matches('^[^ \t]+[ \t]+[^ \t]+[ \t]+0*3[01][ \t]+0*2[ \t]+[*?]$') && !self.matches('^[^ \t]+[ \t]+[^ \t]+[ \t]+0*31[ \t]+0*(4|6|9|11)[ \t]+[*?]$')`,message="schedule never fires: February has no day 30 or 31, and April, June, September and November no day 31: choose a day every chosen month has, such as 0 0 28 2 *"
 	// +kubebuilder:validation:Pattern=`^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every [0-9]+[0-9a-zµ.]*|(\S+\s+){4}\S+)$`
 	// +optional
 	Schedule string `json:"schedule,omitempty"`
@@ -118,13 +123,18 @@ type Source struct {
 	// +required
 	Namespace string `json:"namespace"`
 
-	// podLabels are the labels the probe pod carries; empty for an unlabelled pod.
+	// podLabels are the labels the probe pod carries; empty for an unlabelled pod. Keys
+	// are label keys and values label values, as Kubernetes defines them (the values'
+	// length and pattern are added to the CRD by hack/crd-bounds).
 	// +kubebuilder:validation:MaxProperties=32
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k).hasValue())",message="podLabels keys must be label keys: a name of at most 63 letters, digits, '-', '_' or '.' that starts and ends with a letter or digit, optionally after a DNS subdomain prefix and '/', such as app or example.com/tier"
 	// +optional
 	PodLabels map[string]string `json:"podLabels,omitempty"`
 
-	// serviceAccountName the probe pod runs as (default: the namespace's default).
+	// serviceAccountName the probe pod runs as (default: the namespace's default); a
+	// DNS subdomain.
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == '' || !format.dns1123Subdomain().validate(self).hasValue()",message="serviceAccountName must be a DNS subdomain: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, such as web or web.v2"
 	// +optional
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 }
@@ -182,9 +192,11 @@ type PodsDestination struct {
 	// +required
 	Namespace string `json:"namespace"`
 
-	// podLabels select the pods; all must match.
+	// podLabels select the pods; all must match. Keys are label keys and values label
+	// values, as Kubernetes defines them (the values' bounds: hack/crd-bounds).
 	// +kubebuilder:validation:MinProperties=1
 	// +kubebuilder:validation:MaxProperties=32
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k).hasValue())",message="podLabels keys must be label keys: a name of at most 63 letters, digits, '-', '_' or '.' that starts and ends with a letter or digit, optionally after a DNS subdomain prefix and '/', such as app or example.com/tier"
 	// +required
 	PodLabels map[string]string `json:"podLabels"`
 
@@ -224,18 +236,32 @@ type DNSDestination struct {
 
 // ProbePodSpec adjusts the probe pods.
 type ProbePodSpec struct {
-	// image overrides the probe image the manager uses.
+	// image names the probe image when the manager allows more than its own: it must be
+	// the manager's --probe-image or one of its --allowed-probe-images, else the test is
+	// NotAllowed and gets no pods. Empty: the manager's probe image.
 	// +kubebuilder:validation:MaxLength=512
 	// +optional
 	Image string `json:"image,omitempty"`
 
-	// nodeSelector constrains the nodes probe pods run on.
+	// nodeSelector constrains the nodes probe pods run on; keys are label keys and values
+	// label values (the values' bounds: hack/crd-bounds).
 	// +kubebuilder:validation:MaxProperties=32
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k).hasValue())",message="nodeSelector keys must be label keys: a name of at most 63 letters, digits, '-', '_' or '.' that starts and ends with a letter or digit, optionally after a DNS subdomain prefix and '/', such as app or example.com/tier"
 	// +optional
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 
-	// tolerations of the probe pods.
+	// tolerations of the probe pods: each with a key that is a label key (or none, with
+	// operator Exists), operator Exists or Equal, a value (a label value) only with Equal,
+	// effect NoSchedule, PreferNoSchedule or NoExecute, and tolerationSeconds only with
+	// NoExecute.
 	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:XValidation:rule="!has(self.key) || self.key == '' || !format.qualifiedName().validate(self.key).hasValue()",fieldPath=`.key`,message="key must be a label key: a name of at most 63 letters, digits, '-', '_' or '.' that starts and ends with a letter or digit, optionally after a DNS subdomain prefix and '/', such as node-role.kubernetes.io/control-plane"
+	// +kubebuilder:validation:items:XValidation:rule="!has(self.operator) || self.operator in ['Exists', 'Equal']",fieldPath=`.operator`,message="operator must be Exists or Equal (the default)"
+	// +kubebuilder:validation:items:XValidation:rule="(has(self.key) && self.key != '') || (has(self.operator) && self.operator == 'Exists')",fieldPath=`.operator`,message="a toleration without a key must have operator Exists, which tolerates every taint: set key, or operator: Exists"
+	// +kubebuilder:validation:items:XValidation:rule="!has(self.operator) || self.operator != 'Exists' || !has(self.value) || self.value == ''",fieldPath=`.value`,message="a toleration with operator Exists takes no value: remove value, or use operator Equal"
+	// +kubebuilder:validation:items:XValidation:rule="!has(self.value) || !format.labelValue().validate(self.value).hasValue()",fieldPath=`.value`,message="value must be a label value: empty, or at most 63 letters, digits, '-', '_' or '.' that start and end with a letter or digit"
+	// +kubebuilder:validation:items:XValidation:rule="!has(self.effect) || self.effect in ['', 'NoSchedule', 'PreferNoSchedule', 'NoExecute']",fieldPath=`.effect`,message="effect must be NoSchedule, PreferNoSchedule or NoExecute, or empty for every effect"
+	// +kubebuilder:validation:items:XValidation:rule="!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",fieldPath=`.tolerationSeconds`,message="tolerationSeconds applies only to effect NoExecute: set effect: NoExecute, or remove tolerationSeconds"
 	// +listType=atomic
 	// +optional
 	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
@@ -244,8 +270,9 @@ type ProbePodSpec struct {
 	// +optional
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
 
-	// priorityClassName of the probe pods.
+	// priorityClassName of the probe pods; a DNS subdomain.
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == '' || !format.dns1123Subdomain().validate(self).hasValue()",message="priorityClassName must be a DNS subdomain: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, such as web or web.v2"
 	// +optional
 	PriorityClassName string `json:"priorityClassName,omitempty"`
 }
@@ -340,6 +367,10 @@ const (
 	ReasonEdgesInconclusive = "EdgesInconclusive"
 	ReasonNoRunYet          = "NoRunYet"
 	ReasonInvalidSchedule   = "InvalidSchedule"
+	// ReasonNotAllowed: the test asks for probe pods beyond the manager's configuration
+	// (image, priority class, tolerations, resources or namespaces), so no run starts
+	// until its spec changes. It is also the reason of the warning event.
+	ReasonNotAllowed = "NotAllowed"
 	// ReasonCanaryNotEnforced: the edges passed but the canary found NetworkPolicy not
 	// (fully) enforced, so Deny verdicts cannot be trusted.
 	ReasonCanaryNotEnforced = "CanaryNotEnforced"

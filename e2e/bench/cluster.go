@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -129,12 +130,15 @@ func (b *bench) create(objs ...client.Object) error {
 	return nil
 }
 
-// removeLeftovers deletes every ReachabilityTest and namespace the benchmark made, and
-// waits until they are gone.
+// removeLeftovers deletes every ReachabilityTest, ClusterRoleBinding and namespace the
+// benchmark made, and waits until the tests and namespaces are gone.
 func (b *bench) removeLeftovers() error {
 	sel := client.MatchingLabels{benchLabel: "true"}
 	if err := b.k8s.DeleteAllOf(b.ctx, &v1alpha1.ReachabilityTest{}, sel); err != nil {
 		return fmt.Errorf("deleting ReachabilityTests: %w", err)
+	}
+	if err := b.k8s.DeleteAllOf(b.ctx, &rbacv1.ClusterRoleBinding{}, sel); err != nil {
+		return fmt.Errorf("deleting ClusterRoleBindings: %w", err)
 	}
 	var nss corev1.NamespaceList
 	if err := b.k8s.List(b.ctx, &nss, sel); err != nil {

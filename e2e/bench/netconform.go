@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,6 +25,8 @@ import (
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/e2e/bench/figures"
+	"github.com/netconform/netconform/internal/metricsserving"
+	"github.com/netconform/netconform/internal/scrape"
 	"github.com/netconform/netconform/probes"
 )
 
@@ -99,7 +103,9 @@ type manager struct {
 	cs        kubernetes.Interface
 	namespace string
 	pod       string
+	podIP     string
 	pid       int
+	scraper   scraper
 	// maxProbePods is its --max-concurrent-probe-pods.
 	maxProbePods int
 }
@@ -114,7 +120,7 @@ func findManager(ctx context.Context, cs kubernetes.Interface) (*manager, error)
 		if pod.Status.Phase != corev1.PodRunning || pod.DeletionTimestamp != nil {
 			continue
 		}
-		m := &manager{cs: cs, namespace: pod.Namespace, pod: pod.Name, maxProbePods: probePodCap(pod)}
+		m := &manager{cs: cs, namespace: pod.Namespace, pod: pod.Name, podIP: pod.Status.PodIP, maxProbePods: probePodCap(pod)}
 		if m.pid, err = managerPID(); err != nil {
 			return nil, err
 		}
@@ -164,11 +170,56 @@ func managerPID() (int, error) {
 
 // writes is how many API requests that change something the manager has made.
 func (m *manager) writes(ctx context.Context) (float64, error) {
-	raw, err := m.cs.CoreV1().Pods(m.namespace).ProxyGet("http", m.pod, "8080", "metrics", nil).DoRaw(ctx)
+	raw, err := m.metrics(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("reading the manager's metrics: %w", err)
+		return 0, err
 	}
-	return figures.Writes(string(raw)), nil
+	return figures.Writes(raw), nil
+}
+
+// metrics reads the manager's metrics as an authorised scraper, from this node. It reads
+// twice: the first read lets the manager review the token (a TokenReview and a
+// SubjectAccessReview, which its request counters count, cached for a minute), so that
+// the second shows only the manager's own requests.
+func (m *manager) metrics(ctx context.Context) (string, error) {
+	if m.scraper.token == "" {
+		if err := m.scraper.grant(ctx, m.cs); err != nil {
+			return "", err
+		}
+	}
+	url := "https://" + net.JoinHostPort(m.podIP, strconv.Itoa(metricsserving.Port)) + "/metrics"
+	var resp scrape.Response
+	for range 2 {
+		var err error
+		if resp, err = scrape.Get(ctx, url, m.scraper.token); err != nil {
+			return "", fmt.Errorf("reading the manager's metrics: %w", err)
+		}
+		if resp.Status != http.StatusOK {
+			return "", fmt.Errorf("reading the manager's metrics: %d %s", resp.Status, resp.Body)
+		}
+	}
+	return string(resp.Body), nil
+}
+
+// scraper is the benchmark's identity for reading metrics, made on first use in a
+// namespace of its own, which the clean-up removes.
+type scraper struct {
+	token string
+}
+
+func (s *scraper) grant(ctx context.Context, cs kubernetes.Interface) error {
+	labels := map[string]string{benchLabel: "true"}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bench-metrics", Labels: labels}}
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating namespace %s: %w", ns.Name, err)
+	}
+	id := scrape.Identity{Namespace: ns.Name, Name: "bench", Labels: labels}
+	if err := scrape.Grant(ctx, cs, id); err != nil {
+		return err
+	}
+	token, err := scrape.Token(ctx, cs, id, 12*time.Hour)
+	s.token = token
+	return err
 }
 
 // throttled counts the manager's log lines since a time that say client-go delayed a

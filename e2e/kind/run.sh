@@ -25,4 +25,4 @@ kubectl -n netconform-system rollout status deployment/netconform-manager --time
 # The production scenario's ipBlock allows everything but the private ranges; kind has
 # no public-range test host, so that scenario runs only on the local cluster.
 NETCONFORM_E2E_PROFILE=enforcing NETCONFORM_IMAGE=$IMAGE NETCONFORM_E2E_NAMESPACE_PREFIX=e2e- \
-  go test -C "$ROOT" -tags e2e -count=1 -v -timeout 30m -run 'TestBookstoreLockdown|TestThreeTiers|TestClientServer' ./e2e/
+  go test -C "$ROOT" -tags e2e -count=1 -v -timeout 30m -run 'TestBookstoreLockdown|TestThreeTiers|TestClientServer|TestSelfSegmentation' ./e2e/

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,8 +12,10 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -263,5 +266,109 @@ func TestWait(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestLeaseHeld(t *testing.T) {
+	now := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	lease := func(holder string, renewedAgo time.Duration, seconds int32) *coordinationv1.Lease {
+		l := &coordinationv1.Lease{}
+		if holder != "-" {
+			l.Spec.HolderIdentity = &holder
+		}
+		if renewedAgo >= 0 {
+			l.Spec.RenewTime = &metav1.MicroTime{Time: now.Add(-renewedAgo)}
+		}
+		if seconds >= 0 {
+			l.Spec.LeaseDurationSeconds = &seconds
+		}
+		return l
+	}
+	tests := []struct {
+		name  string
+		lease *coordinationv1.Lease
+		want  bool
+	}{
+		{"held and renewed within its duration", lease("manager-abc", 5*time.Second, 15), true},
+		{"expired", lease("manager-abc", 16*time.Second, 15), false},
+		{"released: no holder", lease("", time.Second, 1), false},
+		{"never held", lease("-", -1, -1), false},
+		{"no renew time", lease("manager-abc", -1, 15), false},
+		{"no duration", lease("manager-abc", time.Second, -1), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := leaseHeld(tc.lease, now); got != tc.want {
+				t.Errorf("leaseHeld = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestWaitFollowsByUID: the name of an applied test may come to hold another test, or
+// none; Wait says so instead of reporting what it finds there.
+func TestWaitFollowsByUID(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	inCluster := rt("gate", completes, passed)
+	inCluster.UID = "uid-now"
+	cases := []struct {
+		name    string
+		applied v1alpha1.ReachabilityTest
+		exists  bool
+		wantErr []string
+	}{
+		{name: "the same test", applied: appliedTest("uid-now", 1), exists: true},
+		{name: "replaced under the same name", applied: appliedTest("uid-applied", 1), exists: true,
+			wantErr: []string{"ReachabilityTest gate was replaced", "UID uid-applied, now uid-now", "not this run's"}},
+		{name: "edited", applied: appliedTest("uid-now", 2), exists: true,
+			wantErr: []string{"ReachabilityTest gate was edited", "generation 2, now 1"}},
+		{name: "deleted", applied: appliedTest("uid-now", 1),
+			wantErr: []string{"ReachabilityTest gate was deleted while the gate waited"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := fake.NewClientBuilder().WithScheme(scheme)
+			if tc.exists {
+				b = b.WithObjects(inCluster.DeepCopy())
+			}
+			var progress bytes.Buffer
+			g := &Gate{client: b.Build(), progress: &progress}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			got, err := g.Wait(ctx, []v1alpha1.ReachabilityTest{tc.applied})
+			if len(tc.wantErr) == 0 {
+				if err != nil || !Passed(got) {
+					t.Fatalf("Wait: %v, passed %v", err, Passed(got))
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Wait returned %d tests and no error, want %q", len(got), tc.wantErr)
+			}
+			for _, want := range tc.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q lacks %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+// appliedTest is test gate as Apply recorded it.
+func appliedTest(uid types.UID, generation int64) v1alpha1.ReachabilityTest {
+	return v1alpha1.ReachabilityTest{ObjectMeta: metav1.ObjectMeta{Name: "gate", UID: uid, Generation: generation}}
+}
+
+// TestSayEscapes: progress lines carry names and API errors, which come from the cluster.
+func TestSayEscapes(t *testing.T) {
+	var progress bytes.Buffer
+	g := &Gate{progress: &progress}
+	g.say("could not delete ReachabilityTest %s: %v (%d)", "x\x1b[2J", errors.New("denied\n::error::forged ##vso[task.complete]"), 3)
+	want := "could not delete ReachabilityTest x\\x1b[2J: denied\\n::error::forged #\\x23vso[task.complete] (3)\n"
+	if progress.String() != want {
+		t.Errorf("say wrote %q, want %q", progress.String(), want)
 	}
 }

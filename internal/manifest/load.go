@@ -116,18 +116,31 @@ func (l *loader) readStdin() {
 		l.fail(stdinName, 0, "no stdin to read")
 		return
 	}
-	data, err := io.ReadAll(l.stdin)
-	if err != nil {
-		l.fail(stdinName, 0, "%v", err)
-		return
-	}
-	l.data(stdinName, data)
+	l.read(stdinName, l.stdin)
 }
 
 func (l *loader) readFile(name string) {
-	data, err := os.ReadFile(name)
+	f, err := os.Open(name)
 	if err != nil {
 		l.fail(name, 0, "%v", unwrapPathError(err))
+		return
+	}
+	defer f.Close()
+	l.read(name, f)
+}
+
+// maxFileSize bounds what one file may hold: the API server takes at most 3 MiB per
+// test, and the bound keeps a stray large file from being read whole.
+const maxFileSize = 8 << 20
+
+func (l *loader) read(name string, r io.Reader) {
+	data, err := io.ReadAll(io.LimitReader(r, maxFileSize+1))
+	if err != nil {
+		l.fail(name, 0, "%v", unwrapPathError(err))
+		return
+	}
+	if len(data) > maxFileSize {
+		l.fail(name, 0, "larger than %d MiB, more than tests need (the API server takes at most 3 MiB per test): split the tests into several files", maxFileSize>>20)
 		return
 	}
 	l.data(name, data)

@@ -1,10 +1,11 @@
 package manifest_test
 
 import (
+	"cmp"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -189,36 +190,100 @@ func TestLoadRejectsEmptyDirectory(t *testing.T) {
 	assertErrors(t, err, []string{dir + ": the directory holds no *.yaml, *.yml or *.json file"})
 }
 
-// TestLoadRejectsWhatTheAPIServerRejects repeats the cases of
-// controllers.TestAPIServerRejectsMalformedTests, which applies them to a real API server:
-// the messages must be the same, and name the line.
-func TestLoadRejectsWhatTheAPIServerRejects(t *testing.T) {
+// TestLoadRejectsMalformedTests runs the corpus that
+// controllers.TestAPIServerRejectsMalformedTests applies to a real API server, and the
+// cases only the offline validator can see: each is rejected, and its first message is
+// the real problem, at its line, naming the field and the fix.
+func TestLoadRejectsMalformedTests(t *testing.T) {
 	for _, tc := range testcases.MalformedSpecs() {
 		t.Run(tc.Name, func(t *testing.T) {
-			_, err := manifest.Load([]string{"-"}, strings.NewReader(document(tc.Spec)))
-			errs := split(t, err)
-			// A list beyond its maxItems is hidden from CEL, so the spec's "edges or a
-			// canary" rule fires too, as on the API server; its message covers that case.
-			if len(errs) > 1 {
-				errs = slices.DeleteFunc(errs, func(e error) bool { return strings.Contains(e.Error(), "edges (1 to 2000) or a canary") })
+			file := tc.File
+			if file == "" {
+				file = testcases.Document(tc.Spec)
 			}
-			if len(errs) != 1 {
-				t.Fatalf("%d errors, want 1:\n%v", len(errs), err)
-			}
-			wantPrefix := "<stdin>:6: " // the line of the spec's first field
-			if strings.Contains(errs[0].Error(), ": spec: ") {
-				wantPrefix = "<stdin>:5: " // a rule on the whole spec names the spec's line
-			}
-			if !strings.HasPrefix(errs[0].Error(), wantPrefix) {
-				t.Errorf("error %q\n does not start with %q", errs[0], wantPrefix)
+			_, err := manifest.Load([]string{"-"}, strings.NewReader(file))
+			first := split(t, err)[0].Error()
+			if tc.File == "" {
+				line := cmp.Or(tc.Line, testcases.SpecLine)
+				if strings.Contains(first, ": spec: ") {
+					line = testcases.SpecLine - 1 // a rule on the whole spec names the spec's line
+				}
+				if want := fmt.Sprintf("<stdin>:%d: ", line); !strings.HasPrefix(first, want) {
+					t.Errorf("first error %q\n does not start with %q", first, want)
+				}
 			}
 			for _, want := range tc.Want {
-				if !strings.Contains(errs[0].Error(), want) {
-					t.Errorf("error %q\n does not contain %q", errs[0], want)
+				if !strings.Contains(first, want) {
+					t.Errorf("first error %q\n does not contain %q\nall errors:\n%v", first, want, truncate(err.Error(), 2000))
 				}
 			}
 		})
 	}
+}
+
+// TestLoadPutsFollowOnErrorsAfterTheirCause: a misspelt field is pruned, which leaves a
+// required field missing and a rule failing on lines above it; the misspelling comes
+// first all the same.
+func TestLoadPutsFollowOnErrorsAfterTheirCause(t *testing.T) {
+	spec := `edges:
+- name: e1
+  from: {namespace: a}
+  to:
+    servce: {name: s, namespace: a, port: 80}
+  expct: Allow
+- name: e2
+  from: {namespace: a}
+  to: {dns: {name: a.example}}
+  expect: Allow
+  protocol: SCTP`
+	_, err := manifest.Load([]string{"-"}, strings.NewReader(testcases.Document(spec)))
+	assertErrors(t, err, []string{
+		`<stdin>:10: unknown field "spec.edges[0].to.servce"`,
+		"<stdin>:10: spec.edges[0].to: Invalid value: to must set exactly one of service, pods, host or dns",
+		`<stdin>:11: unknown field "spec.edges[0].expct"`,
+		"<stdin>:11: spec.edges[0].expect: Required value",
+		`<stdin>:16: spec.edges[1].protocol: Unsupported value: "SCTP"`,
+	})
+}
+
+// TestLoadLeadsWithTheValueNotTheRuleItHid: a value of the wrong type is taken out
+// before the rules run; a rule of its object that then fails ("a test needs edges") would
+// blame what the user did not write, so it is dropped, and the note that rules were not
+// checked comes last.
+func TestLoadLeadsWithTheValueNotTheRuleItHid(t *testing.T) {
+	_, err := manifest.Load([]string{"-"}, strings.NewReader(testcases.Document("edges: all")))
+	assertErrors(t, err, []string{
+		`<stdin>:6: spec.edges: Invalid value: "string": spec.edges in body must be of type array`,
+		"<stdin>:1: some validation rules were not checked because the object was invalid",
+	})
+}
+
+// TestLoadAcceptsAByteOrderMark: a UTF-8 byte order mark, which some editors write,
+// starts a valid file.
+func TestLoadAcceptsAByteOrderMark(t *testing.T) {
+	doc := "\ufeff" + testcases.Document(`edges: [{name: e1, from: {namespace: a}, to: {dns: {name: a.example}}, expect: Allow}]`)
+	if _, err := manifest.Load([]string{"-"}, strings.NewReader(doc)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLoadReportsAtMostFiftyProblemsOfATest: a file of a thousand unknown fields gets
+// the first fifty, and how many more there are.
+func TestLoadReportsAtMostFiftyProblemsOfATest(t *testing.T) {
+	spec := testcases.UnknownFields(32 << 10)
+	_, err := manifest.Load([]string{"-"}, strings.NewReader(testcases.Document(spec)))
+	errs := split(t, err)
+	more := fmt.Sprintf("and %d more problems in this ReachabilityTest: fix the ones above first", strings.Count(spec, "unknown")-50)
+	if len(errs) != 51 || !strings.Contains(errs[50].Error(), more) {
+		t.Errorf("%d errors, the last %q; want 50 and a count of the rest", len(errs), errs[len(errs)-1])
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 // TestLoadChecksRulesDespiteOtherErrors: the API server skips the CEL rules when a field
@@ -235,10 +300,7 @@ func TestLoadChecksRulesDespiteOtherErrors(t *testing.T) {
 	})
 }
 
-func document(spec string) string {
-	indented := "  " + strings.ReplaceAll(spec, "\n", "\n  ")
-	return "apiVersion: netconform.io/v1alpha1\nkind: ReachabilityTest\nmetadata:\n  name: malformed\nspec:\n" + indented + "\n"
-}
+func document(spec string) string { return testcases.Document(spec) }
 
 // assertErrors checks that err joins exactly len(want) *manifest.Error, the i-th
 // containing want[i].
@@ -290,12 +352,4 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-// TestLoadParsesTheSchedule: a schedule of the right shape that cron cannot read is
-// caught before it reaches the cluster, where it would never run.
-func TestLoadParsesTheSchedule(t *testing.T) {
-	spec := "schedule: \"61 * * * *\"\nedges: [{name: e1, from: {namespace: a}, to: {dns: {name: a.example}}, expect: Allow}]"
-	_, err := manifest.Load([]string{"-"}, strings.NewReader(document(spec)))
-	assertErrors(t, err, []string{`<stdin>:6: spec.schedule: Invalid value: "61 * * * *": schedule "61 * * * *"`})
 }

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -43,7 +44,7 @@ func describe(apiVersion, k string, obj map[string]any) string {
 
 func (l *loader) list(file string, node *yaml.Node, obj map[string]any) {
 	items, _ := obj["items"].([]any)
-	seq, line := child(node, "items")
+	seq, line := newLines(node).child(node, "items")
 	if seq != nil {
 		seq = resolve(seq)
 	}
@@ -64,14 +65,18 @@ func (l *loader) list(file string, node *yaml.Node, obj map[string]any) {
 // test validates one ReachabilityTest and, when it is sound and its name new, keeps it.
 func (l *loader) test(file string, node *yaml.Node, obj map[string]any) {
 	probs := l.validator.validate(context.Background(), obj)
+	at := newLines(node)
 	for _, p := range probs {
-		p.line = lineOf(node, p.path)
+		p.line = at.of(p.path)
 	}
-	slices.SortStableFunc(probs, func(a, b *problem) int { return a.line - b.line }) // read top to bottom
-	for _, p := range probs {
+	probs = inReadingOrder(probs)
+	for _, p := range probs[:min(len(probs), maxProblems)] {
 		l.fail(file, p.line, "%s", p.msg)
 	}
-	if !l.unique(file, node, obj) || len(probs) > 0 {
+	if len(probs) > maxProblems {
+		l.fail(file, probs[maxProblems].line, "and %d more problems in this %s: fix the ones above first", len(probs)-maxProblems, kind)
+	}
+	if !l.unique(file, at, obj) || len(probs) > 0 {
 		return
 	}
 	rt, err := typed(obj)
@@ -82,15 +87,52 @@ func (l *loader) test(file string, node *yaml.Node, obj map[string]any) {
 	l.tests = append(l.tests, rt)
 }
 
+// maxProblems is the most problems reported for one test: a file of a thousand unknown
+// fields needs the first few to be understood, not a thousand lines.
+const maxProblems = 50
+
+// inReadingOrder sorts problems top to bottom, except that a problem that follows from
+// another (a field reported missing because a misspelt one was pruned, a rule that
+// failed for the same reason) comes right after it, and notes come last: the first
+// message is the real problem.
+func inReadingOrder(probs []*problem) []*problem {
+	causeLine := map[string]int{}
+	for _, p := range probs {
+		if p.unknown {
+			causeLine[p.path] = p.line
+		}
+	}
+	for _, p := range probs {
+		if line, ok := causeLine[p.after]; ok && line > p.line {
+			p.line = line
+		}
+	}
+	slices.SortStableFunc(probs, func(a, b *problem) int {
+		return cmp.Or(compareBool(a.note, b.note), a.line-b.line, compareBool(a.after != "", b.after != ""))
+	})
+	return probs
+}
+
+// compareBool orders false before true.
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
 // unique records the test's name and refuses one seen before: the second would silently
 // replace the first on the cluster.
-func (l *loader) unique(file string, node *yaml.Node, obj map[string]any) bool {
+func (l *loader) unique(file string, at *lines, obj map[string]any) bool {
 	meta, _ := obj["metadata"].(map[string]any)
 	name, _ := meta["name"].(string)
 	if name == "" {
 		return true // reported as a missing name
 	}
-	line := lineOf(node, "metadata.name")
+	line := at.of("metadata.name")
 	if first, dup := l.seen[name]; dup {
 		l.fail(file, line, "%s %q is defined twice: first at %s; give each test its own name", kind, name, first)
 		return false

@@ -3,6 +3,7 @@ package manifest
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -90,6 +91,12 @@ type problem struct {
 	path string
 	msg  string
 	line int // set by the caller, which has the document
+	// unknown marks a field the schema does not know, which was pruned.
+	unknown bool
+	// after is the path of the unknown field this problem follows from, if any.
+	after string
+	// note is about the validation itself, not about a field.
+	note bool
 }
 
 // validate checks obj and, on the way, prunes unknown fields, drops status and applies
@@ -105,10 +112,45 @@ func (v *validator) validate(ctx context.Context, obj map[string]any) []*problem
 	errs = append(errs, listtype.ValidateListSetsAndMaps(nil, v.structural, obj)...)
 	errs = append(errs, v.validateRules(ctx, obj, errs)...)
 	errs = append(errs, validateSchedule(obj, errs)...)
+	pruned := prunedFrom(probs)
 	for _, e := range errs {
-		probs = append(probs, fieldProblem(e))
+		p := fieldProblem(e)
+		p.after = causedBy(e, pruned)
+		probs = append(probs, p)
 	}
 	return probs
+}
+
+// prunedFrom maps each object that lost an unknown field to the first such field.
+func prunedFrom(probs []*problem) map[string]string {
+	pruned := map[string]string{}
+	for _, p := range probs {
+		if _, seen := pruned[parentPath(p.path)]; p.unknown && !seen {
+			pruned[parentPath(p.path)] = p.path
+		}
+	}
+	return pruned
+}
+
+// causedBy finds the unknown field whose pruning an error follows from: a required
+// field missing beside it (a misspelling), or a rule of the object that lost it.
+func causedBy(e *field.Error, pruned map[string]string) string {
+	if u, ok := pruned[e.Field]; ok {
+		return u
+	}
+	if e.Type == field.ErrorTypeRequired {
+		return pruned[parentPath(e.Field)]
+	}
+	return ""
+}
+
+// parentPath drops the last segment of a field path: "spec.edges[0].expct" →
+// "spec.edges[0]", "spec" → "".
+func parentPath(path string) string {
+	if i := strings.LastIndexAny(path, ".["); i > 0 {
+		return path[:i]
+	}
+	return ""
 }
 
 // validateSchedule parses spec.schedule as the controller will: the schema checks only
@@ -141,7 +183,7 @@ func (v *validator) decodeStrictly(obj map[string]any) []*problem {
 		}
 	}
 	for _, path := range unknown {
-		probs = append(probs, &problem{path: path, msg: v.unknownField(path)})
+		probs = append(probs, &problem{path: path, msg: v.unknownField(path), unknown: true})
 	}
 	return probs
 }
@@ -233,14 +275,23 @@ func (v *validator) validateRules(ctx context.Context, obj map[string]any, earli
 func ruleViolations(errs field.ErrorList, blocked []string) field.ErrorList {
 	var kept field.ErrorList
 	for _, e := range errs {
-		if e.Type == field.ErrorTypeInvalid && !strings.Contains(e.Detail, "evaluating rule") && !under(e.Field, blocked) {
+		if e.Type == field.ErrorTypeInvalid && !strings.Contains(e.Detail, "evaluating rule") && !under(e.Field, blocked) && !lostValue(e.Field, blocked) {
 			kept = append(kept, e)
 		}
 	}
 	if len(kept) < len(errs) {
-		kept = append(kept, field.Invalid(nil, nil, "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"))
+		kept = append(kept, field.Invalid(nil, nil, rulesNotChecked))
 	}
 	return kept
+}
+
+// rulesNotChecked is the API server's note when it skips rules; it comes last.
+const rulesNotChecked = "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"
+
+// lostValue says whether a rule's object is one that a value was taken out of: the
+// rule judged an object the user did not write ("edges: all" is not "no edges").
+func lostValue(path string, blocked []string) bool {
+	return slices.ContainsFunc(blocked, func(b string) bool { return parentPath(b) == path })
 }
 
 func under(path string, roots []string) bool {
@@ -276,11 +327,18 @@ func deleteAt(obj map[string]any, segs []string) {
 	}
 }
 
+// trailingPath finds the field that a message without a path names at its end, such as
+// go-openapi's "Checked value must be of type integer with format int32 in spec.attempts".
+var trailingPath = regexp.MustCompile(` in ((?:spec|metadata)(?:[.\[][^ ]*)?)$`)
+
 // fieldProblem keeps the server's text; an error about the whole object has no path to
 // print, where field.Error would print "<nil>".
 func fieldProblem(e *field.Error) *problem {
 	if e.Field == "" || e.Field == "<nil>" {
-		return &problem{msg: e.Detail}
+		if m := trailingPath.FindStringSubmatch(e.Detail); m != nil { // go-openapi names it last
+			return &problem{path: m[1], msg: m[1] + ": " + e.Detail}
+		}
+		return &problem{msg: e.Detail, note: e.Detail == rulesNotChecked}
 	}
 	return &problem{path: e.Field, msg: e.Error()}
 }

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -15,6 +16,10 @@ import (
 // data splits a file into YAML documents and loads each. yaml.v3 rather than
 // sigs.k8s.io/yaml, because only its nodes remember their lines.
 func (l *loader) data(file string, data []byte) {
+	if line, msg := unreadable(data); msg != "" {
+		l.fail(file, line, "%s", msg)
+		return
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node
@@ -31,6 +36,29 @@ func (l *loader) data(file string, data []byte) {
 	}
 }
 
+// unreadable finds what YAML refuses in any file, with its line and the fix, which the
+// parser reports without either: bytes that are not UTF-8, and control characters. A
+// file with a UTF-16 byte order mark is left to the parser, which reads UTF-16.
+func unreadable(data []byte) (int, string) {
+	if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) {
+		return 0, ""
+	}
+	line, col := 1, 1
+	for len(data) > 0 {
+		r, size := utf8.DecodeRune(data)
+		switch {
+		case r == utf8.RuneError && size == 1:
+			return line, fmt.Sprintf("column %d: byte 0x%02x is not UTF-8: save the file as UTF-8", col, data[0])
+		case r == '\n':
+			line, col = line+1, 0
+		case r < 0x20 && r != '\t' && r != '\r', r == 0x7f:
+			return line, fmt.Sprintf("column %d: control character %U is not allowed in YAML: remove it, or write it as an escape such as \"\\x%02x\" in a double-quoted string", col, r, r)
+		}
+		data, col = data[size:], col+1
+	}
+	return 0, ""
+}
+
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // syntaxError takes the line out of a yaml.v3 message ("yaml: line 3: did not find ...").
@@ -44,6 +72,9 @@ func syntaxError(err error) (int, string) {
 	line, _ := strconv.Atoi(m[1])
 	if strings.HasPrefix(m[2], "did not find expected") {
 		line++
+	}
+	if strings.HasPrefix(m[2], "found character that cannot start any token") {
+		return line, m[2] + " (a tab? YAML indents with spaces)"
 	}
 	return line, m[2]
 }
@@ -96,11 +127,18 @@ func resolve(n *yaml.Node) *yaml.Node {
 // []any, string, int64, float64, bool, nil), which the apiextensions validators expect.
 type converter struct {
 	errs   []nodeError
-	values int
+	values int // values made so far, aliases expanded
+	bytes  int // bytes of the plain values made so far, aliases expanded
+	full   bool
 }
 
-// maxValues bounds a document with its aliases expanded, against a "billion laughs".
-const maxValues = 1 << 20
+// A document with its aliases expanded is bounded, against a "billion laughs" (aliases
+// of aliases) and against aliases of a long value: far beyond what the API server takes
+// in one request (3 MiB), so that no real test comes near.
+const (
+	maxValues = 1 << 20
+	maxBytes  = 16 << 20
+)
 
 type nodeError struct {
 	line int
@@ -108,13 +146,18 @@ type nodeError struct {
 }
 
 func (c *converter) value(n *yaml.Node) any {
-	if c.values++; c.values == maxValues {
-		c.errs = append(c.errs, nodeError{n.Line, "the document is too large once its aliases are expanded"})
-	}
-	if c.values >= maxValues {
+	if c.full {
 		return nil
 	}
 	n = resolve(n)
+	if c.values++; n.Kind == yaml.ScalarNode {
+		c.bytes += len(n.Value)
+	}
+	if c.values > maxValues || c.bytes > maxBytes {
+		c.full = true
+		c.errs = append(c.errs, nodeError{n.Line, fmt.Sprintf("the document grows beyond %d values or %d MiB once its aliases (*name) are expanded, which no ReachabilityTest needs (a YAML bomb?): write the values out, or alias less", maxValues, maxBytes>>20)})
+		return nil
+	}
 	switch n.Kind {
 	case yaml.MappingNode:
 		return c.mapping(n)
@@ -145,7 +188,7 @@ func (c *converter) mapping(n *yaml.Node) map[string]any {
 			continue
 		}
 		if first, dup := keyLines[k.Value]; dup {
-			c.errs = append(c.errs, nodeError{k.Line, fmt.Sprintf("key %q is repeated: it is first set on line %d", k.Value, first)})
+			c.errs = append(c.errs, nodeError{k.Line, fmt.Sprintf("key %q is repeated: it is first set on line %d; keep one", k.Value, first)})
 			continue
 		}
 		keyLines[k.Value] = k.Line
@@ -206,12 +249,24 @@ func scalar(n *yaml.Node) any {
 	return n.Value
 }
 
-// lineOf finds the line of a field path ("spec.edges[0].to.service.port"), or of its
+// lines finds the lines of field paths in one document. It indexes a mapping's keys the
+// first time a path goes through it, so that a document with thousands of findings (a
+// file of unknown fields) is read once, not once per finding.
+type lines struct {
+	root *yaml.Node
+	keys map[*yaml.Node]map[string]int // mapping → key → index of the key in Content
+}
+
+func newLines(root *yaml.Node) *lines {
+	return &lines{root: root, keys: map[*yaml.Node]map[string]int{}}
+}
+
+// of finds the line of a field path ("spec.edges[0].to.service.port"), or of its
 // nearest ancestor present in the document (a required field that is missing).
-func lineOf(root *yaml.Node, path string) int {
-	n, line := root, root.Line
+func (l *lines) of(path string) int {
+	n, line := l.root, l.root.Line
 	for _, seg := range splitPath(path) {
-		next, at := child(resolve(n), seg)
+		next, at := l.child(resolve(n), seg)
 		if next == nil {
 			break
 		}
@@ -222,13 +277,11 @@ func lineOf(root *yaml.Node, path string) int {
 
 // child returns the node under a key or index and the line that names it: the key's
 // line, not the value's, since a block value starts on the next line.
-func child(n *yaml.Node, seg string) (*yaml.Node, int) {
+func (l *lines) child(n *yaml.Node, seg string) (*yaml.Node, int) {
 	switch n.Kind {
 	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if k := resolve(n.Content[i]); k.Value == seg {
-				return n.Content[i+1], k.Line
-			}
+		if i, ok := l.index(n)[seg]; ok {
+			return n.Content[i+1], resolve(n.Content[i]).Line
 		}
 	case yaml.SequenceNode:
 		if i, err := strconv.Atoi(seg); err == nil && i >= 0 && i < len(n.Content) {
@@ -236,6 +289,23 @@ func child(n *yaml.Node, seg string) (*yaml.Node, int) {
 		}
 	}
 	return nil, 0
+}
+
+// index maps a mapping's keys to their places; the first of a repeated key wins, as
+// the converter keeps it.
+func (l *lines) index(n *yaml.Node) map[string]int {
+	if idx, ok := l.keys[n]; ok {
+		return idx
+	}
+	idx := make(map[string]int, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := resolve(n.Content[i]).Value
+		if _, seen := idx[k]; !seen {
+			idx[k] = i
+		}
+	}
+	l.keys[n] = idx
+	return idx
 }
 
 // splitPath splits a field path as field.Path and the pruner print it: "a.b[0].c[key]".

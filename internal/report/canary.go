@@ -6,6 +6,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/internal/logsafe"
 )
 
 // canaryResult is what a test's enforcement canary found, when the test has one.
@@ -24,11 +25,22 @@ func newCanaryResult(rt v1alpha1.ReachabilityTest) *canaryResult {
 	if rt.Spec.Canary == nil {
 		return nil
 	}
-	c := &canaryResult{Message: noCanaryResult, Status: rt.Status.Canary}
+	c := &canaryResult{Message: noCanaryResult, Status: safeCanaryStatus(rt.Status.Canary)}
 	if cond := meta.FindStatusCondition(rt.Status.Conditions, v1alpha1.ConditionNetworkPolicyEnforced); cond != nil && rt.Status.Canary != nil {
-		c.Reason, c.Message = cond.Reason, cond.Message
+		c.Reason, c.Message = logsafe.Text(cond.Reason), logsafe.Text(oneLine(cond.Message)) // see newTest
 	}
 	return c
+}
+
+// safeCanaryStatus is a copy whose texts are escaped, as newTest escapes the rest.
+func safeCanaryStatus(s *v1alpha1.CanaryStatus) *v1alpha1.CanaryStatus {
+	if s == nil {
+		return nil
+	}
+	s = s.DeepCopy()
+	s.Ingress = v1alpha1.Enforcement(logsafe.Text(string(s.Ingress)))
+	s.Egress = v1alpha1.Enforcement(logsafe.Text(string(s.Egress)))
+	return s
 }
 
 func (c *canaryResult) enforced() bool { return c == nil || c.Reason == v1alpha1.ReasonEnforced }

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/internal/logsafe"
 )
 
 // test is what every format renders: a ReachabilityTest's edges in declared order, each
@@ -40,21 +41,40 @@ type edge struct {
 // or the spec changed since): the gate must not pass on it.
 const noResult = "no result for this edge: its run did not complete"
 
+// newTest is where the text of a test enters the report: everything the cluster holds
+// (names, labels, targets, messages) is escaped here, once, for every format, so that a
+// hostile message cannot write to a terminal or a CI log (see logsafe).
 func newTest(rt v1alpha1.ReachabilityTest) test {
 	results := make(map[string]v1alpha1.EdgeResult, len(rt.Status.Results))
 	for _, r := range rt.Status.Results {
 		results[r.Edge] = r
 	}
-	t := test{name: rt.Name, start: rt.Status.LastRunStartTime, end: rt.Status.LastRunCompletionTime, canary: newCanaryResult(rt)}
+	t := test{name: logsafe.Text(rt.Name), start: rt.Status.LastRunStartTime, end: rt.Status.LastRunCompletionTime, canary: newCanaryResult(rt)}
 	for _, e := range rt.Spec.Edges {
 		r, ok := results[e.Name]
 		if !ok {
 			r = v1alpha1.EdgeResult{Edge: e.Name, Expected: e.Expect, Verdict: v1alpha1.VerdictInconclusive, Message: noResult}
 		}
-		t.edges = append(t.edges, edge{Edge: e, result: r, outcome: outcomeOf(r), source: sourceLabel(e.From), dest: destLabel(e)})
+		r = safeResult(r)
+		source, dest := logsafe.Text(sourceLabel(e.From)), logsafe.Text(destLabel(e))
+		e.Name = logsafe.Text(e.Name)
+		t.edges = append(t.edges, edge{Edge: e, result: r, outcome: outcomeOf(r), source: source, dest: dest})
 		t.count(r.Verdict)
 	}
 	return t
+}
+
+// safeResult is a result with every text escaped; its enums too, which the status does
+// not guarantee. A message's line breaks (API errors have them) read better as spaces.
+func safeResult(r v1alpha1.EdgeResult) v1alpha1.EdgeResult {
+	r.Edge, r.Target = logsafe.Text(r.Edge), logsafe.Text(r.Target)
+	r.Message, r.Explanation = logsafe.Text(oneLine(r.Message)), logsafe.Text(oneLine(r.Explanation))
+	r.Expected = v1alpha1.Expectation(logsafe.Text(string(r.Expected)))
+	r.Observed = v1alpha1.Observation(logsafe.Text(string(r.Observed)))
+	r.Verdict = v1alpha1.Verdict(logsafe.Text(string(r.Verdict)))
+	r.Diagnosis = v1alpha1.Diagnosis(logsafe.Text(string(r.Diagnosis)))
+	r.Predicted = v1alpha1.Expectation(logsafe.Text(string(r.Predicted)))
+	return r
 }
 
 func (t *test) count(v v1alpha1.Verdict) {
@@ -278,14 +298,15 @@ func observation(r v1alpha1.EdgeResult) string {
 		s += " (" + r.Target + ")"
 	}
 	if r.Message != "" {
-		s += ": " + oneLine(r.Message)
+		s += ": " + r.Message
 	}
 	if r.Diagnosis != "" {
-		s += fmt.Sprintf(" [%s: the policies say %s: %s]", r.Diagnosis, r.Predicted, oneLine(r.Explanation))
+		s += fmt.Sprintf(" [%s: the policies say %s: %s]", r.Diagnosis, r.Predicted, r.Explanation)
 	}
 	return s
 }
 
+// oneLine joins the lines and words of s with single spaces.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -287,7 +288,89 @@ func TestJUnitEscapes(t *testing.T) {
 	if err := xml.Unmarshal(out.Bytes(), &doc); err != nil {
 		t.Fatalf("invalid XML: %v\n%s", err, out.String())
 	}
-	if !strings.HasSuffix(doc.Failure, "a ]]> b <c> & \"d\"  e") {
+	if !strings.HasSuffix(doc.Failure, `a ]]> b <c> & "d" \x00\x1b e`) {
 		t.Errorf("failure text %q", doc.Failure)
 	}
+}
+
+// hostile is text a tenant could get into a status (a message, a target, a label value)
+// to take over a terminal or a CI log: an ANSI sequence, a carriage return, a line of its
+// own that a CI system reads as a command, a bidirectional override.
+const hostile = "ok\x1b[2J\r\n::set-output name=passed::true\n##vso[task.complete result=Succeeded]\u202e\u009b31m"
+
+// TestHostileTextIsEscaped renders a test whose every text from the cluster is hostile,
+// in every format, and reads the output as a terminal and a CI log would.
+func TestHostileTextIsEscaped(t *testing.T) {
+	rt := v1alpha1.ReachabilityTest{
+		ObjectMeta: metav1.ObjectMeta{Name: "t"},
+		Spec: v1alpha1.ReachabilityTestSpec{
+			Edges: []v1alpha1.Edge{
+				{Name: "e", From: v1alpha1.Source{Namespace: "a", PodLabels: map[string]string{"app": hostile}}, To: dns(hostile), Expect: v1alpha1.ExpectAllow},
+				{Name: "unreported", From: v1alpha1.Source{Namespace: hostile}, To: host(hostile, 80), Expect: v1alpha1.ExpectDeny},
+			},
+			Canary: &v1alpha1.CanarySpec{},
+		},
+		Status: v1alpha1.ReachabilityTestStatus{
+			Results: []v1alpha1.EdgeResult{{
+				Edge: "e", Expected: v1alpha1.ExpectAllow, Observed: v1alpha1.Observation(hostile), Verdict: v1alpha1.VerdictFail,
+				Target: hostile, Message: hostile, Diagnosis: v1alpha1.DiagnosisPolicyMismatch, Predicted: v1alpha1.ExpectDeny, Explanation: hostile,
+			}},
+			Conditions: []metav1.Condition{{Type: v1alpha1.ConditionNetworkPolicyEnforced, Status: metav1.ConditionFalse, Reason: "NotEnforced", Message: hostile}},
+			Canary:     &v1alpha1.CanaryStatus{Ingress: v1alpha1.Enforcement(hostile), Egress: v1alpha1.NotEnforced},
+		},
+	}
+	formats := map[string]func(io.Writer, []v1alpha1.ReachabilityTest) error{
+		"table": report.Table, "markdown": report.Markdown, "json": report.JSON, "junit": report.JUnit,
+	}
+	for name, render := range formats {
+		t.Run(name, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := render(&out, []v1alpha1.ReachabilityTest{rt}); err != nil {
+				t.Fatal(err)
+			}
+			text := out.String()
+			if name == "json" {
+				text = decodedJSONStrings(t, out.Bytes())
+			}
+			if !strings.Contains(text, `ok\x1b[2J\r\n`) {
+				t.Errorf("the hostile message is not shown escaped:\n%s", text)
+			}
+			for line := range strings.Lines(text) {
+				if i := strings.IndexFunc(line, func(r rune) bool { return r != '\n' && (unicode.IsControl(r) || unicode.Is(unicode.Cf, r)) }); i >= 0 {
+					t.Errorf("a control character %q reaches the output: %q", line[i:], line)
+				}
+				if strings.HasPrefix(strings.TrimSpace(line), "::") || strings.Contains(line, "##vso[") {
+					t.Errorf("a line a CI system reads as a command: %q", line)
+				}
+			}
+		})
+	}
+}
+
+// decodedJSONStrings is every string of a JSON document, decoded, one per line: what a
+// script that prints them would print.
+func decodedJSONStrings(t *testing.T, data []byte) string {
+	t.Helper()
+	var doc any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	var walk func(any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case string:
+			b.WriteString(v + "\n")
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		case map[string]any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	walk(doc)
+	return b.String()
 }

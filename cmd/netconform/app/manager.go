@@ -11,22 +11,27 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/netconform/netconform/controllers"
+	"github.com/netconform/netconform/internal/metricsserving"
 	"github.com/netconform/netconform/internal/version"
 )
 
+// leaderElectionID names the lease of the manager's leader election, in its namespace;
+// `run` reads it to tell whether an operator is running.
+const leaderElectionID = "netconform-manager.netconform.io"
+
 type managerFlags struct {
-	kubeconfig, kubeContext, metricsAddr, healthAddr, pprofAddr string
-	leaderElect                                                 bool
-	reconciler                                                  reconcilerFlags
-	zap                                                         zap.Options
+	kubeconfig, kubeContext, healthAddr, pprofAddr string
+	leaderElect                                    bool
+	metrics                                        metricsserving.Flags
+	reconciler                                     reconcilerFlags
+	zap                                            zap.Options
 }
 
 func (f *managerFlags) bind(fs *flag.FlagSet) {
 	bindClusterFlags(fs, &f.kubeconfig, &f.kubeContext)
-	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":8080", "address the Prometheus metrics are served on; 0 disables them")
+	f.metrics.Bind(fs)
 	fs.StringVar(&f.healthAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	fs.StringVar(&f.pprofAddr, "pprof-bind-address", "0", "address Go's profiles are served on (/debug/pprof); 0 disables them")
 	fs.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles")
@@ -43,6 +48,9 @@ func (f *managerFlags) bind(fs *flag.FlagSet) {
 func (f *managerFlags) validate() error {
 	if m := f.reconciler.opts.Rerun.MinInterval; m < controllers.MinRerunInterval {
 		return fmt.Errorf("--min-rerun-interval %s: give at least %s", m, controllers.MinRerunInterval)
+	}
+	if err := f.metrics.Validate(); err != nil {
+		return err
 	}
 	return f.reconciler.validate()
 }
@@ -84,11 +92,11 @@ func startManager(f managerFlags) error {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 newScheme(),
 		Cache:                  controllers.CacheOptions(),
-		Metrics:                metricsserver.Options{BindAddress: f.metricsAddr},
+		Metrics:                f.metrics.ServerOptions(),
 		HealthProbeBindAddress: f.healthAddr,
 		PprofBindAddress:       f.pprofAddr,
 		LeaderElection:         f.leaderElect,
-		LeaderElectionID:       "netconform-manager.netconform.io",
+		LeaderElectionID:       leaderElectionID,
 		// A replaced manager hands over at once instead of making the next wait out the lease.
 		LeaderElectionReleaseOnCancel: true,
 	})

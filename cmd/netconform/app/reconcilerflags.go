@@ -1,8 +1,13 @@
 package app
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/netconform/netconform/controllers"
 	"github.com/netconform/netconform/probes"
@@ -28,7 +33,52 @@ func (f *reconcilerFlags) bind(fs *flag.FlagSet) {
 		"how long a check the NetworkPolicies have no verdict on waits before its first attempt, so that the policy enforcer has programmed the new probe pod")
 	fs.DurationVar(&o.Pod.MaxSettle, "probe-max-settle-time", o.Pod.MaxSettle,
 		"how long a check the NetworkPolicies have a verdict on is retried while the dataplane disagrees with them; raise it for slow enforcers")
+	f.bindBounds(fs)
 	f.bindCheckBounds(fs)
+}
+
+// bindBounds binds what a test may ask of its probe pods (spec.probePod) and where they
+// may run; a test beyond these gets a NotAllowed status and no pods.
+func (f *reconcilerFlags) bindBounds(fs *flag.FlagSet) {
+	b := &f.opts.Bounds
+	fs.Func("allowed-probe-images", "comma-separated images a test may name in spec.probePod.image, besides the probe image (default: none)", listFlag(&b.AllowedImages))
+	fs.Func("allowed-priority-classes", "comma-separated priority classes a test may name in spec.probePod.priorityClassName (default: none)", listFlag(&b.AllowedPriorityClasses))
+	fs.Func("allowed-toleration-keys", "comma-separated taint keys spec.probePod.tolerations may tolerate; * for any toleration (default: none)", listFlag(&b.AllowedTolerationKeys))
+	fs.Func("max-probe-cpu", "most CPU spec.probePod.resources may request or limit (default "+b.MaxCPU.String()+")", quantityFlag(&b.MaxCPU))
+	fs.Func("max-probe-memory", "most memory spec.probePod.resources may request or limit (default "+b.MaxMemory.String()+")", quantityFlag(&b.MaxMemory))
+	fs.Func("namespaces", "comma-separated namespaces probe and canary pods may run in (default: any)", listFlag(&b.Namespaces))
+	fs.Func("namespace-selector", "label selector the namespaces of probe and canary pods must match, such as netconform.io/probes=allowed (default: any)", func(v string) error {
+		if _, err := labels.Parse(v); err != nil {
+			return fmt.Errorf("not a label selector: %w", err)
+		}
+		b.NamespaceSelector = v
+		return nil
+	})
+}
+
+// listFlag sets a list from comma-separated values, dropping empty ones.
+func listFlag(into *[]string) func(string) error {
+	return func(v string) error {
+		*into = nil
+		for _, item := range strings.Split(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				*into = append(*into, item)
+			}
+		}
+		return nil
+	}
+}
+
+// quantityFlag sets a positive resource quantity, such as 500m or 128Mi.
+func quantityFlag(into *resource.Quantity) func(string) error {
+	return func(v string) error {
+		q, err := resource.ParseQuantity(v)
+		if err != nil || q.Sign() <= 0 {
+			return errors.New("give a positive quantity such as 500m or 128Mi")
+		}
+		*into = q
+		return nil
+	}
 }
 
 // bindCheckBounds binds the caps on a run's checks.

@@ -2,11 +2,15 @@ package app
 
 import (
 	"flag"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/equality"
+
 	"github.com/netconform/netconform/controllers"
+	"github.com/netconform/netconform/internal/bounds"
 )
 
 // The operator and the gate run one reconciler: the same flags, from the same defaults.
@@ -27,7 +31,7 @@ func TestManagerAndRunShareReconcilerOptions(t *testing.T) {
 	parse(m.bind)
 	parse(r.bind)
 	want := controllers.DefaultOptions()
-	if m.reconciler.opts != want {
+	if !equality.Semantic.DeepEqual(m.reconciler.opts, want) {
 		t.Errorf("manager's options %+v, want the defaults %+v", m.reconciler.opts, want)
 	}
 	gate := r.reconciler.opts
@@ -39,7 +43,7 @@ func TestManagerAndRunShareReconcilerOptions(t *testing.T) {
 		t.Errorf("the gate's canary namespace is %q (create %v), want a namespace of its own it may create", gate.CanaryNamespace, gate.CreateCanaryNamespace)
 	}
 	gate.CanaryNamespace, gate.CreateCanaryNamespace = want.CanaryNamespace, false
-	if gate != want {
+	if !equality.Semantic.DeepEqual(gate, want) {
 		t.Errorf("the gate's options %+v differ from the manager's defaults %+v beyond the canary namespace and following changes", gate, want)
 	}
 
@@ -94,6 +98,46 @@ func TestManagerMinRerunInterval(t *testing.T) {
 		err := m.validate()
 		if (err == nil) != c.ok || (err != nil && !strings.Contains(err.Error(), "--min-rerun-interval")) {
 			t.Errorf("%v: error %v, want ok=%v", c.args, err, c.ok)
+		}
+	}
+}
+
+// The operator and the gate bound the tests' probe pods with the same flags.
+func TestManagerAndRunShareBounds(t *testing.T) {
+	args := []string{"--allowed-probe-images", "mirror/netconform:v1, mirror/netconform:v2", "--allowed-priority-classes", "probes",
+		"--allowed-toleration-keys", "dedicated,*", "--max-probe-cpu", "500m", "--max-probe-memory", "128Mi",
+		"--namespaces", "a,b", "--namespace-selector", "team in (x,y)"}
+	var m managerFlags
+	var r runFlags
+	for _, bind := range []func(*flag.FlagSet){m.bind, r.bind} {
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		bind(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, b := range map[string]bounds.Bounds{"manager": m.reconciler.opts.Bounds, "run": r.reconciler.opts.Bounds} {
+		got := fmt.Sprintf("%q %q %q %s %s %q %s", b.AllowedImages, b.AllowedPriorityClasses, b.AllowedTolerationKeys,
+			b.MaxCPU.String(), b.MaxMemory.String(), b.Namespaces, b.NamespaceSelector)
+		want := `["mirror/netconform:v1" "mirror/netconform:v2"] ["probes"] ["dedicated" "*"] 500m 128Mi ["a" "b"] team in (x,y)`
+		if got != want {
+			t.Errorf("%s's bounds are %s, want %s", name, got, want)
+		}
+	}
+}
+
+func TestBoundFlagsNameTheFlagOfABadValue(t *testing.T) {
+	for _, args := range [][]string{
+		{"--max-probe-cpu", "0"}, {"--max-probe-cpu", "lots"}, {"--max-probe-memory", "-1Mi"}, {"--namespace-selector", "a in (("},
+	} {
+		var f reconcilerFlags
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		var out strings.Builder
+		fs.SetOutput(&out)
+		f.bind(fs)
+		err := fs.Parse(args)
+		if err == nil || !strings.Contains(err.Error(), args[0][2:]) {
+			t.Errorf("%v: error %v, want one naming %s", args, err, args[0])
 		}
 	}
 }

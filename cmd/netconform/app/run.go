@@ -13,9 +13,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -23,6 +26,7 @@ import (
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/controllers"
 	"github.com/netconform/netconform/internal/gate"
+	"github.com/netconform/netconform/internal/logsafe"
 	"github.com/netconform/netconform/internal/manifest"
 	"github.com/netconform/netconform/internal/version"
 )
@@ -32,8 +36,10 @@ type runFlags struct {
 	kubeconfig, kubeContext, output string
 	junit                           string
 	timeout                         time.Duration
+	operatorNamespace               string
 	reconciler                      reconcilerFlags
 	cleanup, waitOnly               bool
+	replace, keepOnError            bool
 }
 
 // stringList is a repeatable string flag.
@@ -49,7 +55,10 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.junit, "junit", "", "also write JUnit XML to this path")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up (exit 2) when the runs have not completed by then")
 	fs.BoolVar(&f.cleanup, "cleanup", false, "delete the tests afterwards")
-	fs.BoolVar(&f.waitOnly, "wait-only", false, "an operator is installed: only apply the tests and wait for its runs")
+	fs.BoolVar(&f.waitOnly, "wait-only", false, "an operator is installed: only apply the tests and wait for its runs (the default when its lease shows it running)")
+	fs.StringVar(&f.operatorNamespace, "operator-namespace", "netconform-system", "namespace of the installed operator, whose leader-election lease tells whether it is running")
+	fs.BoolVar(&f.replace, "replace", false, "replace tests of the same name that netconform run did not create (another team's, perhaps)")
+	fs.BoolVar(&f.keepOnError, "keep-on-error", false, "keep the applied tests when the run cannot finish (timeout, interrupt, an error), to inspect them; by default they are deleted")
 	// Without --wait-only, the reconciler runs in this process, set as the manager's is.
 	f.reconciler.bind(fs)
 	fs.StringVar(&f.reconciler.opts.Pod.Image, "probe-image", "", "image of the probe pods, without --wait-only (default: this pod's own image in a cluster, else "+version.DefaultImage()+")")
@@ -88,7 +97,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	results, err := f.execute(ctx, tests, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "netconform run: %v\n", err)
+		fmt.Fprintf(stderr, "netconform run: %s\n", logsafe.Error(err)) // API errors carry the cluster's text
 		return ExitUsage
 	}
 	if err := gate.Render(stdout, f.output, results); err != nil {
@@ -122,8 +131,9 @@ func (f *runFlags) validate(fs *flag.FlagSet) error {
 }
 
 // execute applies the tests, runs them (in-process unless an operator does) and returns
-// them as they completed.
-func (f *runFlags) execute(ctx context.Context, tests []v1alpha1.ReachabilityTest, stderr io.Writer) ([]v1alpha1.ReachabilityTest, error) {
+// them as they completed. What it applied is deleted when it cannot finish (unless
+// --keep-on-error), and after it finished with --cleanup.
+func (f *runFlags) execute(ctx context.Context, tests []v1alpha1.ReachabilityTest, stderr io.Writer) (results []v1alpha1.ReachabilityTest, err error) {
 	cfg, err := f.restConfig()
 	if err != nil {
 		return nil, err
@@ -135,29 +145,43 @@ func (f *runFlags) execute(ctx context.Context, tests []v1alpha1.ReachabilityTes
 	if err := g.EnsureCRD(ctx, !f.waitOnly); err != nil {
 		return nil, err
 	}
-	if !f.waitOnly {
-		if f.reconciler.opts.Pod.Image == "" {
-			f.reconciler.opts.Pod.Image = ownImage(cfg)
-		}
-		if err := f.startReconciler(ctx, cfg); err != nil {
+	waitOnly := f.waitOnly
+	if !waitOnly {
+		if waitOnly, err = g.OperatorRunning(ctx, f.operatorNamespace, leaderElectionID); err != nil {
 			return nil, err
 		}
 	}
-	if err := g.Apply(ctx, tests); err != nil {
+	if err := g.Check(ctx, tests, f.replace); err != nil {
 		return nil, err
 	}
-	if f.cleanup {
-		defer g.Delete(context.Background(), tests)
+	defer func() {
+		if f.cleanup || (err != nil && !f.keepOnError) {
+			g.Cleanup()
+		}
+	}()
+	if err := g.Apply(ctx, tests, f.replace); err != nil {
+		return nil, err
+	}
+	if !waitOnly {
+		stop, err := f.startReconciler(ctx, cfg, g.Applied())
+		if err != nil {
+			return nil, err
+		}
+		defer stop() // before Cleanup, so that nothing runs the tests as they go
 	}
 	return g.Wait(ctx, tests)
 }
 
-// startReconciler runs the operator's reconciler in this process, as `manager` would.
-func (f *runFlags) startReconciler(ctx context.Context, cfg *rest.Config) error {
+// startReconciler runs the operator's reconciler in this process, as `manager` would,
+// on the tests with these UIDs only; stop ends it and waits until it has.
+func (f *runFlags) startReconciler(ctx context.Context, cfg *rest.Config, only map[types.UID]bool) (stop func(), err error) {
+	if f.reconciler.opts.Pod.Image == "" {
+		f.reconciler.opts.Pod.Image = ownImage(cfg)
+	}
 	ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 newScheme(),
-		Cache:                  controllers.CacheOptions(),
+		Cache:                  gateCacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		// Controller names are unique per process; Run may be called more than once in
@@ -165,12 +189,30 @@ func (f *runFlags) startReconciler(ctx context.Context, cfg *rest.Config) error 
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
-		return fmt.Errorf("starting the reconciler: %w", err)
+		return nil, fmt.Errorf("starting the reconciler: %w", err)
 	}
-	_, err = controllers.Setup(mgr, controllers.SetupOptions{Options: f.reconciler.opts, Registry: prometheus.NewRegistry()})
+	_, err = controllers.Setup(mgr, controllers.SetupOptions{
+		Options: f.reconciler.opts, Registry: prometheus.NewRegistry(),
+		Only: func(uid types.UID) bool { return only[uid] },
+	})
 	if err != nil {
-		return fmt.Errorf("starting the reconciler: %w", err)
+		return nil, fmt.Errorf("starting the reconciler: %w", err)
 	}
-	go func() { _ = mgr.Start(ctx) }()
-	return nil
+	ctx, cancel := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		_ = mgr.Start(ctx)
+	}()
+	return func() { cancel(); <-stopped }, nil
+}
+
+// gateCacheOptions are the manager's, with only the tests a gate created in the cache:
+// the gate runs none of the others.
+func gateCacheOptions() cache.Options {
+	opts := controllers.CacheOptions()
+	opts.ByObject[&v1alpha1.ReachabilityTest{}] = cache.ByObject{
+		Label: labels.SelectorFromSet(labels.Set{gate.CreatedByLabel: gate.CreatedByValue}),
+	}
+	return opts
 }

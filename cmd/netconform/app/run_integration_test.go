@@ -197,6 +197,55 @@ func hasRow(text string, fields ...string) bool {
 	return false
 }
 
+// requireGateNamespace creates the namespace the tests' probe pods run in.
+func requireGateNamespace(t *testing.T) {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: gateNamespace, Labels: map[string]string{
+		"pod-security.kubernetes.io/enforce":         "restricted",
+		"pod-security.kubernetes.io/enforce-version": "latest",
+	}}}
+	if err := envClient.Create(context.Background(), ns); client.IgnoreAlreadyExists(err) != nil {
+		t.Fatalf("namespace: %v", err)
+	}
+}
+
+// runOutcome is what one `netconform run` did.
+type runOutcome struct {
+	code           int
+	stdout, stderr string
+}
+
+// runGate runs `netconform run` with args while answer plays the kubelet (nil: the probe
+// pods stay pending), and fails the test when it does not return within 90s.
+func runGate(t *testing.T, args []string, answer func(probes.Check) probes.Result) runOutcome {
+	t.Helper()
+	kctx, stopKubelet := context.WithCancel(context.Background())
+	defer stopKubelet()
+	kubeletDone := make(chan error, 1)
+	if answer != nil {
+		go func() { kubeletDone <- kubelet(kctx, answer) }()
+	} else {
+		kubeletDone <- nil
+	}
+	ran := make(chan runOutcome, 1)
+	go func() {
+		var stdout, stderr bytes.Buffer
+		code := Run(args, &stdout, &stderr)
+		ran <- runOutcome{code, stdout.String(), stderr.String()}
+	}()
+	var got runOutcome
+	select {
+	case got = <-ran:
+	case <-time.After(90 * time.Second):
+		t.Fatal("netconform run did not return within 90s")
+	}
+	stopKubelet()
+	if err := <-kubeletDone; err != nil {
+		t.Errorf("playing the kubelet: %v", err)
+	}
+	return got
+}
+
 // TestRunAgainstAPIServer runs `netconform run` as CI would, against a real API server,
 // while the test plays the kubelet. The cases run in order: the first installs the CRD,
 // the next ones find the test of the one before.
@@ -215,13 +264,7 @@ func TestRunAgainstAPIServer(t *testing.T) {
 	eventually(t, 30*time.Second, "the CRD to be absent", func(ctx context.Context) (bool, error) {
 		return apierrors.IsNotFound(envClient.Get(ctx, client.ObjectKey{Name: rtCRD.Name}, rtCRD.DeepCopy())), nil
 	})
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: gateNamespace, Labels: map[string]string{
-		"pod-security.kubernetes.io/enforce":         "restricted",
-		"pod-security.kubernetes.io/enforce-version": "latest",
-	}}}
-	if err := envClient.Create(ctx, ns); client.IgnoreAlreadyExists(err) != nil {
-		t.Fatalf("namespace: %v", err)
-	}
+	requireGateNamespace(t)
 	t.Cleanup(func() {
 		// envtest runs no garbage collector: delete what the runs left.
 		_ = envClient.Delete(ctx, &v1alpha1.ReachabilityTest{ObjectMeta: metav1.ObjectMeta{Name: gateTest}})
@@ -293,10 +336,12 @@ func TestRunAgainstAPIServer(t *testing.T) {
 		wantJUnit:  map[string]string{"web-to-api": "", "web-to-db": "", "other-to-api": ""},
 		gone:       true,
 	}, {
-		name:       "nobody finishes the probe pods: give up at the timeout",
-		args:       []string{"--timeout", "2s"},
-		want:       ExitUsage,
-		wantStderr: []string{"applied 1 ReachabilityTests", "gave up waiting for [gate]", "--timeout", "kubectl describe reachabilitytest gate"},
+		name: "nobody finishes the probe pods: give up at the timeout, and delete the test",
+		args: []string{"--timeout", "2s"},
+		want: ExitUsage,
+		wantStderr: []string{"applied 1 ReachabilityTests", "gave up waiting for [gate]", "--timeout",
+			"--keep-on-error and see kubectl describe reachabilitytest gate", "deleted 1 ReachabilityTests"},
+		gone: true,
 	}}
 
 	var lastUID types.UID
@@ -306,35 +351,7 @@ func TestRunAgainstAPIServer(t *testing.T) {
 			args := append([]string{"run", "-f", gateFile, "--kubeconfig", envKubeconf, "--junit", junit,
 				"--timeout", "60s", "--probe-settle-time", "0s"}, tc.args...)
 
-			kctx, stopKubelet := context.WithCancel(ctx)
-			kubeletDone := make(chan error, 1)
-			if tc.answer != nil {
-				go func() { kubeletDone <- kubelet(kctx, tc.answer) }()
-			} else {
-				kubeletDone <- nil
-			}
-			type outcome struct {
-				code           int
-				stdout, stderr string
-			}
-			ran := make(chan outcome, 1)
-			go func() {
-				var stdout, stderr bytes.Buffer
-				code := Run(args, &stdout, &stderr)
-				ran <- outcome{code, stdout.String(), stderr.String()}
-			}()
-			var got outcome
-			select {
-			case got = <-ran:
-			case <-time.After(90 * time.Second):
-				stopKubelet()
-				t.Fatal("netconform run did not return within 90s")
-			}
-			stopKubelet()
-			if err := <-kubeletDone; err != nil {
-				t.Errorf("playing the kubelet: %v", err)
-			}
-
+			got := runGate(t, args, tc.answer)
 			if got.code != tc.want {
 				t.Errorf("exit code %d, want %d", got.code, tc.want)
 			}

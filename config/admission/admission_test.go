@@ -92,7 +92,7 @@ func setUp(ctx context.Context) error {
 	}
 	objs := []client.Object{
 		clusterRole("test-author", rbacv1.PolicyRule{APIGroups: []string{"netconform.io"}, Resources: []string{"reachabilitytests"}, Verbs: []string{"get", "create", "update", "delete"}}),
-		clusterRole("pod-creator", rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods", "pods/status"}, Verbs: []string{"get", "create", "update", "patch", "delete"}}),
+		clusterRole("pod-creator", rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods", "pods/status", "pods/ephemeralcontainers"}, Verbs: []string{"get", "create", "update", "patch", "delete"}}),
 		clusterBinding("test-author", "test-author", user("alice"), user("bob"), user(managerSA)),
 		clusterBinding("pod-creator", "pod-creator", user("bob"), user(managerSA), user(gateSA)),
 	}

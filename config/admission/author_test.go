@@ -68,6 +68,27 @@ func TestAuthorNeedsPodRightsOnUpdate(t *testing.T) {
 	wantRejected(t, "adding a canary in the manager's namespace", alice.Update(ctx, rt), "namespace netconform-system")
 }
 
+// TestUpdatesThatLeaveTheSpecNeedNoPodRights: a test another may write puts pods where
+// alice may not, yet she may label it, and the garbage collector may remove its
+// finalizers; changing its spec still needs the rights.
+func TestUpdatesThatLeaveTheSpecNeedNoPodRights(t *testing.T) {
+	requireAPIServer(t)
+	ctx := context.Background()
+	rt := testWith("author-metadata", edgesFrom("c"))
+	rt.Finalizers = []string{"foregroundDeletion"}
+	if err := admin.Create(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Delete(context.Background(), rt) })
+	alice := as("alice")
+	rt.Labels = map[string]string{"team": "payments"}
+	wantAdmitted(t, "labelling a test with edges from c", alice.Update(ctx, rt))
+	rt.Finalizers = nil
+	wantAdmitted(t, "removing the test's finalizer", alice.Update(ctx, rt))
+	rt.Spec.Edges = edgesFrom("a", "c")
+	wantRejected(t, "changing the spec", alice.Update(ctx, rt), "alice may not create pods in namespace c")
+}
+
 // TestAuthorWorstCases: 2000 edges (the most a test may have) stay within the API
 // server's CEL budget, on every path through the policy.
 func TestAuthorWorstCases(t *testing.T) {

@@ -184,7 +184,9 @@ func (l *Ledger) Len() int {
 }
 
 // fingerprint sums what of a pod can change after its creation and decides whose
-// probe pod it is: its labels, its members and its owners.
+// probe pod it is and what runs in it: its labels, its members, its owners, and its
+// containers' images (an image changed in place restarts the container with the new
+// one) and ephemeral containers.
 func fingerprint(pod *corev1.Pod) string {
 	var b strings.Builder
 	for _, k := range slices.Sorted(maps.Keys(pod.Labels)) {
@@ -193,6 +195,12 @@ func fingerprint(pod *corev1.Pod) string {
 	b.WriteString(pod.Annotations[probes.AnnotationMembers] + "\x00")
 	for _, o := range pod.OwnerReferences {
 		b.WriteString(o.Kind + "/" + o.Name + "/" + string(o.UID) + "\x00")
+	}
+	for _, c := range slices.Concat(pod.Spec.InitContainers, pod.Spec.Containers) {
+		b.WriteString("image " + c.Name + "=" + c.Image + "\x00")
+	}
+	for _, c := range pod.Spec.EphemeralContainers {
+		b.WriteString("ephemeral " + c.Name + "=" + c.Image + "\x00")
 	}
 	sum := sha256.Sum256([]byte(b.String()))
 	return hex.EncodeToString(sum[:])

@@ -17,7 +17,7 @@ func probePod(uid types.UID, created time.Time) *corev1.Pod {
 		UID: uid, Name: "p", Namespace: "shop", CreationTimestamp: metav1.NewTime(created),
 		Labels:      map[string]string{probes.LabelRun: "w1", probes.TestLabel("t1"): "g1-a"},
 		Annotations: map[string]string{probes.AnnotationMembers: `[{"test":"a","uid":"t1","run":"g1-a"}]`},
-	}}
+	}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: probes.ContainerName, Image: "netconform:1"}}}}
 }
 
 func TestLedger(t *testing.T) {
@@ -53,6 +53,16 @@ func TestLedger(t *testing.T) {
 	moved.Annotations[probes.AnnotationMembers] = `[{"test":"b","uid":"t2","run":"g1-b"}]`
 	if err := l.Ours(moved, recognise); !errors.Is(err, ErrChanged) {
 		t.Errorf("a made pod whose members changed: %v, want ErrChanged", err)
+	}
+	reimaged := made.DeepCopy()
+	reimaged.Spec.Containers[0].Image = "tenant.example/forger:1"
+	if err := l.Ours(reimaged, recognise); !errors.Is(err, ErrChanged) {
+		t.Errorf("a made pod whose image changed in place: %v, want ErrChanged", err)
+	}
+	debugged := made.DeepCopy()
+	debugged.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debugger", Image: "busybox"}}}
+	if err := l.Ours(debugged, recognise); !errors.Is(err, ErrChanged) {
+		t.Errorf("a made pod with an ephemeral container: %v, want ErrChanged", err)
 	}
 
 	// A pod whose creation failed (it already existed: someone took the name first) is

@@ -113,7 +113,6 @@ func (p poke) connection(t *testing.T, c *Cluster) Connection {
 	return Connection{From: at(p.from), To: at(p.to), Port: p.port, Protocol: p.proto}
 }
 
-
 // TestClusterNetworkPolicyConformance replays subtests of the network-policy-api
 // conformance suite (module v0.3.0, conformance/tests/<file>, test ShortName and t.Run
 // name in each case) against the model, on the manifests those tests apply.

@@ -266,7 +266,11 @@ type ProbePodSpec struct {
 	// +optional
 	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
 
-	// resources of the probe container (default: small requests and limits).
+	// resources of the probe container (default: small requests and limits); cpu and
+	// memory may be neither negative nor requested above their limit.
+	// +kubebuilder:validation:XValidation:rule="!has(self.requests) || ['cpu', 'memory'].all(r, !(r in self.requests) || !isQuantity(string(self.requests[r])) || !quantity(string(self.requests[r])).isLessThan(quantity('0')))",fieldPath=`.requests`,message="requests of cpu and memory must not be negative: give zero or more"
+	// +kubebuilder:validation:XValidation:rule="!has(self.limits) || ['cpu', 'memory'].all(r, !(r in self.limits) || !isQuantity(string(self.limits[r])) || !quantity(string(self.limits[r])).isLessThan(quantity('0')))",fieldPath=`.limits`,message="limits of cpu and memory must not be negative: give zero or more"
+	// +kubebuilder:validation:XValidation:rule="!has(self.requests) || !has(self.limits) || ['cpu', 'memory'].all(r, !(r in self.requests) || !(r in self.limits) || !isQuantity(string(self.requests[r])) || !isQuantity(string(self.limits[r])) || quantity(string(self.requests[r])).compareTo(quantity(string(self.limits[r]))) <= 0)",fieldPath=`.requests`,message="a request of cpu or memory must not exceed its limit: lower the request or raise the limit"
 	// +optional
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
 

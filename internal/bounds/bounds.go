@@ -1,11 +1,12 @@
 // Package bounds decides whether a ReachabilityTest asks for probe pods within what the
-// manager's configuration allows: the image, priority class, tolerations and resources
+// manager's configuration allows: the image, priority class, node selector, tolerations and resources
 // of spec.probePod, and the namespaces its edges and canary put pods in. It reads
 // nothing: the controller hands it the labels of the namespaces.
 package bounds
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -20,6 +21,9 @@ import (
 // (which tolerates every taint).
 const AnyToleration = "*"
 
+// AnyNodeSelectorKey in AllowedNodeSelectorKeys allows every node selector key.
+const AnyNodeSelectorKey = "*"
+
 // Bounds are what a test may ask of its probe pods beyond the manager's defaults.
 type Bounds struct {
 	// AllowedImages may be named by spec.probePod.image, besides the manager's own probe
@@ -29,6 +33,8 @@ type Bounds struct {
 	AllowedPriorityClasses []string
 	// AllowedTolerationKeys are the taint keys spec.probePod.tolerations may tolerate.
 	AllowedTolerationKeys []string
+	// AllowedNodeSelectorKeys are the node label keys spec.probePod.nodeSelector may name.
+	AllowedNodeSelectorKeys []string
 	// MaxCPU and MaxMemory bound the requests and limits of spec.probePod.resources.
 	MaxCPU, MaxMemory resource.Quantity
 	// Namespaces, when not empty, are the only namespaces probe and canary pods may run in.
@@ -38,7 +44,7 @@ type Bounds struct {
 	NamespaceSelector string
 }
 
-// Default bounds: the manager's probe image only, no priority class, no toleration,
+// Default bounds: the manager's probe image only, no priority class, no node selector, no toleration,
 // up to one CPU and 256 MiB, any namespace.
 func Default() Bounds {
 	return Bounds{MaxCPU: resource.MustParse("1"), MaxMemory: resource.MustParse("256Mi")}
@@ -74,6 +80,7 @@ func (b Bounds) Check(spec v1alpha1.ReachabilityTestSpec, req Request) []string 
 	if p := spec.ProbePod; p != nil {
 		problems = append(problems, b.checkImage(p.Image, req.Image)...)
 		problems = append(problems, b.checkPriorityClass(p.PriorityClassName)...)
+		problems = append(problems, b.checkNodeSelector(p.NodeSelector)...)
 		problems = append(problems, b.checkTolerations(p.Tolerations)...)
 		problems = append(problems, b.checkResources(p.Resources)...)
 	}
@@ -94,6 +101,22 @@ func (b Bounds) checkPriorityClass(name string) []string {
 	}
 	return []string{fmt.Sprintf("spec.probePod.priorityClassName %q is not allowed (--allowed-priority-classes: %s): remove it, or have the manager's operator allow it",
 		name, listed(b.AllowedPriorityClasses))}
+}
+
+// checkNodeSelector bounds the keys, as a selector no node matches keeps a probe pod
+// Pending, holding a slot of the cap, until its start timeout.
+func (b Bounds) checkNodeSelector(selector map[string]string) []string {
+	if slices.Contains(b.AllowedNodeSelectorKeys, AnyNodeSelectorKey) {
+		return nil
+	}
+	var problems []string
+	for _, key := range slices.Sorted(maps.Keys(selector)) {
+		if !slices.Contains(b.AllowedNodeSelectorKeys, key) {
+			problems = append(problems, fmt.Sprintf("spec.probePod.nodeSelector[%s] is not allowed (--allowed-node-selector-keys: %s): remove it, or have the manager's operator allow the key",
+				key, listed(b.AllowedNodeSelectorKeys)))
+		}
+	}
+	return problems
 }
 
 func (b Bounds) checkTolerations(tolerations []corev1.Toleration) []string {
@@ -135,6 +158,8 @@ func (b Bounds) checkResources(r *corev1.ResourceRequirements) []string {
 			switch {
 			case !ok:
 				problems = append(problems, fmt.Sprintf("spec.probePod.resources.%s[%s] is not allowed: probe pods take cpu and memory only; remove it", kind.field, name))
+			case q.Sign() < 0:
+				problems = append(problems, fmt.Sprintf("spec.probePod.resources.%s.%s %s is negative: give zero or more", kind.field, name, q.String()))
 			case q.Cmp(bound) > 0:
 				problems = append(problems, fmt.Sprintf("spec.probePod.resources.%s.%s %s is more than the manager allows (%s %s): give at most %s",
 					kind.field, name, q.String(), flags[name], bound.String(), bound.String()))
@@ -142,7 +167,13 @@ func (b Bounds) checkResources(r *corev1.ResourceRequirements) []string {
 		}
 	}
 	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-		if _, ok := r.Limits[name]; !ok {
+		request, requested := r.Requests[name]
+		limit, ok := r.Limits[name]
+		if requested && ok && request.Cmp(limit) > 0 {
+			problems = append(problems, fmt.Sprintf("spec.probePod.resources.requests.%s %s is more than limits.%s %s: a request may not exceed its limit; lower the request or raise the limit",
+				name, request.String(), name, limit.String()))
+		}
+		if !ok {
 			bound := most[name]
 			problems = append(problems, fmt.Sprintf("spec.probePod.resources.limits.%s is not set, which leaves the probe pod unbounded: give a limit of at most %s (%s)",
 				name, bound.String(), flags[name]))

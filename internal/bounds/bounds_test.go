@@ -41,13 +41,25 @@ func TestCheck(t *testing.T) {
 		{"an allowed priority class", configured, own, spec(&v1alpha1.ProbePodSpec{PriorityClassName: "probes"}), nil},
 		{"tolerations by default", Default(), own, spec(&v1alpha1.ProbePodSpec{Tolerations: []corev1.Toleration{{Key: "dedicated"}, {Operator: corev1.TolerationOpExists}}}),
 			[]string{`spec.probePod.tolerations[0].key "dedicated" is not allowed (--allowed-toleration-keys: none)`, "spec.probePod.tolerations[1] has no key and tolerates every taint"}},
+		{"a node selector by default", Default(), own, spec(&v1alpha1.ProbePodSpec{NodeSelector: map[string]string{"x": "none", "kubernetes.io/os": "linux"}}),
+			[]string{"spec.probePod.nodeSelector[kubernetes.io/os] is not allowed (--allowed-node-selector-keys: none): remove it, or have the manager's operator allow the key", "spec.probePod.nodeSelector[x] is not allowed"}},
+		{"an allowed node selector key", withNodeSelectorKeys(configured, "kubernetes.io/os"), own, spec(&v1alpha1.ProbePodSpec{NodeSelector: map[string]string{"kubernetes.io/os": "linux"}}), nil},
+		{"a node selector key beside the allowed one", withNodeSelectorKeys(configured, "kubernetes.io/os"), own, spec(&v1alpha1.ProbePodSpec{NodeSelector: map[string]string{"kubernetes.io/os": "linux", "x": "none"}}),
+			[]string{"spec.probePod.nodeSelector[x] is not allowed (--allowed-node-selector-keys: kubernetes.io/os)"}},
+		{"any node selector key", withNodeSelectorKeys(configured, "*"), own, spec(&v1alpha1.ProbePodSpec{NodeSelector: map[string]string{"x": "none"}}), nil},
 		{"an allowed toleration key", configured, own, spec(&v1alpha1.ProbePodSpec{Tolerations: []corev1.Toleration{{Key: "dedicated", Value: "x"}}}), nil},
 		{"a keyless toleration with an allow-list", configured, own, spec(&v1alpha1.ProbePodSpec{Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}}}), []string{"--allowed-toleration-keys=*"}},
 		{"any toleration", Bounds{AllowedTolerationKeys: []string{"*"}}, own, spec(&v1alpha1.ProbePodSpec{Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}}}), nil},
 		{"resources within the bounds", Default(), own, spec(&v1alpha1.ProbePodSpec{Resources: resources("100m", "64Mi", "1", "256Mi")}), nil},
 		{"limits above the bounds", Default(), own, spec(&v1alpha1.ProbePodSpec{Resources: resources("100m", "64Mi", "2", "1Gi")}),
 			[]string{"spec.probePod.resources.limits.cpu 2 is more than the manager allows (--max-probe-cpu 1): give at most 1", "limits.memory 1Gi is more than the manager allows (--max-probe-memory 256Mi)"}},
-		{"requests above the bounds", Default(), own, spec(&v1alpha1.ProbePodSpec{Resources: resources("1500m", "64Mi", "1", "256Mi")}), []string{"resources.requests.cpu 1500m"}},
+		{"requests above the bounds", Default(), own, spec(&v1alpha1.ProbePodSpec{Resources: resources("1500m", "64Mi", "1", "256Mi")}),
+			[]string{"resources.requests.cpu 1500m is more than the manager allows", "requests.cpu 1500m is more than limits.cpu 1"}},
+		{"negative quantities", Default(), own, spec(&v1alpha1.ProbePodSpec{Resources: resources("-100m", "", "1", "-1Mi")}),
+			[]string{"spec.probePod.resources.requests.cpu -100m is negative: give zero or more", "spec.probePod.resources.limits.memory -1Mi is negative"}},
+		{"requests above limits", Default(), own, spec(&v1alpha1.ProbePodSpec{Resources: resources("500m", "128Mi", "100m", "64Mi")}),
+			[]string{"spec.probePod.resources.requests.cpu 500m is more than limits.cpu 100m: a request may not exceed its limit; lower the request or raise the limit", "requests.memory 128Mi is more than limits.memory 64Mi"}},
+		{"requests equal to limits", Default(), own, spec(&v1alpha1.ProbePodSpec{Resources: resources("100m", "64Mi", "100m", "64Mi")}), nil},
 		{"no limits", Default(), own, spec(&v1alpha1.ProbePodSpec{Resources: &corev1.ResourceRequirements{Requests: resources("10m", "16Mi", "", "").Requests}}),
 			[]string{"resources.limits.cpu is not set, which leaves the probe pod unbounded: give a limit of at most 1 (--max-probe-cpu)", "limits.memory is not set"}},
 		{"an extended resource", Default(), own, spec(&v1alpha1.ProbePodSpec{Resources: withGPU(resources("10m", "16Mi", "1", "64Mi"))}),
@@ -118,4 +130,9 @@ func withGPU(r *corev1.ResourceRequirements) *corev1.ResourceRequirements {
 func withClaim(r *corev1.ResourceRequirements) *corev1.ResourceRequirements {
 	r.Claims = []corev1.ResourceClaim{{Name: "gpu"}}
 	return r
+}
+
+func withNodeSelectorKeys(b Bounds, keys ...string) Bounds {
+	b.AllowedNodeSelectorKeys = keys
+	return b
 }

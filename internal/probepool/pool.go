@@ -1,6 +1,11 @@
 // Package probepool creates the probe pods that test runs share, within a cap on the
 // probe pods running at once.
 //
+// Namespaces take turns at the cap: of the pods waiting for it, the next goes to the
+// namespace served least recently, so that one namespace's many tests cannot starve
+// another's. A namespace is a tenant here because a test may only put probe pods where
+// its author may create pods (the author admission policy).
+//
 // Tests that probe from the same source identity at the same time share probe pods. A
 // run hands the pool the checks it still needs; the pool gathers, per identity and pod
 // settings, the checks of every run that asks within a short window (a wave), chunks
@@ -95,6 +100,10 @@ type Pool struct {
 	blockedAt time.Time
 	// seq numbers the waves, for their names; opened numbers the groups.
 	seq, opened int
+	// served holds, per namespace, the grant that last created one of its pods, while
+	// pods wait: the namespace served least recently goes next.
+	served map[string]int
+	grants int
 }
 
 // waveGroup is the checks of runs that may share pods: same identity, same settings.
@@ -117,7 +126,9 @@ type waveRequest struct {
 // wavePod is a rendered pod waiting to be created, with the members and checks it
 // holds, to account for its creation or its refusal.
 type wavePod struct {
-	group   string
+	group string
+	// opened is the opened number of its group: older groups go first within a turn.
+	opened  int
 	pod     *corev1.Pod
 	members []probes.Member
 	checks  []probes.Check
@@ -157,7 +168,7 @@ func New(c client.Client, opts Options) *Pool {
 		client: c, limiter: newLimiter(opts.MaxConcurrentPods), pod: opts.Pod, perPod: opts.MaxChecksPerPod,
 		window: window, log: opts.Log, now: time.Now, creating: opts.Creating, made: opts.Made, failed: opts.Failed, ours: opts.Ours,
 		wake: make(chan struct{}, 1),
-		open: map[string]*waveGroup{}, runs: map[string]*runRequests{},
+		open: map[string]*waveGroup{}, runs: map[string]*runRequests{}, served: map[string]int{},
 	}
 }
 
@@ -384,24 +395,63 @@ func (w *Pool) block(err error) {
 	w.blockedAt = w.now()
 }
 
-// take returns the next pods to create: the held-back pods first, then those of the
-// group that has waited longest, as far as the cap allows. A group the cap holds back
-// entirely stays open, and runs that ask meanwhile still join it.
+// take returns the next pod to create, as far as the cap allows: of the held-back pods
+// and the groups due, the one whose namespace was served least recently, then the one
+// opened first. A group the cap holds back entirely stays open, and runs that ask
+// meanwhile still join it; the rest of a group's pods wait in the queue for their turn.
 func (w *Pool) take(seen map[types.NamespacedName]bool, running int) []*wavePod {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.dropIdle()
-	if len(w.queue) > 0 {
-		granted := w.reserve(w.queue, seen, running)
-		batch := w.queue[:granted:granted]
-		w.queue = w.queue[granted:]
-		return batch
+	queued, g := w.next()
+	switch {
+	case g != nil:
+		return w.close(g, seen, running)
+	case queued >= 0:
+		p := w.queue[queued]
+		if w.reserve(w.queue[queued:queued+1], seen, running) == 0 {
+			return nil
+		}
+		w.queue = slices.Delete(w.queue, queued, queued+1)
+		w.serve(p.pod.Namespace)
+		return []*wavePod{p}
 	}
-	g := w.oldestDue()
-	if g == nil {
-		w.blockedAt = time.Time{}
-		return nil
+	w.blockedAt = time.Time{}
+	if len(w.queue) == 0 && len(w.open) == 0 {
+		clear(w.served) // nothing waits: turns start afresh
 	}
+	return nil
+}
+
+// next picks the held-back pod (its index, else -1) or the due group whose turn it is.
+func (w *Pool) next() (int, *waveGroup) {
+	queued, group := -1, (*waveGroup)(nil)
+	found, turn, opened := false, 0, 0
+	better := func(namespace string, o int) bool {
+		t := w.served[namespace]
+		if found && (t > turn || (t == turn && o >= opened)) {
+			return false
+		}
+		found, turn, opened = true, t, o
+		return true
+	}
+	for i, p := range w.queue {
+		if better(p.pod.Namespace, p.opened) {
+			queued = i
+		}
+	}
+	now := w.now()
+	for _, g := range w.open {
+		if !w.due(g).After(now) && better(g.identity.Namespace, g.opened) {
+			queued, group = -1, g
+		}
+	}
+	return queued, group
+}
+
+// close renders a due group into pods once the cap allows its first, and returns that
+// one; the others wait in the queue.
+func (w *Pool) close(g *waveGroup, seen map[types.NamespacedName]bool, running int) []*wavePod {
 	wave := strconv.FormatInt(w.now().UnixMilli(), 36) + "-" + strconv.Itoa(w.seq+1)
 	first := probes.PodName(g.requests[0].member.Test, wave, probes.PodPlan{Identity: g.identity})
 	if len(w.limiter.reserve([]types.NamespacedName{{Namespace: g.identity.Namespace, Name: first}}, seen, running)) == 0 {
@@ -413,9 +463,15 @@ func (w *Pool) take(seen map[types.NamespacedName]bool, running int) []*wavePod 
 	pods := w.render(g, wave)
 	w.settle(g, pods)
 	w.log.V(4).Info("Wave closed", "wave", wave, "namespace", g.identity.Namespace, "runs", len(g.requests), "pods", len(pods), "waited", w.now().Sub(g.since))
-	granted := 1 + w.reserve(pods[1:], seen, running)
-	w.queue = pods[granted:]
-	return pods[:granted:granted]
+	w.queue = append(w.queue, pods[1:]...)
+	w.serve(g.identity.Namespace)
+	return pods[:1:1]
+}
+
+// serve records that a namespace was given a pod: it goes after every other one waiting.
+func (w *Pool) serve(namespace string) {
+	w.grants++
+	w.served[namespace] = w.grants
 }
 
 // reserve takes capacity for a prefix of pods and says how many.
@@ -463,20 +519,6 @@ func (w *Pool) due(g *waveGroup) time.Time {
 	return bySince
 }
 
-func (w *Pool) oldestDue() *waveGroup {
-	var oldest *waveGroup
-	now := w.now()
-	for _, g := range w.open {
-		if w.due(g).After(now) {
-			continue
-		}
-		if oldest == nil || g.opened < oldest.opened {
-			oldest = g
-		}
-	}
-	return oldest
-}
-
 // render merges the group's checks into as few pods as probes.Chunk allows. Each pod
 // lists only the members whose checks it holds, and each check names its member.
 func (w *Pool) render(g *waveGroup, wave string) []*wavePod {
@@ -494,7 +536,7 @@ func (w *Pool) render(g *waveGroup, wave string) []*wavePod {
 		used, rebased := rebase(members, chunk)
 		plan := probes.PodPlan{Identity: g.identity, Index: index, Checks: rebased}
 		pod := probes.RenderPod(probes.SharedPod{Wave: wave, Members: used, Spec: g.spec, Plan: plan}, w.pod)
-		pods = append(pods, &wavePod{group: g.key, pod: pod, members: used, checks: rebased})
+		pods = append(pods, &wavePod{group: g.key, opened: g.opened, pod: pod, members: used, checks: rebased})
 	}
 	return pods
 }

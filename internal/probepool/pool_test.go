@@ -240,3 +240,61 @@ func TestPoolAskAgainAtOnceForAPodLost(t *testing.T) {
 		t.Fatalf("after Lost the run does not ask again at once: %d groups open", len(w.open))
 	}
 }
+
+// A namespace with many pods waiting (one test's wave of many pods, or many tests)
+// delays another namespace's first pod by one freed slot at most.
+func TestPoolLetNoNamespaceStarveAnotherAtTheCap(t *testing.T) {
+	for _, shape := range []struct {
+		name         string
+		tests, hosts int
+	}{{"one test of six pods", 1, 6}, {"six tests", 6, 1}} {
+		t.Run(shape.name, func(t *testing.T) {
+			clock := &unitClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+			w := unitPool(2, 1, clock)
+			for i := range shape.tests {
+				m := unitMember(i)
+				id := probes.Identity{Namespace: "tenant-a", Labels: map[string]string{"app": fmt.Sprintf("a%d", i)}}
+				var checks []probes.Check
+				for h := range shape.hosts {
+					checks = append(checks, unitCheck("a", fmt.Sprintf("10.0.0.%d", h+1), 80, false))
+				}
+				w.Track(m)
+				w.Need(m, v1alpha1.ReachabilityTestSpec{}, id, checks, nothingVisible)
+			}
+			clock.advance(100 * time.Millisecond)
+			seen := map[types.NamespacedName]bool{}
+			take := func(running int) []*wavePod {
+				pods := w.take(seen, running)
+				for _, p := range pods {
+					seen[types.NamespacedName{Namespace: p.pod.Namespace, Name: p.pod.Name}] = true
+				}
+				return pods
+			}
+			for range 4 { // however often the pool looks, the cap holds it to two
+				take(len(seen))
+			}
+			if len(seen) != 2 {
+				t.Fatalf("took %d pods, want tenant-a's first two", len(seen))
+			}
+			other := unitMember(100)
+			w.Track(other)
+			w.Need(other, v1alpha1.ReachabilityTestSpec{}, probes.Identity{Namespace: "tenant-b", Labels: map[string]string{"app": "b"}},
+				[]probes.Check{unitCheck("b", "10.0.1.1", 80, false)}, nothingVisible)
+			clock.advance(100 * time.Millisecond)
+			if pods := take(2); len(pods) != 0 {
+				t.Fatalf("took %d pods while the cap is full", len(pods))
+			}
+			var order []string
+			for range 3 { // a slot comes free each time
+				pods := take(1)
+				if len(pods) != 1 {
+					t.Fatalf("took %d pods for one free slot", len(pods))
+				}
+				order = append(order, pods[0].pod.Namespace)
+			}
+			if want := []string{"tenant-b", "tenant-a", "tenant-a"}; !reflect.DeepEqual(order, want) {
+				t.Errorf("freed slots went to %v, want %v: tenant-b's first pod waits behind tenant-a's", order, want)
+			}
+		})
+	}
+}

@@ -43,6 +43,7 @@ func (f *reconcilerFlags) bindBounds(fs *flag.FlagSet) {
 	b := &f.opts.Bounds
 	fs.Func("allowed-probe-images", "comma-separated images a test may name in spec.probePod.image, besides the probe image (default: none)", listFlag(&b.AllowedImages))
 	fs.Func("allowed-priority-classes", "comma-separated priority classes a test may name in spec.probePod.priorityClassName (default: none)", listFlag(&b.AllowedPriorityClasses))
+	fs.Func("allowed-node-selector-keys", "comma-separated node label keys spec.probePod.nodeSelector may name; * for any key (default: none)", listFlag(&b.AllowedNodeSelectorKeys))
 	fs.Func("allowed-toleration-keys", "comma-separated taint keys spec.probePod.tolerations may tolerate; * for any toleration (default: none)", listFlag(&b.AllowedTolerationKeys))
 	fs.Func("max-probe-cpu", "most CPU spec.probePod.resources may request or limit (default "+b.MaxCPU.String()+")", quantityFlag(&b.MaxCPU))
 	fs.Func("max-probe-memory", "most memory spec.probePod.resources may request or limit (default "+b.MaxMemory.String()+")", quantityFlag(&b.MaxMemory))

@@ -105,7 +105,7 @@ func TestManagerMinRerunInterval(t *testing.T) {
 // The operator and the gate bound the tests' probe pods with the same flags.
 func TestManagerAndRunShareBounds(t *testing.T) {
 	args := []string{"--allowed-probe-images", "mirror/netconform:v1, mirror/netconform:v2", "--allowed-priority-classes", "probes",
-		"--allowed-toleration-keys", "dedicated,*", "--max-probe-cpu", "500m", "--max-probe-memory", "128Mi",
+		"--allowed-toleration-keys", "dedicated,*", "--allowed-node-selector-keys", "kubernetes.io/os,pool", "--max-probe-cpu", "500m", "--max-probe-memory", "128Mi",
 		"--namespaces", "a,b", "--namespace-selector", "team in (x,y)"}
 	var m managerFlags
 	var r runFlags
@@ -117,9 +117,9 @@ func TestManagerAndRunShareBounds(t *testing.T) {
 		}
 	}
 	for name, b := range map[string]bounds.Bounds{"manager": m.reconciler.opts.Bounds, "run": r.reconciler.opts.Bounds} {
-		got := fmt.Sprintf("%q %q %q %s %s %q %s", b.AllowedImages, b.AllowedPriorityClasses, b.AllowedTolerationKeys,
+		got := fmt.Sprintf("%q %q %q %q %s %s %q %s", b.AllowedImages, b.AllowedPriorityClasses, b.AllowedTolerationKeys, b.AllowedNodeSelectorKeys,
 			b.MaxCPU.String(), b.MaxMemory.String(), b.Namespaces, b.NamespaceSelector)
-		want := `["mirror/netconform:v1" "mirror/netconform:v2"] ["probes"] ["dedicated" "*"] 500m 128Mi ["a" "b"] team in (x,y)`
+		want := `["mirror/netconform:v1" "mirror/netconform:v2"] ["probes"] ["dedicated" "*"] ["kubernetes.io/os" "pool"] 500m 128Mi ["a" "b"] team in (x,y)`
 		if got != want {
 			t.Errorf("%s's bounds are %s, want %s", name, got, want)
 		}

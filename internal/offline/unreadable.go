@@ -1,0 +1,65 @@
+package offline
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/netconform/netconform/internal/manifest"
+	"github.com/netconform/netconform/internal/netpol"
+)
+
+// describeUnreadable reads "3 crd.projectcalico.org/v1 NetworkPolicy in bookstore, shop".
+func describeUnreadable(u netpol.UnreadableKind) string {
+	s := fmt.Sprintf("%d %s %s", u.Count, schema.GroupVersion{Group: u.Group, Version: u.Version}, u.Kind)
+	if u.Namespaced {
+		s += " in " + strings.Join(u.Namespaces, ", ")
+	}
+	return s
+}
+
+// affects tells whether objects of the kind could decide traffic between pods of these
+// namespaces: any traffic for a cluster-wide kind.
+func affects(u netpol.UnreadableKind, namespaces []string) bool {
+	return !u.Namespaced || slices.ContainsFunc(namespaces, func(ns string) bool { return slices.Contains(u.Namespaces, ns) })
+}
+
+// unreadable recognises a policy kind by its name: any kind whose name says
+// NetworkPolicy (Calico's, Cilium's, Antrea's, an admin-tier version the model does not
+// know) but those the model reads. Kinds named Global, Cluster or Admin apply
+// cluster-wide.
+func unreadable(o manifest.Object) (netpol.UnreadableKind, bool) {
+	if !strings.Contains(strings.ToLower(o.Kind), "networkpolic") {
+		return netpol.UnreadableKind{}, false
+	}
+	gv, _ := schema.ParseGroupVersion(o.APIVersion)
+	u := netpol.UnreadableKind{Group: gv.Group, Version: gv.Version, Kind: o.Kind, Count: 1,
+		Resource: strings.ToLower(o.Kind) + "s"}
+	u.Namespaced = !strings.Contains(o.Kind, "Global") && !strings.Contains(o.Kind, "Cluster") && !strings.Contains(o.Kind, "Admin")
+	if u.Namespaced {
+		meta, _ := o.Content["metadata"].(map[string]any)
+		ns, _ := meta["namespace"].(string)
+		u.Namespaces = []string{namespaceOf(ns)}
+	}
+	return u, true
+}
+
+// mergeUnreadable counts one more object of a kind.
+func mergeUnreadable(all []netpol.UnreadableKind, u netpol.UnreadableKind) []netpol.UnreadableKind {
+	i := slices.IndexFunc(all, func(x netpol.UnreadableKind) bool {
+		return x.Group == u.Group && x.Version == u.Version && x.Kind == u.Kind
+	})
+	if i < 0 {
+		return append(all, u)
+	}
+	all[i].Count++
+	for _, ns := range u.Namespaces {
+		if !slices.Contains(all[i].Namespaces, ns) {
+			all[i].Namespaces = append(all[i].Namespaces, ns)
+			slices.Sort(all[i].Namespaces)
+		}
+	}
+	return all
+}

@@ -39,30 +39,28 @@ func (b *builder) decode(o manifest.Object, into any) bool {
 var unknownField = regexp.MustCompile(`^unknown field "(.*)"$`)
 
 // typeError places a value of the wrong type. encoding/json names the field path without
-// list indexes (spec.ingress.ports.port), so the first place the path exists in the
-// object stands for it.
+// list indexes (spec.ingress.ports.port), so the first place the path leads to a value of
+// the kind it names (object, string, number...) stands for it.
 func (b *builder) typeError(o manifest.Object, err error) {
 	var te *json.UnmarshalTypeError
 	if !errors.As(err, &te) || te.Field == "" {
 		b.fail(o, "", "%s: %v", o.Kind, err)
 		return
 	}
-	path := indexedPath(o.Content, strings.Split(te.Field, "."))
+	fields := strings.Split(te.Field, ".")
+	path, ok := walk(o.Content, fields, "", te.Value)
+	if !ok {
+		path = te.Field
+	}
 	b.fail(o, path, "%s: %s must be of type %s, not %s", o.Kind, path, te.Type, te.Value)
 }
 
-// indexedPath finds the first path in v that follows the fields, stepping into list
-// items where the fields go through a list: "spec.ingress[1].ports[0].port".
-func indexedPath(v any, fields []string) string {
-	if p, ok := walk(v, fields, ""); ok {
-		return p
-	}
-	return strings.Join(fields, ".")
-}
-
-func walk(v any, fields []string, at string) (string, bool) {
+// walk finds the first path in v that follows the fields, stepping into list items where
+// the fields go through a list, and ends at a value of that JSON kind:
+// "spec.ingress[1].ports[0].port".
+func walk(v any, fields []string, at, kind string) (string, bool) {
 	if len(fields) == 0 {
-		return at, true
+		return at, jsonKind(v) == kind
 	}
 	switch x := v.(type) {
 	case map[string]any:
@@ -70,13 +68,30 @@ func walk(v any, fields []string, at string) (string, bool) {
 		if !ok {
 			return "", false
 		}
-		return walk(child, fields[1:], strings.TrimPrefix(at+"."+fields[0], "."))
+		return walk(child, fields[1:], strings.TrimPrefix(at+"."+fields[0], "."), kind)
 	case []any:
 		for i, item := range x {
-			if p, ok := walk(item, fields, at+"["+itoa(i)+"]"); ok {
+			if p, ok := walk(item, fields, at+"["+itoa(i)+"]", kind); ok {
 				return p, true
 			}
 		}
 	}
 	return "", false
+}
+
+// jsonKind names a value as encoding/json's type errors do.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "object"
+	case []any:
+		return "array"
+	case string:
+		return "string"
+	case bool:
+		return "bool"
+	case nil:
+		return "null"
+	}
+	return "number"
 }

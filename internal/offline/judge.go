@@ -134,6 +134,12 @@ func (j *judge) predict(e v1alpha1.Edge) ([]probes.Check, v1alpha1.Expectation, 
 	if err != nil {
 		return nil, "", err.Error()
 	}
+	if svc := e.To.Service; svc != nil && len(checks) > 0 {
+		probe := netpol.PodPeer(prediction.Source(e.From, "probe", ProbeAddress))
+		if _, err := c.EvaluateService(probe, svc.Namespace, svc.Name, checks[0].Port, protocolOf(checks[0])); err != nil {
+			return checks, "", fmt.Sprintf("Service %v, in the manifests", err)
+		}
+	}
 	hostIP := e.To.Host != nil && net.ParseIP(e.To.Host.Host) != nil
 	if e.To.Host != nil && !hostIP {
 		return checks, "", fmt.Sprintf("host %s is a name, and only a cluster's DNS says which address it has", e.To.Host.Host)
@@ -168,10 +174,7 @@ func allowedBecause(c *netpol.Cluster, e v1alpha1.Edge, source netpol.Peer, chec
 	if len(checks) == 0 || checks[0].Kind == probes.KindDNS {
 		return ""
 	}
-	protocol := corev1.ProtocolTCP
-	if checks[0].Kind == probes.KindUDP {
-		protocol = corev1.ProtocolUDP
-	}
+	protocol := protocolOf(checks[0])
 	if e.To.Service != nil {
 		ds, err := c.EvaluateService(source, e.To.Service.Namespace, e.To.Service.Name, checks[0].Port, protocol)
 		if err != nil || len(ds) == 0 {
@@ -234,4 +237,11 @@ func target(checks []probes.Check) string {
 		out = append(out, fmt.Sprintf("%s/%s", net.JoinHostPort(c.Host, fmt.Sprint(c.Port)), protocol))
 	}
 	return strings.Join(out, ", ")
+}
+
+func protocolOf(c probes.Check) corev1.Protocol {
+	if c.Kind == probes.KindUDP {
+		return corev1.ProtocolUDP
+	}
+	return corev1.ProtocolTCP
 }

@@ -1,6 +1,7 @@
 package offline
 
 import (
+	"cmp"
 	"context"
 	"slices"
 
@@ -108,6 +109,10 @@ func current(c *netpol.Cluster, e v1alpha1.Edge) (v1alpha1.Expectation, string) 
 		return "", err.Error()
 	}
 	predicted, why := prediction.Current(c, e, checks)
+	if predicted == v1alpha1.ExpectAllow {
+		probe := netpol.PodPeer(prediction.Source(e.From, "probe", ""))
+		why = cmp.Or(allowedBecause(c, e, probe, checks), why)
+	}
 	if predicted == "" && why == "" {
 		why = "the policies do not settle it before a probe runs (an address only a probe pod gets, or backends that disagree)"
 	}

@@ -122,7 +122,11 @@ func printChanges(w io.Writer, changes []offline.Change) int {
 		return ExitOK
 	}
 	code := ExitOK
-	fmt.Fprintf(w, "%d edges would change:\n", len(changes))
+	if len(changes) == 1 {
+		fmt.Fprintln(w, "1 edge would change:")
+	} else {
+		fmt.Fprintf(w, "%d edges would change:\n", len(changes))
+	}
 	for _, c := range changes {
 		mark := "ok"
 		if c.Breaks() {

@@ -99,10 +99,10 @@ func (j *judge) edge(e v1alpha1.Edge) v1alpha1.EdgeResult {
 	r := v1alpha1.EdgeResult{Edge: e.Name, Expected: e.Expect}
 	checks, predicted, why := j.predict(e)
 	r.Target = target(checks)
-	switch {
-	case predicted == "":
+	switch predicted {
+	case "":
 		r.Verdict, r.Message = v1alpha1.VerdictInconclusive, "the manifests do not decide this edge: "+why
-	case predicted == e.Expect:
+	case e.Expect:
 		r.Verdict, r.Predicted, r.Explanation = v1alpha1.VerdictPass, predicted, why
 		r.Message = "the policies " + verb(predicted) + " it, as expected"
 	default:

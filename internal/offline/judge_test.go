@@ -51,8 +51,8 @@ spec:
       ports: [{port: 5432}]
 `
 
-func edge(name string, expect v1alpha1.Expectation, from map[string]string, to v1alpha1.Destination) v1alpha1.Edge {
-	return v1alpha1.Edge{Name: name, Expect: expect, From: v1alpha1.Source{Namespace: "shop", PodLabels: from}, To: to}
+func edge(expect v1alpha1.Expectation, from map[string]string, to v1alpha1.Destination) v1alpha1.Edge {
+	return v1alpha1.Edge{Name: "e", Expect: expect, From: v1alpha1.Source{Namespace: "shop", PodLabels: from}, To: to}
 }
 
 var (
@@ -72,35 +72,35 @@ func TestRunPredictsEachEdge(t *testing.T) {
 		// says must be in the message or the explanation.
 		says string
 	}{
-		{"allowed as expected", "", edge("e", v1alpha1.ExpectAllow, web, toDB), v1alpha1.VerdictPass, "allowed by shop/db-from-web ingress rule 1"},
-		{"denied as expected", "", edge("e", v1alpha1.ExpectDeny, nil, toDBPod), v1alpha1.VerdictPass, "shop/db-from-web"},
-		{"an Allow edge the policies deny", "", edge("e", v1alpha1.ExpectAllow, nil, toDB), v1alpha1.VerdictFail, "shop/db-from-web"},
-		{"a Deny edge the policies allow", "", edge("e", v1alpha1.ExpectDeny, web, toDBPod), v1alpha1.VerdictFail, "db-from-web ingress rule 1"},
-		{"a source needs no pod", "", edge("e", v1alpha1.ExpectAllow, map[string]string{"app": "web", "extra": "x"}, toDB), v1alpha1.VerdictPass, ""},
-		{"no pod matches the destination", "", edge("e", v1alpha1.ExpectDeny, web,
+		{"allowed as expected", "", edge(v1alpha1.ExpectAllow, web, toDB), v1alpha1.VerdictPass, "allowed by shop/db-from-web ingress rule 1"},
+		{"denied as expected", "", edge(v1alpha1.ExpectDeny, nil, toDBPod), v1alpha1.VerdictPass, "shop/db-from-web"},
+		{"an Allow edge the policies deny", "", edge(v1alpha1.ExpectAllow, nil, toDB), v1alpha1.VerdictFail, "shop/db-from-web"},
+		{"a Deny edge the policies allow", "", edge(v1alpha1.ExpectDeny, web, toDBPod), v1alpha1.VerdictFail, "db-from-web ingress rule 1"},
+		{"a source needs no pod", "", edge(v1alpha1.ExpectAllow, map[string]string{"app": "web", "extra": "x"}, toDB), v1alpha1.VerdictPass, ""},
+		{"no pod matches the destination", "", edge(v1alpha1.ExpectDeny, web,
 			v1alpha1.Destination{Pods: &v1alpha1.PodsDestination{Namespace: "shop", PodLabels: map[string]string{"app": "cache"}, Port: intstr.FromInt32(6379)}}),
 			v1alpha1.VerdictInconclusive, "no ready pod in namespace shop matches app=cache"},
-		{"no such Service", "", edge("e", v1alpha1.ExpectDeny, web,
+		{"no such Service", "", edge(v1alpha1.ExpectDeny, web,
 			v1alpha1.Destination{Service: &v1alpha1.ServiceDestination{Namespace: "shop", Name: "cache", Port: intstr.FromInt32(6379)}}),
 			v1alpha1.VerdictInconclusive, "cache"},
 		{"the source's namespace is nowhere", "", v1alpha1.Edge{Name: "e", Expect: v1alpha1.ExpectDeny, From: v1alpha1.Source{Namespace: "ghost"}, To: toDB},
 			v1alpha1.VerdictInconclusive, "namespace ghost is in none of the manifests"},
-		{"a policy kind the model cannot read, in the destination's namespace", calicoPolicy("shop"), edge("e", v1alpha1.ExpectAllow, web, toDB),
+		{"a policy kind the model cannot read, in the destination's namespace", calicoPolicy("shop"), edge(v1alpha1.ExpectAllow, web, toDB),
 			v1alpha1.VerdictInconclusive, "1 crd.projectcalico.org/v1 NetworkPolicy in shop"},
-		{"a policy kind the model cannot read, elsewhere", calicoPolicy("other"), edge("e", v1alpha1.ExpectAllow, web, toDB), v1alpha1.VerdictPass, ""},
-		{"a cluster-wide kind the model cannot read", ciliumClusterwide, edge("e", v1alpha1.ExpectAllow, web, toDB),
+		{"a policy kind the model cannot read, elsewhere", calicoPolicy("other"), edge(v1alpha1.ExpectAllow, web, toDB), v1alpha1.VerdictPass, ""},
+		{"a cluster-wide kind the model cannot read", ciliumClusterwide, edge(v1alpha1.ExpectAllow, web, toDB),
 			v1alpha1.VerdictInconclusive, "CiliumClusterwideNetworkPolicy"},
-		{"a ClusterNetworkPolicy version the model does not know", unknownCNPVersion, edge("e", v1alpha1.ExpectAllow, web, toDB),
+		{"a ClusterNetworkPolicy version the model does not know", unknownCNPVersion, edge(v1alpha1.ExpectAllow, web, toDB),
 			v1alpha1.VerdictInconclusive, "policy.networking.k8s.io/v9 ClusterNetworkPolicy"},
-		{"an ipBlock that decides by the source's address", ipBlockIngress("10.0.0.0/8"), edge("e", v1alpha1.ExpectDeny, nil, toDBPod),
+		{"an ipBlock that decides by the source's address", ipBlockIngress("10.0.0.0/8"), edge(v1alpha1.ExpectDeny, nil, toDBPod),
 			v1alpha1.VerdictInconclusive, "addresses pods get"},
-		{"an ipBlock beside a rule that allows anyway", ipBlockIngress("10.0.0.0/8"), edge("e", v1alpha1.ExpectAllow, web, toDBPod), v1alpha1.VerdictPass, ""},
-		{"a host that is a name", "", edge("e", v1alpha1.ExpectDeny, web, v1alpha1.Destination{Host: &v1alpha1.HostDestination{Host: "example.com", Port: 443}}),
+		{"an ipBlock beside a rule that allows anyway", ipBlockIngress("10.0.0.0/8"), edge(v1alpha1.ExpectAllow, web, toDBPod), v1alpha1.VerdictPass, ""},
+		{"a host that is a name", "", edge(v1alpha1.ExpectDeny, web, v1alpha1.Destination{Host: &v1alpha1.HostDestination{Host: "example.com", Port: 443}}),
 			v1alpha1.VerdictInconclusive, "host example.com is a name"},
 		{"a host address an egress ipBlock excludes", webEgressTo("0.0.0.0/0", "192.0.2.0/24"),
-			edge("e", v1alpha1.ExpectDeny, web, v1alpha1.Destination{Host: &v1alpha1.HostDestination{Host: "192.0.2.10", Port: 443}}), v1alpha1.VerdictPass, ""},
+			edge(v1alpha1.ExpectDeny, web, v1alpha1.Destination{Host: &v1alpha1.HostDestination{Host: "192.0.2.10", Port: 443}}), v1alpha1.VerdictPass, ""},
 		{"a host address an egress ipBlock admits", webEgressTo("0.0.0.0/0", "192.0.2.0/24"),
-			edge("e", v1alpha1.ExpectAllow, web, v1alpha1.Destination{Host: &v1alpha1.HostDestination{Host: "198.51.100.7", Port: 443}}), v1alpha1.VerdictPass, ""},
+			edge(v1alpha1.ExpectAllow, web, v1alpha1.Destination{Host: &v1alpha1.HostDestination{Host: "198.51.100.7", Port: 443}}), v1alpha1.VerdictPass, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

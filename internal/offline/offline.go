@@ -11,7 +11,6 @@ package offline
 
 import (
 	"errors"
-	"fmt"
 	"io"
 
 	corev1 "k8s.io/api/core/v1"
@@ -109,12 +108,4 @@ func namespaceOf(ns string) string {
 		return corev1.NamespaceDefault
 	}
 	return ns
-}
-
-// describeObject names an object in messages: "NetworkPolicy bookstore/default-deny".
-func describeObject(kind, namespace, name string) string {
-	if namespace == "" {
-		return fmt.Sprintf("%s %s", kind, name)
-	}
-	return fmt.Sprintf("%s %s/%s", kind, namespace, name)
 }

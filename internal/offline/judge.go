@@ -127,9 +127,6 @@ func (j *judge) predict(e v1alpha1.Edge) ([]probes.Check, v1alpha1.Expectation, 
 	if !c.HasNamespace(e.From.Namespace) {
 		return nil, "", fmt.Sprintf("the source's namespace %s is in none of the manifests: add its Namespace", e.From.Namespace)
 	}
-	if why := j.unreadable(e); why != "" {
-		return nil, "", why
-	}
 	checks, err := probes.ChecksFor(context.Background(), e, resolver{c}, ClusterDomain)
 	if err != nil {
 		return nil, "", err.Error()
@@ -184,29 +181,6 @@ func allowedBecause(c *netpol.Cluster, e v1alpha1.Edge, source netpol.Peer, chec
 	}
 	d := c.Evaluate(netpol.Connection{From: source, To: netpol.AddressPeer(checks[0].Host), Port: checks[0].Port, Protocol: protocol})
 	return strings.Join(d.Reasons, " ")
-}
-
-// unreadable says which policy kinds the model cannot read could decide the edge.
-func (j *judge) unreadable(e v1alpha1.Edge) string {
-	namespaces := []string{e.From.Namespace}
-	switch {
-	case e.To.Service != nil:
-		namespaces = append(namespaces, e.To.Service.Namespace, dnsNamespace)
-	case e.To.Pods != nil:
-		namespaces = append(namespaces, e.To.Pods.Namespace)
-	default:
-		namespaces = append(namespaces, dnsNamespace)
-	}
-	var kinds []string
-	for _, u := range j.m.Cluster.Unreadable {
-		if affects(u, namespaces) {
-			kinds = append(kinds, describeUnreadable(u))
-		}
-	}
-	if len(kinds) == 0 {
-		return ""
-	}
-	return "the manifests hold policies the model cannot read, which may decide it: " + strings.Join(kinds, "; ")
 }
 
 // sourceName names the probe in explanations by the labels it carries.

@@ -86,12 +86,12 @@ func TestRunPredictsEachEdge(t *testing.T) {
 		{"the source's namespace is nowhere", "", v1alpha1.Edge{Name: "e", Expect: v1alpha1.ExpectDeny, From: v1alpha1.Source{Namespace: "ghost"}, To: toDB},
 			v1alpha1.VerdictInconclusive, "namespace ghost is in none of the manifests"},
 		{"a policy kind the model cannot read, in the destination's namespace", calicoPolicy("shop"), edge(v1alpha1.ExpectAllow, web, toDB),
-			v1alpha1.VerdictInconclusive, "1 crd.projectcalico.org/v1 NetworkPolicy in shop"},
+			v1alpha1.VerdictInconclusive, "1 NetworkPolicy (crd.projectcalico.org/v1) in shop, a policy kind the model cannot read"},
 		{"a policy kind the model cannot read, elsewhere", calicoPolicy("other"), edge(v1alpha1.ExpectAllow, web, toDB), v1alpha1.VerdictPass, ""},
 		{"a cluster-wide kind the model cannot read", ciliumClusterwide, edge(v1alpha1.ExpectAllow, web, toDB),
 			v1alpha1.VerdictInconclusive, "CiliumClusterwideNetworkPolicy"},
 		{"a ClusterNetworkPolicy version the model does not know", unknownCNPVersion, edge(v1alpha1.ExpectAllow, web, toDB),
-			v1alpha1.VerdictInconclusive, "policy.networking.k8s.io/v9 ClusterNetworkPolicy"},
+			v1alpha1.VerdictInconclusive, "ClusterNetworkPolicy (policy.networking.k8s.io/v9) cluster-wide"},
 		{"an ipBlock that decides by the source's address", ipBlockIngress("10.0.0.0/8"), edge(v1alpha1.ExpectDeny, nil, toDBPod),
 			v1alpha1.VerdictInconclusive, "addresses pods get"},
 		{"an ipBlock beside a rule that allows anyway", ipBlockIngress("10.0.0.0/8"), edge(v1alpha1.ExpectAllow, web, toDBPod), v1alpha1.VerdictPass, ""},
@@ -101,6 +101,12 @@ func TestRunPredictsEachEdge(t *testing.T) {
 			edge(v1alpha1.ExpectDeny, web, v1alpha1.Destination{Host: &v1alpha1.HostDestination{Host: "192.0.2.10", Port: 443}}), v1alpha1.VerdictPass, ""},
 		{"a host address an egress ipBlock admits", webEgressTo("0.0.0.0/0", "192.0.2.0/24"),
 			edge(v1alpha1.ExpectAllow, web, v1alpha1.Destination{Host: &v1alpha1.HostDestination{Host: "198.51.100.7", Port: 443}}), v1alpha1.VerdictPass, ""},
+		{"an Admin tier Deny over the allowing NetworkPolicy", adminDeny, edge(v1alpha1.ExpectAllow, web, toDB),
+			v1alpha1.VerdictFail, `decided in tier Admin: ClusterNetworkPolicy no-web-to-db (tier Admin, priority 10) ingress rule 1 "deny-web"`},
+		{"an AdminNetworkPolicy, converted", adminNetworkPolicy, edge(v1alpha1.ExpectDeny, web, toDB), v1alpha1.VerdictPass, "decided in tier Admin: AdminNetworkPolicy legacy-no-web-to-db"},
+		{"a Baseline Deny where no NetworkPolicy isolates", baselineDeny, edge(v1alpha1.ExpectDeny, nil,
+			v1alpha1.Destination{Pods: &v1alpha1.PodsDestination{Namespace: "shop", PodLabels: web, Port: intstr.FromString("http")}}),
+			v1alpha1.VerdictPass, "baseline-deny"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -162,3 +168,48 @@ spec:
     - to: [{ipBlock: {cidr: "` + cidr + `", except: ["` + except + `"]}}]
 `
 }
+
+// The admin tier, from the ClusterNetworkPolicy semantics of sigs.k8s.io/network-policy-api.
+const (
+	adminDeny = `
+---
+apiVersion: policy.networking.k8s.io/v1beta1
+kind: ClusterNetworkPolicy
+metadata: {name: no-web-to-db}
+spec:
+  tier: Admin
+  priority: 10
+  subject: {namespaces: {matchLabels: {team: shop}}}
+  ingress:
+    - name: deny-web
+      action: Deny
+      from: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: web}}}}]
+`
+	adminNetworkPolicy = `
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: legacy-no-web-to-db}
+spec:
+  priority: 10
+  subject: {namespaces: {matchLabels: {team: shop}}}
+  ingress:
+    - name: deny-web
+      action: Deny
+      from: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: web}}}}]
+`
+	baselineDeny = `
+---
+apiVersion: policy.networking.k8s.io/v1beta1
+kind: ClusterNetworkPolicy
+metadata: {name: baseline-deny}
+spec:
+  tier: Baseline
+  priority: 10
+  subject: {namespaces: {matchLabels: {team: shop}}}
+  ingress:
+    - name: deny-all
+      action: Deny
+      from: [{namespaces: {}}]
+`
+)

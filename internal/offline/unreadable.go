@@ -1,7 +1,6 @@
 package offline
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
@@ -11,22 +10,8 @@ import (
 	"github.com/netconform/netconform/internal/netpol"
 )
 
-// describeUnreadable reads "3 crd.projectcalico.org/v1 NetworkPolicy in bookstore, shop".
-func describeUnreadable(u netpol.UnreadableKind) string {
-	s := fmt.Sprintf("%d %s %s", u.Count, schema.GroupVersion{Group: u.Group, Version: u.Version}, u.Kind)
-	if u.Namespaced {
-		s += " in " + strings.Join(u.Namespaces, ", ")
-	}
-	return s
-}
-
-// affects tells whether objects of the kind could decide traffic between pods of these
-// namespaces: any traffic for a cluster-wide kind.
-func affects(u netpol.UnreadableKind, namespaces []string) bool {
-	return !u.Namespaced || slices.ContainsFunc(namespaces, func(ns string) bool { return slices.Contains(u.Namespaces, ns) })
-}
-
-// unreadable recognises a policy kind by its name: any kind whose name says
+// unreadable recognises a policy kind by its name, for the model to leave undecided what
+// it could affect (netpol.Cluster.Unreadable): any kind whose name says
 // NetworkPolicy (Calico's, Cilium's, Antrea's, an admin-tier version the model does not
 // know) but those the model reads. Kinds named Global, Cluster or Admin apply
 // cluster-wide.

@@ -10,16 +10,17 @@ import (
 	"github.com/netconform/netconform/internal/netpol"
 )
 
-// unreadable recognises a policy kind by its name, for the model to leave undecided what
-// it could affect (netpol.Cluster.Unreadable): any kind whose name says
-// NetworkPolicy (Calico's, Cilium's, Antrea's, an admin-tier version the model does not
-// know) but those the model reads. Kinds named Global, Cluster or Admin apply
-// cluster-wide.
+// unreadable recognises a policy kind the model cannot read, for the model to leave
+// undecided what it could affect (netpol.Cluster.Unreadable): any kind of
+// policy.networking.k8s.io but those adminTierKinds reads, a kind named like a
+// NetworkPolicy (Calico's, Cilium's, Antrea's), or a Policy of a group named for
+// networking but the Gateway API's; the same rule discovery applies to what a cluster
+// serves. Kinds named Global, Cluster or Admin apply cluster-wide.
 func unreadable(o manifest.Object) (netpol.UnreadableKind, bool) {
-	if !strings.Contains(strings.ToLower(o.Kind), "networkpolic") {
+	gv, err := schema.ParseGroupVersion(o.APIVersion)
+	if err != nil || !policyKind(gv.Group, o.Kind) {
 		return netpol.UnreadableKind{}, false
 	}
-	gv, _ := schema.ParseGroupVersion(o.APIVersion)
 	u := netpol.UnreadableKind{Group: gv.Group, Version: gv.Version, Kind: o.Kind, Count: 1,
 		Resource: strings.ToLower(o.Kind) + "s"}
 	u.Namespaced = !strings.Contains(o.Kind, "Global") && !strings.Contains(o.Kind, "Cluster") && !strings.Contains(o.Kind, "Admin")
@@ -29,6 +30,17 @@ func unreadable(o manifest.Object) (netpol.UnreadableKind, bool) {
 		u.Namespaces = []string{namespaceOf(ns)}
 	}
 	return u, true
+}
+
+func policyKind(group, kind string) bool {
+	switch {
+	case group == "policy.networking.k8s.io":
+		return true
+	case slices.Contains([]string{"gateway.networking.k8s.io", "gateway.networking.x-k8s.io"}, group):
+		return false
+	}
+	return strings.Contains(kind, "NetworkPolicy") ||
+		(strings.Contains(kind, "Policy") && strings.Contains(strings.ToLower(group), "network"))
 }
 
 // mergeUnreadable counts one more object of a kind.

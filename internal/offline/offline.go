@@ -11,6 +11,7 @@ package offline
 
 import (
 	"errors"
+	"fmt"
 	"io"
 
 	corev1 "k8s.io/api/core/v1"
@@ -43,7 +44,7 @@ func Read(paths []string, stdin io.Reader) (*Manifests, error) {
 
 // FromObjects builds the manifests' cluster from objects already read.
 func FromObjects(objs []manifest.Object) (*Manifests, error) {
-	b := builder{cluster: &netpol.Cluster{}, addrs: newAddresses()}
+	b := builder{cluster: &netpol.Cluster{}, addrs: newAddresses(), seen: map[string]string{}}
 	for _, o := range objs {
 		b.add(o)
 	}
@@ -60,10 +61,15 @@ type builder struct {
 	addrs   *addresses
 	notes   []string
 	errs    []error
+	// seen maps each object (kind, namespace, name) to the file:line that defined it.
+	seen map[string]string
 }
 
 // add decodes one object into the cluster; kinds that bear on no verdict are skipped.
 func (b *builder) add(o manifest.Object) {
+	if !b.unique(o) {
+		return
+	}
 	switch gvk := o.APIVersion + " " + o.Kind; gvk {
 	case "v1 Namespace":
 		var ns corev1.Namespace
@@ -108,4 +114,22 @@ func namespaceOf(ns string) string {
 		return corev1.NamespaceDefault
 	}
 	return ns
+}
+
+// unique refuses an object defined twice: which one a cluster would hold depends on
+// the order they are applied in.
+func (b *builder) unique(o manifest.Object) bool {
+	meta, _ := o.Content["metadata"].(map[string]any)
+	name, _ := meta["name"].(string)
+	ns, _ := meta["namespace"].(string)
+	if name == "" {
+		return true // the decoder or the checks name what is missing
+	}
+	key := fmt.Sprintf("%s %s %s/%s", o.APIVersion, o.Kind, ns, name)
+	if first, dup := b.seen[key]; dup {
+		b.fail(o, "metadata.name", "%s %q is defined twice: first at %s; keep one", o.Kind, name, first)
+		return false
+	}
+	b.seen[key] = fmt.Sprintf("%s:%d", o.File, o.LineOf("metadata.name"))
+	return true
 }

@@ -3,6 +3,8 @@ package offline
 import (
 	"errors"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -170,6 +172,8 @@ func TestMalformedManifestsNameFileLineAndField(t *testing.T) {
 			[]string{`<stdin>:6: NetworkPolicy p: spec.policyTypes[0] "Ingres": use Ingress or Egress`}},
 		{"unknown field in a workload", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n    spec:\n      containers: [{name: c, image: x, port: 80}]\n",
 			[]string{`<stdin>:7: Deployment: unknown field "spec.template.spec.containers[0].port"`}},
+		{"defined twice", policy("  podSelector: {}\n") + "---\n" + policy("  podSelector: {}\n"),
+			[]string{`<stdin>:9: NetworkPolicy "p" is defined twice: first at <stdin>:3; keep one`}},
 		{"no kind", "apiVersion: v1\nmetadata: {name: x}\n", []string{"<stdin>:1: found apiVersion \"v1\" kind \"\" named \"x\": every object needs apiVersion and kind"}},
 	}
 	for _, tc := range cases {
@@ -192,22 +196,39 @@ func TestMalformedManifestsNameFileLineAndField(t *testing.T) {
 }
 
 // TestReadWalksFoldersRecursivelyAndSkipsKustomizations: a folder's subfolders are read,
-// kustomization.yaml is configuration, not a resource.
+// kustomization.yaml is configuration, not a resource, and hidden folders are skipped.
 func TestReadWalksFoldersRecursivelyAndSkipsKustomizations(t *testing.T) {
-	m, err := Read([]string{"../../config/samples"}, nil)
+	dir := t.TempDir()
+	np := func(name string) string {
+		return "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: " + name + ", namespace: shop}\nspec: {podSelector: {}}\n"
+	}
+	files := map[string]string{
+		"top.yaml":               np("top"),
+		"base/nested/deep.yml":   np("deep"),
+		"base/deep.json":         `{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "json", "namespace": "shop"}, "spec": {"podSelector": {}}}`,
+		"kustomization.yaml":     "resources: [top.yaml]\n",
+		"base/kustomization.yml": "resources: [deep.json]\n",
+		".git/config.yaml":       "not: a manifest\n",
+		"base/README.md":         "# not read\n",
+	}
+	for name, content := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := Read([]string{dir}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := func() []string {
-		var out []string
-		for _, p := range m.Cluster.Policies {
-			out = append(out, p.Namespace+"/"+p.Name)
-		}
-		return out
-	}()
-	for _, want := range []string{"bookstore/default-deny", "application/backend-from-green-frontend"} {
-		if !slices.Contains(names, want) {
-			t.Errorf("policies %v: want %s, from a subfolder", names, want)
-		}
+	var names []string
+	for _, p := range m.Cluster.Policies {
+		names = append(names, p.Name)
+	}
+	if want := []string{"json", "deep", "top"}; !slices.Equal(names, want) {
+		t.Errorf("policies %v, want %v (in name order, subfolders in place)", names, want)
 	}
 }

@@ -131,27 +131,35 @@ func (j *judge) predict(e v1alpha1.Edge) ([]probes.Check, v1alpha1.Expectation, 
 	if err != nil {
 		return nil, "", err.Error()
 	}
+	if why := unreachable(c, e, checks); why != "" {
+		return checks, "", why
+	}
+	predicted, why := j.predictIn(c, e, checks)
+	hostIP := e.To.Host != nil // a name is unreachable: this is an address, a real one
+	if predicted == "" || hostIP || !j.hasIPBlocks {
+		return checks, predicted, why // ipBlocks judge a real address rightly
+	}
+	for _, variant := range []*netpol.Cluster{j.never, j.always} {
+		if a, _ := j.predictIn(variant, e, checks); a != predicted {
+			return checks, "", addressDependent
+		}
+	}
+	return checks, predicted, why
+}
+
+// unreachable says why the manifests cannot tell where an edge leads: a Service without
+// backends among them, or a host by name, which only a cluster's DNS resolves.
+func unreachable(c *netpol.Cluster, e v1alpha1.Edge, checks []probes.Check) string {
 	if svc := e.To.Service; svc != nil && len(checks) > 0 {
 		probe := netpol.PodPeer(prediction.Source(e.From, "probe", ProbeAddress))
 		if _, err := c.EvaluateService(probe, svc.Namespace, svc.Name, checks[0].Port, protocolOf(checks[0])); err != nil {
-			return checks, "", fmt.Sprintf("Service %v, in the manifests", err)
+			return fmt.Sprintf("Service %v, in the manifests", err)
 		}
 	}
-	hostIP := e.To.Host != nil && net.ParseIP(e.To.Host.Host) != nil
-	if e.To.Host != nil && !hostIP {
-		return checks, "", fmt.Sprintf("host %s is a name, and only a cluster's DNS says which address it has", e.To.Host.Host)
+	if e.To.Host != nil && net.ParseIP(e.To.Host.Host) == nil {
+		return fmt.Sprintf("host %s is a name, and only a cluster's DNS says which address it has", e.To.Host.Host)
 	}
-	predicted, why := j.predictIn(c, e, checks)
-	if predicted == "" || hostIP || !j.hasIPBlocks {
-		return checks, predicted, why // a host's address is real: ipBlocks judge it rightly
-	}
-	if a, _ := j.predictIn(j.never, e, checks); a != predicted {
-		return checks, "", addressDependent
-	}
-	if a, _ := j.predictIn(j.always, e, checks); a != predicted {
-		return checks, "", addressDependent
-	}
-	return checks, predicted, why
+	return ""
 }
 
 const addressDependent = "the verdict depends on ipBlock rules and on the addresses pods get, which only a cluster assigns"

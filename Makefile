@@ -18,7 +18,7 @@ GOLANGCI_LINT := $(NETCONFORM_CACHE)/tools/golangci-lint-$(GOLANGCI_LINT_VERSION
 export K8S_VERSION ETCD_VERSION
 
 LDFLAGS := -s -w -X github.com/netconform/netconform/internal/version.Version=$(VERSION)
-GENERATED := api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config/rbac/role.yaml config/prometheus/prometheusrule.yaml
+GENERATED := api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config/rbac/role.yaml config/prometheus/prometheusrule.yaml config/admission/reachabilitytest-author.yaml
 
 .PHONY: help
 help: ## Show the targets
@@ -33,11 +33,12 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code
 	$(CONTROLLER_GEN) object paths=./api/...
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate the CRD, the manager's ClusterRole and the PrometheusRule
+manifests: $(CONTROLLER_GEN) ## Generate the CRD, the manager's ClusterRole, the PrometheusRule and the test authors' admission policies
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 	go run ./hack/crd-bounds
 	$(CONTROLLER_GEN) rbac:roleName=netconform-manager paths=./controllers/... output:rbac:artifacts:config=config/rbac
 	go run ./hack/gen-prometheus
+	go run ./hack/gen-admission
 
 .PHONY: verify-generated
 verify-generated: generate manifests ## Fail when generated code or manifests drift from the code

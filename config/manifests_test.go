@@ -170,7 +170,8 @@ func TestDefaultInstallsAdmissionPolicies(t *testing.T) {
 			}
 		}
 	}
-	if kinds["ValidatingAdmissionPolicy"] != 2 || kinds["ValidatingAdmissionPolicyBinding"] != 2 {
-		t.Errorf("config/admission holds %v, want two policies, each with its binding", kinds)
+	// The probe pods' policy, and one per right a test needs of its author.
+	if kinds["ValidatingAdmissionPolicy"] != 6 || kinds["ValidatingAdmissionPolicyBinding"] != 6 {
+		t.Errorf("config/admission holds %v, want six policies, each with its binding", kinds)
 	}
 }

@@ -156,9 +156,16 @@ func (r *ReachabilityTestReconciler) setUpCanary(ctx context.Context, test *v1al
 
 func (r *ReachabilityTestReconciler) createCanaryPod(ctx context.Context, test *v1alpha1.ReachabilityTest, state *canaryRun, pod *corev1.Pod) error {
 	pod.OwnerReferences = []metav1.OwnerReference{probes.OwnerReference(test)}
+	r.trust.Creating(pod)
 	err := r.Client.Create(ctx, pod)
+	if err != nil {
+		r.trust.Failed(pod)
+	}
 	switch {
-	case err == nil || apierrors.IsAlreadyExists(err):
+	case err == nil:
+		r.trust.Made(pod)
+		return nil
+	case apierrors.IsAlreadyExists(err):
 		return nil
 	case probepool.IsRejection(err):
 		state.machine.Fail(fmt.Sprintf("canary pod %s/%s was rejected: %v", pod.Namespace, pod.Name, err))

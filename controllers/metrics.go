@@ -65,6 +65,8 @@ type Metrics struct {
 	// changeToVerdict is the time from a change to the prediction, and to the probed
 	// verdict, that took it into account.
 	changeToVerdict *prometheus.HistogramVec
+	// foreignPods counts the pods with a test's labels that the manager did not make.
+	foreignPods prometheus.Counter
 }
 
 // Stages of a change's way to a verdict.
@@ -106,6 +108,11 @@ func NewMetrics(reg prometheus.Registerer, reader client.Reader) *Metrics {
 		Help:    "Time from the first change a verdict took into account to the verdict: stage=predicted for the NetworkPolicies' prediction, stage=probed for the probed verdict of the run that followed.",
 		Buckets: []float64{0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 300},
 	}, []string{"stage"})
+	m.foreignPods = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "netconform_foreign_probe_pods_total",
+		Help: "Pods that carried a test's labels but that the manager did not make: their results were ignored.",
+	})
+	reg.MustRegister(m.foreignPods)
 	reg.MustRegister(m.runDuration, m.violations, m.probeErrors, m.canaryLatency, m.triggeredRuns, m.changeToVerdict, &testCollector{reader: reader})
 	return m
 }
@@ -135,6 +142,11 @@ func (m *Metrics) RunTriggered(test string, causes []trigger.Cause) {
 // ChangeToVerdict records how long a change took to reach a stage.
 func (m *Metrics) ChangeToVerdict(stage string, took time.Duration) {
 	m.changeToVerdict.WithLabelValues(stage).Observe(took.Seconds())
+}
+
+// ForeignProbePod counts a pod with a test's labels that the manager did not make.
+func (m *Metrics) ForeignProbePod() {
+	m.foreignPods.Inc()
 }
 
 // ProbeErrors counts checks that could not run.

@@ -303,8 +303,8 @@ func TestMetricsLint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(families) != 7 {
-		t.Errorf("gathered %d metric families, want 7", len(families))
+	if len(families) != 8 {
+		t.Errorf("gathered %d metric families, want 8", len(families))
 	}
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {

@@ -42,6 +42,15 @@ type Options struct {
 	// Rerun times the predictions and runs that changes trigger; its MinInterval is the
 	// least time between the start of a test's last run and a triggered one.
 	Rerun trigger.Timing
+
+	// Bounds on a run's checks. A run over either makes no check: every edge is an
+	// Error that names the edge, the count, the cap and the fix.
+	//
+	// MaxChecksPerEdge is the most checks one edge makes: a pods destination makes one
+	// per ready matching pod.
+	MaxChecksPerEdge int
+	// MaxChecksPerRun is the most checks one run of a test makes.
+	MaxChecksPerRun int
 }
 
 // MinRerunInterval is the least minimum interval between a test's runs that changes
@@ -62,8 +71,18 @@ func DefaultOptions() Options {
 		FollowChanges:           true,
 		Rerun:                   trigger.DefaultTiming(),
 		Bounds:                  bounds.Default(),
+		MaxChecksPerEdge:        DefaultMaxChecksPerEdge,
+		MaxChecksPerRun:         DefaultMaxChecksPerRun,
 	}
 }
+
+// Default bounds on a run's checks: an edge to a thousand pods is one probe pod's worth
+// of ten; a run of the most edges a test may have (2000) fits with room for pods
+// destinations.
+const (
+	DefaultMaxChecksPerEdge = 1000
+	DefaultMaxChecksPerRun  = 5000
+)
 
 // withDefaults fills the fields whose zero value would not work from DefaultOptions.
 // Zero settle times and a zero cap on probe pods mean none.
@@ -98,6 +117,12 @@ func (o Options) withDefaults() Options {
 		o.Rerun.MinInterval = d.Rerun.MinInterval
 	case o.Rerun.MinInterval < MinRerunInterval:
 		o.Rerun.MinInterval = MinRerunInterval
+	}
+	if o.MaxChecksPerEdge <= 0 {
+		o.MaxChecksPerEdge = d.MaxChecksPerEdge
+	}
+	if o.MaxChecksPerRun <= 0 {
+		o.MaxChecksPerRun = d.MaxChecksPerRun
 	}
 	if o.Bounds.MaxCPU.IsZero() {
 		o.Bounds.MaxCPU = d.Bounds.MaxCPU

@@ -21,7 +21,7 @@ func TestOptionsWithDefaults(t *testing.T) {
 	if !equality.Semantic.DeepEqual(got, want) {
 		t.Errorf("zero options became %+v, want %+v", got, want)
 	}
-	set := Options{MaxChecksPerPod: 7, PodStartTimeout: time.Second, MaxConcurrentReconciles: 2, CanaryNamespace: "c", WaveWindow: time.Millisecond, MaxConcurrentProbePods: 3}
+	set := Options{MaxChecksPerPod: 7, PodStartTimeout: time.Second, MaxConcurrentReconciles: 2, CanaryNamespace: "c", WaveWindow: time.Millisecond, MaxConcurrentProbePods: 3, MaxChecksPerEdge: 4, MaxChecksPerRun: 9}
 	set.Plan.ClusterDomain = "corp.example"
 	set.Bounds = bounds.Default()
 	set.Bounds.MaxCPU = resource.MustParse("300m")

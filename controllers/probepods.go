@@ -77,6 +77,11 @@ func assessPod(pod *corev1.Pod, checks int, now time.Time, startTimeout time.Dur
 }
 
 func endedPod(pod *corev1.Pod, checks int) podOutcome {
+	if n := probeRestarts(pod); n > 0 {
+		// restartPolicy Never: the kubelet restarts the probe only when its spec was
+		// changed in place, by someone else, so what it reports is not netconform's.
+		return failed(FailureNoResults, fmt.Sprintf("probe pod %s/%s: its probe container was restarted %d times, which only a change to its spec after creation does; its results are not trusted", pod.Namespace, pod.Name, n))
+	}
 	term := probeTermination(pod)
 	if term == nil || term.Message == "" {
 		detail := pod.Status.Reason
@@ -137,6 +142,15 @@ func abandoned(pod *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+func probeRestarts(pod *corev1.Pod) int32 {
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name == probes.ContainerName {
+			return cs.RestartCount
+		}
+	}
+	return 0
 }
 
 func neverRecovers(pod *corev1.Pod) *corev1.ContainerStateWaiting {

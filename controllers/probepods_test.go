@@ -113,6 +113,16 @@ func TestAssessPod(t *testing.T) {
 			wantResults: results,
 		},
 		{
+			name: "results from a probe container that was restarted: its spec was changed in place",
+			pod: unitPod(10*time.Second, corev1.PodSucceeded, unitTerminated(valid, 0, "Completed"), func(p *corev1.Pod) {
+				p.Status.ContainerStatuses[0].RestartCount = 1
+			}),
+			checks:       2,
+			wantDone:     true,
+			wantReason:   FailureNoResults,
+			wantContains: []string{"restarted 1 times", "not trusted"},
+		},
+		{
 			name:        "probe exited with results while the pod still shows running: read at once",
 			pod:         unitPod(10*time.Second, corev1.PodRunning, unitTerminated(valid, 0, "Completed")),
 			checks:      2,

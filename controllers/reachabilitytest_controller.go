@@ -29,6 +29,7 @@ import (
 	"github.com/netconform/netconform/canary"
 	"github.com/netconform/netconform/internal/prediction"
 	"github.com/netconform/netconform/internal/probepool"
+	"github.com/netconform/netconform/internal/provenance"
 	"github.com/netconform/netconform/internal/schedule"
 	"github.com/netconform/netconform/probes"
 )
@@ -44,6 +45,9 @@ const (
 	// EventPredictionChanged: a change to the cluster flipped what the NetworkPolicies
 	// allow for an edge; a run follows to confirm it on the dataplane.
 	EventPredictionChanged = "PredictionChanged"
+	// EventTooManyChecks: a run would make more checks than the manager's caps allow,
+	// and makes none.
+	EventTooManyChecks = "TooManyChecks"
 )
 
 // ReachabilityTestReconciler runs ReachabilityTests: it plans probe pods, starts them
@@ -78,6 +82,8 @@ type ReachabilityTestReconciler struct {
 	// changes follows the changes that can affect tests' edges; nil when the manager does
 	// not follow changes.
 	changes *changes
+	// trust tells the probe pods the manager made from pods made to look like them.
+	trust *provenance.Ledger
 }
 
 // +kubebuilder:rbac:groups=netconform.io,resources=reachabilitytests,verbs=get;list;watch;update;patch
@@ -96,7 +102,13 @@ func (r *ReachabilityTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Now == nil {
 		r.Now = time.Now
 	}
+	if r.trust == nil {
+		r.trust = provenance.New(nil)
+	}
 	if err := mgr.Add(r.Pool); err != nil {
+		return err
+	}
+	if err := r.forgetGonePods(mgr); err != nil {
 		return err
 	}
 	if r.Options.FollowChanges && r.changes == nil {
@@ -201,6 +213,7 @@ func (r *ReachabilityTestReconciler) reconcileRun(ctx context.Context, test *v1a
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	pods = r.trustedPods(ctx, test, pods)
 	run := test.Status.ActiveRun
 	if last, ok := r.completed.Load(test.Name); ok && run != nil && run.ID == last {
 		return ctrl.Result{}, nil // the status update that completed it is on its way
@@ -332,7 +345,7 @@ func (r *ReachabilityTestReconciler) advanceRun(ctx context.Context, test *v1alp
 	r.Pool.Track(self)
 	plan := r.planFor(ctx, test, run)
 	progress := runProgress{results: map[string][]probes.Result{}, checks: map[string][]probes.Check{}}
-	carried := r.readPods(ctx, self, pods, &progress)
+	carried := r.readPods(ctx, self, plan, pods, &progress)
 	for _, rej := range r.Pool.Rejections(self) {
 		progress.add(rej.Checks, podOutcome{Done: true, Failure: &podFailure{Reason: FailureRejected, Message: rej.Message}})
 		carried = append(carried, rej.Checks...)
@@ -373,7 +386,7 @@ func lookAgainAfter(progress runProgress, waiting bool, canaryRecheck time.Durat
 
 // readPods adds to the progress what the run's pods say about its checks, and returns
 // the checks they carry.
-func (r *ReachabilityTestReconciler) readPods(ctx context.Context, self probes.Member, pods []corev1.Pod, progress *runProgress) []probes.Check {
+func (r *ReachabilityTestReconciler) readPods(ctx context.Context, self probes.Member, plan probes.Plan, pods []corev1.Pod, progress *runProgress) []probes.Check {
 	var carried []probes.Check
 	now := r.Now()
 	for i := range pods {
@@ -396,6 +409,10 @@ func (r *ReachabilityTestReconciler) readPods(ctx context.Context, self probes.M
 			continue
 		}
 		checks, places := content.checksOf(member)
+		if !r.trust.IsMade(pod.UID) && !planned(plan, pod, checks) {
+			ctrl.LoggerFrom(ctx).Info("A probe pod from before the manager started carries checks the run does not plan; asking for them again", "pod", klog.KObj(pod), "run", self.Run)
+			continue
+		}
 		outcome := r.pods.outcome(pod, content.made, now, r.Options.PodStartTimeout)
 		if podEnded(pod) {
 			r.Pool.Signal() // its place under the cap is free
@@ -507,7 +524,7 @@ func (r *ReachabilityTestReconciler) releaseOrphans(ctx context.Context, testNam
 	for i := range list.Items {
 		pod := &list.Items[i]
 		ownedByTest := slices.ContainsFunc(pod.OwnerReferences, func(o metav1.OwnerReference) bool { return o.Name == testName })
-		if pod.DeletionTimestamp != nil || !ownedByTest {
+		if pod.DeletionTimestamp != nil || !ownedByTest || r.ours(ctx, pod) != nil {
 			continue
 		}
 		if err := r.deleteIfDone(ctx, pod); err != nil {
@@ -576,6 +593,11 @@ func (r *ReachabilityTestReconciler) planFor(ctx context.Context, test *v1alpha1
 		return p.(probes.Plan)
 	}
 	plan := probes.BuildPlan(ctx, test.Spec.Edges, apiResolver{reader: r.APIReader, recent: &r.recentReads, now: r.Now}, r.Options.Plan)
+	caps := probes.Caps{PerEdge: r.Options.MaxChecksPerEdge, PerRun: r.Options.MaxChecksPerRun}
+	if err := caps.Exceeded(plan); err != nil {
+		r.Events.Eventf(test, nil, corev1.EventTypeWarning, EventTooManyChecks, "PlanRun", "Run %s makes no check: %v", run.ID, err)
+		plan = probes.Refused(test.Spec.Edges, err)
+	}
 	r.addPolicyVerdicts(ctx, test, run, plan)
 	r.plans.Store(key, plan)
 	return plan

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netconform/netconform/internal/probepool"
+	"github.com/netconform/netconform/internal/provenance"
 	"github.com/netconform/netconform/probes"
 )
 
@@ -65,17 +66,24 @@ func Setup(mgr ctrl.Manager, opts SetupOptions) (*ReachabilityTestReconciler, er
 		APIReader: mgr.GetAPIReader(),
 		Events:    mgr.GetEventRecorder("netconform"),
 		Metrics:   NewMetrics(opts.Registry, mgr.GetClient()),
-		Pool: probepool.New(mgr.GetClient(), probepool.Options{
-			Pod:               opts.Pod,
-			MaxChecksPerPod:   opts.MaxChecksPerPod,
-			MaxConcurrentPods: opts.MaxConcurrentProbePods,
-			Window:            opts.WaveWindow,
-			Log:               mgr.GetLogger().WithName("probe-pool"),
-		}),
-		Options: opts.Options,
-		Now:     opts.Now,
-		Only:    opts.Only,
+		Options:   opts.Options,
+		Now:       opts.Now,
+		Only:      opts.Only,
+		// The clock that decides which pods are older than the manager is the real one:
+		// creation times are the API server's.
+		trust: provenance.New(nil),
 	}
+	r.Pool = probepool.New(mgr.GetClient(), probepool.Options{
+		Pod:               opts.Pod,
+		MaxChecksPerPod:   opts.MaxChecksPerPod,
+		MaxConcurrentPods: opts.MaxConcurrentProbePods,
+		Window:            opts.WaveWindow,
+		Log:               mgr.GetLogger().WithName("probe-pool"),
+		// Only the pods the manager made count against the cap, and the pool records
+		// those it creates.
+		Creating: r.trust.Creating, Made: r.trust.Made, Failed: r.trust.Failed,
+		Ours: func(ctx context.Context, pod *corev1.Pod) bool { return r.ours(ctx, pod) == nil },
+	})
 	return r, r.SetupWithManager(mgr)
 }
 

@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -36,7 +37,7 @@ import (
 const (
 	managerSA = "system:serviceaccount:netconform-system:netconform-manager"
 	gateSA    = "system:serviceaccount:netconform-gate:netconform-gate"
-	// maxCheckedNamespaces is how many namespaces the author policy checks one by one.
+	// maxCheckedNamespaces is how many namespaces each author policy checks one by one.
 	maxCheckedNamespaces = 16
 )
 
@@ -78,12 +79,16 @@ func TestMain(m *testing.M) {
 }
 
 // setUp installs the shipped policies and the rights of the users the tests play:
-// alice may create pods in namespaces a, b and ns-0 to ns-15 only; bob anywhere; the
-// manager's and the gate's service accounts create and update pods anywhere.
+// alice may create pods and read pods, Services, EndpointSlices and NetworkPolicies in
+// namespaces a, b and ns-0 to ns-15; in c, d, e, f and g she has only some of those rights
+// (see aliceElsewhere); bob may do all of it anywhere; the manager's and the gate's service
+// accounts create and update pods anywhere.
 func setUp(ctx context.Context) error {
-	namespaces := []string{"a", "b", "c", "netconform-system"}
+	namespaces := []string{"a", "b", "c", "d", "e", "f", "g", "netconform-system"}
+	var hers []string
 	for i := range maxCheckedNamespaces + 1 {
 		namespaces = append(namespaces, fmt.Sprintf("ns-%d", i))
+		hers = append(hers, fmt.Sprintf("ns-%d", i))
 	}
 	for _, ns := range namespaces {
 		if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
@@ -92,16 +97,22 @@ func setUp(ctx context.Context) error {
 	}
 	objs := []client.Object{
 		clusterRole("test-author", rbacv1.PolicyRule{APIGroups: []string{"netconform.io"}, Resources: []string{"reachabilitytests"}, Verbs: []string{"get", "create", "update", "delete"}}),
-		clusterRole("pod-creator", rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods", "pods/status"}, Verbs: []string{"get", "create", "update", "patch", "delete"}}),
+		clusterRole("pod-creator", rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods", "pods/status", "pods/ephemeralcontainers"}, Verbs: []string{"get", "create", "update", "patch", "delete"}}),
+		clusterRole("pod-reader", rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list"}}),
+		clusterRole("service-reader", rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get"}}),
+		clusterRole("slice-reader", rbacv1.PolicyRule{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list"}}),
+		clusterRole("policy-reader", rbacv1.PolicyRule{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"networkpolicies"}, Verbs: []string{"list"}}),
 		clusterBinding("test-author", "test-author", user("alice"), user("bob"), user(managerSA)),
 		clusterBinding("pod-creator", "pod-creator", user("bob"), user(managerSA), user(gateSA)),
 	}
-	for _, ns := range append([]string{"a", "b"}, namespaces[4:4+maxCheckedNamespaces]...) {
-		objs = append(objs, &rbacv1.RoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Name: "alice-pods", Namespace: ns},
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "pod-creator"},
-			Subjects:   []rbacv1.Subject{user("alice")},
-		})
+	for _, role := range readerRoles {
+		objs = append(objs, clusterBinding(role, role, user("bob")))
+	}
+	for _, ns := range append([]string{"a", "b"}, hers[:maxCheckedNamespaces]...) {
+		objs = append(objs, aliceMay(ns, append([]string{"pod-creator"}, readerRoles...)...)...)
+	}
+	for ns, roles := range aliceElsewhere {
+		objs = append(objs, aliceMay(ns, roles...)...)
 	}
 	for _, o := range objs {
 		if err := admin.Create(ctx, o); err != nil {
@@ -109,6 +120,32 @@ func setUp(ctx context.Context) error {
 		}
 	}
 	return installShippedPolicies(ctx)
+}
+
+// readerRoles read what a test makes the manager read and report.
+var readerRoles = []string{"pod-reader", "service-reader", "slice-reader", "policy-reader"}
+
+// aliceElsewhere: in each of these namespaces alice has only some of the rights a test
+// may need of her.
+var aliceElsewhere = map[string][]string{
+	"c": {"policy-reader"},                                               // networkpolicies: list only
+	"d": {"slice-reader", "policy-reader"},                               // no pods: list, no services: get
+	"e": {"pod-reader", "service-reader", "policy-reader"},               // no endpointslices: list
+	"f": {"pod-reader", "service-reader", "slice-reader"},                // no networkpolicies: list
+	"g": {"pod-creator", "pod-reader", "service-reader", "slice-reader"}, // no networkpolicies: list
+}
+
+// aliceMay binds alice to the cluster roles in namespace ns.
+func aliceMay(ns string, roles ...string) []client.Object {
+	var objs []client.Object
+	for _, role := range roles {
+		objs = append(objs, &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "alice-" + role, Namespace: ns},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+			Subjects:   []rbacv1.Subject{user("alice")},
+		})
+	}
+	return objs
 }
 
 // installShippedPolicies creates what config/admission's kustomization lists, and waits
@@ -140,13 +177,27 @@ func installShippedPolicies(ctx context.Context) error {
 // (the controller that reports on it runs in kube-controller-manager), so an expression
 // that does not compile shows as a rejection of what the tests expect to be admitted.
 func waitForPolicies(ctx context.Context) error {
-	// Enforced once a forged pod is refused; dry runs leave nothing behind.
+	// Enforced once a forged pod and a test lacking each right are refused; dry runs leave
+	// nothing behind.
 	alice := as("alice")
+	refusedBy := map[string]*v1alpha1.ReachabilityTest{
+		"netconform-reachabilitytest-author":                testWith("enforced", edgesFrom("c")),
+		"netconform-reachabilitytest-reads-pods":            testWith("enforced", edgesTo([]string{"a"}, []string{"d"}, podsIn)),
+		"netconform-reachabilitytest-reads-services":        testWith("enforced", edgesTo([]string{"a"}, []string{"d"}, serviceIn)),
+		"netconform-reachabilitytest-reads-endpointslices":  testWith("enforced", edgesTo([]string{"a"}, []string{"e"}, serviceIn)),
+		"netconform-reachabilitytest-reads-networkpolicies": testWith("enforced", edgesTo([]string{"a"}, []string{"f"}, podsIn)),
+	}
 	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		forged := pod("a", "forged", map[string]string{probes.LabelRun: "w"}, nil)
-		rt := testWith("enforced", edgesFrom("c"))
-		return byPolicy(alice.Create(ctx, forged, client.DryRunAll), "netconform-probe-pods") &&
-			byPolicy(alice.Create(ctx, rt, client.DryRunAll), "netconform-reachabilitytest-author"), nil
+		if !byPolicy(alice.Create(ctx, forged, client.DryRunAll), "netconform-probe-pods") {
+			return false, nil
+		}
+		for policy, rt := range refusedBy {
+			if !byPolicy(alice.Create(ctx, rt.DeepCopy(), client.DryRunAll), policy) {
+				return false, nil
+			}
+		}
+		return true, nil
 	})
 }
 
@@ -201,6 +252,24 @@ func edgesFrom(namespaces ...string) []v1alpha1.Edge {
 		}
 	}
 	return edges
+}
+
+// edgesTo makes one edge from each namespace in from to the destination dest makes in
+// the namespace of to at the same index.
+func edgesTo(from, to []string, dest func(ns string) v1alpha1.Destination) []v1alpha1.Edge {
+	edges := edgesFrom(from...)
+	for i := range edges {
+		edges[i].To = dest(to[i])
+	}
+	return edges
+}
+
+func podsIn(ns string) v1alpha1.Destination {
+	return v1alpha1.Destination{Pods: &v1alpha1.PodsDestination{Namespace: ns, PodLabels: map[string]string{"app": "db"}, Port: intstr.FromInt32(5432)}}
+}
+
+func serviceIn(ns string) v1alpha1.Destination {
+	return v1alpha1.Destination{Service: &v1alpha1.ServiceDestination{Name: "db", Namespace: ns, Port: intstr.FromInt32(5432)}}
 }
 
 func testWith(name string, edges []v1alpha1.Edge) *v1alpha1.ReachabilityTest {

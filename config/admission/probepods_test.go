@@ -77,6 +77,10 @@ func TestProbePodMarksCannotChange(t *testing.T) {
 		{"changing another label of a probe pod", probe, func(p *corev1.Pod) { p.Labels["app"] = "server" }, nil},
 		{"removing a probe pod's owner references", probe, func(p *corev1.Pod) { p.OwnerReferences = nil }, nil},
 		{"changing a plain pod's labels", plain, func(p *corev1.Pod) { p.Labels["tier"] = "web" }, nil},
+		{"changing a probe pod's image", probe, func(p *corev1.Pod) { p.Spec.Containers[0].Image = "tenant.example/forger:1" },
+			[]string{"alice may not change the spec of probe pod marks-probe", "leave it as it is"}},
+		{"changing a probe pod's deadline", probe, func(p *corev1.Pod) { p.Spec.ActiveDeadlineSeconds = new(int64(5)) }, []string{"spec of probe pod marks-probe"}},
+		{"changing a plain pod's image", plain, func(p *corev1.Pod) { p.Spec.Containers[0].Image = "app:2" }, nil},
 	}
 	for _, c := range cases {
 		latest := &corev1.Pod{}
@@ -95,6 +99,11 @@ func TestProbePodMarksCannotChange(t *testing.T) {
 	if err := admin.Get(ctx, client.ObjectKeyFromObject(probe), latest); err != nil {
 		t.Fatal(err)
 	}
+	debug := latest.DeepCopy()
+	debug.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{
+		Name: "debugger", Image: "busybox", TerminationMessagePolicy: corev1.TerminationMessageReadFile, ImagePullPolicy: corev1.PullIfNotPresent}}}
+	wantRejected(t, "a tenant adding an ephemeral container to a probe pod",
+		alice.SubResource("ephemeralcontainers").Update(ctx, debug, client.DryRunAll), "spec of probe pod marks-probe")
 	latest.Status.Phase = corev1.PodSucceeded
 	wantAdmitted(t, "a tenant writing a probe pod's status", alice.Status().Update(ctx, latest, client.DryRunAll))
 	latest.Labels[probes.LabelRun] = "w9"

@@ -33,18 +33,38 @@ func (l *limiter) reserve(names []types.NamespacedName, seen map[types.Namespace
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.forgetSettled(seen)
+	free := max(l.max-running-len(l.recent), 0)
+	granted := names[:min(free, len(names))]
+	for _, name := range granted {
+		l.recent[name] = l.now()
+	}
+	return granted
+}
+
+// forgetSettled drops the reservations the cache shows, or that have waited too long;
+// l.mu is held.
+func (l *limiter) forgetSettled(seen map[types.NamespacedName]bool) {
 	now := l.now()
 	for name, at := range l.recent {
 		if seen[name] || now.Sub(at) > recentGrace {
 			delete(l.recent, name)
 		}
 	}
-	free := max(l.max-running-len(l.recent), 0)
-	granted := names[:min(free, len(names))]
-	for _, name := range granted {
-		l.recent[name] = now
-	}
-	return granted
+}
+
+// settle drops the reservations the cache now shows, so that none outlives its pod's
+// appearance.
+func (l *limiter) settle(seen map[types.NamespacedName]bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.forgetSettled(seen)
+}
+
+func (l *limiter) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.recent)
 }
 
 // release returns a reservation whose pod was not created.

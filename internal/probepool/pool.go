@@ -62,18 +62,27 @@ type Options struct {
 	Window time.Duration
 	// Log receives the pool's own messages.
 	Log logr.Logger
+	// Creating is told of each pod before the pool creates it, and Made of the pod the
+	// API server returned, or Failed when it was not created.
+	Creating, Made, Failed func(*corev1.Pod)
+	// Ours says whether the manager made a pod that carries probe labels; only those
+	// count against the cap, so that pods made to look like probe pods cannot fill
+	// it. Nil counts every such pod.
+	Ours func(context.Context, *corev1.Pod) bool
 }
 
 // Pool batches the checks of runs into shared probe pods and creates them.
 type Pool struct {
-	client  client.Client
-	limiter *limiter
-	pod     probes.PodSettings
-	perPod  int
-	window  time.Duration
-	log     logr.Logger
-	now     func() time.Time
-	wake    chan struct{}
+	client                 client.Client
+	limiter                *limiter
+	pod                    probes.PodSettings
+	perPod                 int
+	window                 time.Duration
+	log                    logr.Logger
+	creating, made, failed func(*corev1.Pod)
+	ours                   func(context.Context, *corev1.Pod) bool
+	now                    func() time.Time
+	wake                   chan struct{}
 
 	mu sync.Mutex
 	// open gathers checks per group until its window has passed and the cap allows.
@@ -146,7 +155,7 @@ func New(c client.Client, opts Options) *Pool {
 	}
 	return &Pool{
 		client: c, limiter: newLimiter(opts.MaxConcurrentPods), pod: opts.Pod, perPod: opts.MaxChecksPerPod,
-		window: window, log: opts.Log, now: time.Now,
+		window: window, log: opts.Log, now: time.Now, creating: opts.Creating, made: opts.Made, failed: opts.Failed, ours: opts.Ours,
 		wake: make(chan struct{}, 1),
 		open: map[string]*waveGroup{}, runs: map[string]*runRequests{},
 	}
@@ -189,7 +198,16 @@ func (w *Pool) ForgetTest(name string) []probes.Member {
 			delete(w.runs, key)
 		}
 	}
+	w.Signal() // the next flush drops the test's checks from the waves and the queue
 	return gone
+}
+
+// Size counts what the pool holds: tracked runs, open waves, held-back pods and
+// reservations. For tests that show it returns to nothing.
+func (w *Pool) Size() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.runs) + len(w.open) + len(w.queue) + w.limiter.size()
 }
 
 // Active reports whether a run is tracked in this process.
@@ -335,11 +353,12 @@ func latest(a, b time.Time) time.Time {
 
 // flush creates every pod that is due, as far as the cap allows.
 func (w *Pool) flush(ctx context.Context) {
-	seen, running, err := listProbePods(ctx, w.client)
+	seen, running, err := listProbePods(ctx, w.client, w.ours)
 	if err != nil {
 		w.block(err)
 		return
 	}
+	w.limiter.settle(seen)
 	for {
 		batch := w.take(seen, running)
 		if len(batch) == 0 {
@@ -524,7 +543,13 @@ func (w *Pool) requestOf(m probes.Member, group string) *request {
 // create creates one pod. A pod the API server refuses fails its checks; other errors
 // are returned, and the pod is tried again later.
 func (w *Pool) create(ctx context.Context, p *wavePod) error {
+	w.tell(w.creating, p.pod)
 	err := w.client.Create(ctx, p.pod)
+	if err == nil {
+		w.tell(w.made, p.pod)
+	} else {
+		w.tell(w.failed, p.pod)
+	}
 	switch {
 	case err == nil || apierrors.IsAlreadyExists(err):
 		w.created(p)
@@ -536,6 +561,12 @@ func (w *Pool) create(ctx context.Context, p *wavePod) error {
 	}
 	w.limiter.release(client.ObjectKeyFromObject(p.pod))
 	return fmt.Errorf("creating probe pod %s/%s: %w", p.pod.Namespace, p.pod.Name, err)
+}
+
+func (w *Pool) tell(f func(*corev1.Pod), pod *corev1.Pod) {
+	if f != nil {
+		f(pod)
+	}
 }
 
 // IsRejection is an error that retrying the same object will not fix: admission denied,
@@ -582,8 +613,9 @@ func (w *Pool) requeue(pods []*wavePod) {
 	w.queue = append(slices.Clone(pods), w.queue...)
 }
 
-// listProbePods returns every probe pod the cache knows, and how many still run.
-func listProbePods(ctx context.Context, c client.Reader) (map[types.NamespacedName]bool, int, error) {
+// listProbePods returns the probe pods the cache knows that ours accepts, and how many
+// of them still run.
+func listProbePods(ctx context.Context, c client.Reader, ours func(context.Context, *corev1.Pod) bool) (map[types.NamespacedName]bool, int, error) {
 	var list corev1.PodList
 	if err := c.List(ctx, &list, client.HasLabels{probes.LabelRun}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, 0, fmt.Errorf("listing probe pods: %w", err)
@@ -592,6 +624,9 @@ func listProbePods(ctx context.Context, c client.Reader) (map[types.NamespacedNa
 	running := 0
 	for i := range list.Items {
 		pod := &list.Items[i]
+		if ours != nil && !ours(ctx, pod) {
+			continue
+		}
 		seen[client.ObjectKeyFromObject(pod)] = true
 		if pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed {
 			running++

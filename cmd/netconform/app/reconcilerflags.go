@@ -34,6 +34,7 @@ func (f *reconcilerFlags) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&o.Pod.MaxSettle, "probe-max-settle-time", o.Pod.MaxSettle,
 		"how long a check the NetworkPolicies have a verdict on is retried while the dataplane disagrees with them; raise it for slow enforcers")
 	f.bindBounds(fs)
+	f.bindCheckBounds(fs)
 }
 
 // bindBounds binds what a test may ask of its probe pods (spec.probePod) and where they
@@ -80,6 +81,15 @@ func quantityFlag(into *resource.Quantity) func(string) error {
 	}
 }
 
+// bindCheckBounds binds the caps on a run's checks.
+func (f *reconcilerFlags) bindCheckBounds(fs *flag.FlagSet) {
+	o := &f.opts
+	fs.IntVar(&o.MaxChecksPerEdge, "max-checks-per-edge", o.MaxChecksPerEdge,
+		"most checks one edge may make (a pods destination makes one per ready pod); a run with an edge over it makes no check and reports why")
+	fs.IntVar(&o.MaxChecksPerRun, "max-checks-per-run", o.MaxChecksPerRun,
+		"most checks one run of a test may make; a run over it makes no check and reports why")
+}
+
 // validate names the flag and its range when a value cannot work.
 func (f *reconcilerFlags) validate() error {
 	o := f.opts
@@ -94,6 +104,10 @@ func (f *reconcilerFlags) validate() error {
 		return fmt.Errorf("--probe-pod-start-timeout %s: give a positive duration such as 2m", o.PodStartTimeout)
 	case o.Pod.Settle < 0 || o.Pod.MaxSettle < 0:
 		return fmt.Errorf("--probe-settle-time and --probe-max-settle-time cannot be negative")
+	case o.MaxChecksPerEdge < 1:
+		return fmt.Errorf("--max-checks-per-edge %d: give at least 1", o.MaxChecksPerEdge)
+	case o.MaxChecksPerRun < 1:
+		return fmt.Errorf("--max-checks-per-run %d: give at least 1", o.MaxChecksPerRun)
 	case o.Plan.ClusterDomain == "":
 		return fmt.Errorf("--cluster-domain is empty: give the cluster's DNS domain, such as cluster.local")
 	}

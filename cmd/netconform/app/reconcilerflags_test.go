@@ -47,11 +47,12 @@ func TestManagerAndRunShareReconcilerOptions(t *testing.T) {
 		t.Errorf("the gate's options %+v differ from the manager's defaults %+v beyond the canary namespace and following changes", gate, want)
 	}
 
-	shared := []string{"--cluster-domain", "corp.example", "--workers", "3", "--max-checks-per-pod", "50", "--max-concurrent-probe-pods", "0", "--probe-pod-start-timeout", "30s"}
+	shared := []string{"--cluster-domain", "corp.example", "--workers", "3", "--max-checks-per-pod", "50", "--max-concurrent-probe-pods", "0", "--probe-pod-start-timeout", "30s", "--max-checks-per-edge", "20", "--max-checks-per-run", "200"}
 	parse(m.bind, shared...)
 	parse(r.bind, shared...)
 	for name, o := range map[string]controllers.Options{"manager": m.reconciler.opts, "run": r.reconciler.opts} {
-		if o.Plan.ClusterDomain != "corp.example" || o.MaxConcurrentReconciles != 3 || o.MaxChecksPerPod != 50 || o.MaxConcurrentProbePods != 0 || o.PodStartTimeout.String() != "30s" {
+		if o.Plan.ClusterDomain != "corp.example" || o.MaxConcurrentReconciles != 3 || o.MaxChecksPerPod != 50 || o.MaxConcurrentProbePods != 0 || o.PodStartTimeout.String() != "30s" ||
+			o.MaxChecksPerEdge != 20 || o.MaxChecksPerRun != 200 {
 			t.Errorf("%s did not take the shared flags: %+v", name, o)
 		}
 	}
@@ -65,6 +66,8 @@ func TestReconcilerFlagsNameTheFlagOfABadValue(t *testing.T) {
 		"--probe-pod-start-timeout":   {"--probe-pod-start-timeout", "0s"},
 		"--probe-settle-time":         {"--probe-settle-time", "-1s"},
 		"--cluster-domain":            {"--cluster-domain", ""},
+		"--max-checks-per-edge":       {"--max-checks-per-edge", "0"},
+		"--max-checks-per-run":        {"--max-checks-per-run", "-1"},
 	}
 	for flagName, args := range tests {
 		var f reconcilerFlags

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/netconform/netconform/api/v1alpha1"
 )
 
@@ -52,7 +54,8 @@ func Load(paths []string, stdin io.Reader) ([]v1alpha1.ReachabilityTest, error) 
 	if err != nil {
 		return nil, err
 	}
-	l := loader{validator: v, stdin: stdin, seen: map[string]string{}}
+	l := loader{validator: v, stdin: stdin, seen: map[string]string{}, maxSize: maxFileSize, tooLarge: testsTooLarge, expected: "a " + kind}
+	l.handle = l.object
 	for _, p := range paths {
 		l.path(p)
 	}
@@ -68,6 +71,15 @@ func Load(paths []string, stdin io.Reader) ([]v1alpha1.ReachabilityTest, error) 
 // loader accumulates tests and errors across all inputs of one Load.
 type loader struct {
 	validator *validator
+	// handle takes each document that is a mapping; object for tests.
+	handle func(file string, node *yaml.Node, obj map[string]any)
+	// recursive reads the subdirectories of a directory too.
+	recursive bool
+	// expected names what a document must be, in messages.
+	expected string
+	// maxSize bounds one file; tooLarge says why and what to do.
+	maxSize   int
+	tooLarge  string
 	stdin     io.Reader
 	stdinRead bool
 	seen      map[string]string // test name → file:line that defined it first
@@ -93,7 +105,7 @@ func (l *loader) path(p string) {
 		l.readFile(p)
 		return
 	}
-	files, err := manifestFiles(p)
+	files, err := manifestFiles(p, l.recursive)
 	if err != nil {
 		l.fail(p, 0, "%v", unwrapPathError(err))
 		return
@@ -129,41 +141,60 @@ func (l *loader) readFile(name string) {
 	l.read(name, f)
 }
 
-// maxFileSize bounds what one file may hold: the API server takes at most 3 MiB per
-// test, and the bound keeps a stray large file from being read whole.
+// maxFileSize bounds what one file of tests may hold: the API server takes at most 3
+// MiB per test, and the bound keeps a stray large file from being read whole.
 const maxFileSize = 8 << 20
 
+var testsTooLarge = fmt.Sprintf("larger than %d MiB, more than tests need (the API server takes at most 3 MiB per test): split the tests into several files", maxFileSize>>20)
+
 func (l *loader) read(name string, r io.Reader) {
-	data, err := io.ReadAll(io.LimitReader(r, maxFileSize+1))
+	data, err := io.ReadAll(io.LimitReader(r, int64(l.maxSize)+1))
 	if err != nil {
 		l.fail(name, 0, "%v", unwrapPathError(err))
 		return
 	}
-	if len(data) > maxFileSize {
-		l.fail(name, 0, "larger than %d MiB, more than tests need (the API server takes at most 3 MiB per test): split the tests into several files", maxFileSize>>20)
+	if len(data) > l.maxSize {
+		l.fail(name, 0, "%s", l.tooLarge)
 		return
 	}
 	l.data(name, data)
 }
 
-// manifestFiles lists a directory's manifests. It stats each entry so that symlinks count
-// as what they point to: a mounted ConfigMap's files are symlinks.
-func manifestFiles(dir string) ([]string, error) {
+// manifestFiles lists a directory's manifests in name order, and with recursive those of
+// its subdirectories in place. It stats each entry so that symlinks count as what they
+// point to: a mounted ConfigMap's files are symlinks. Hidden subdirectories (.git) are
+// skipped.
+func manifestFiles(dir string, recursive bool) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	var files []string
 	for _, e := range entries {
-		if !slices.Contains([]string{".yaml", ".yml", ".json"}, strings.ToLower(filepath.Ext(e.Name()))) {
-			continue
-		}
 		name := filepath.Join(dir, e.Name())
-		if info, err := os.Stat(name); err == nil && !info.IsDir() {
+		info, err := os.Stat(name)
+		switch {
+		case err != nil:
+			continue
+		case info.IsDir() && recursive && !strings.HasPrefix(e.Name(), "."):
+			sub, err := manifestFiles(name, recursive)
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, sub...)
+		case !info.IsDir() && recursive && kustomization(e.Name()):
+			continue // kustomize's own configuration, not a resource
+		case !info.IsDir() && slices.Contains([]string{".yaml", ".yml", ".json"}, strings.ToLower(filepath.Ext(e.Name()))):
 			files = append(files, name)
 		}
 	}
 	return files, nil // os.ReadDir sorts by name
+}
+
+// kustomization is a kustomize configuration file, which a directory of manifests for
+// `kustomize build` holds beside its resources.
+func kustomization(name string) bool {
+	return slices.Contains([]string{"kustomization.yaml", "kustomization.yml", "Kustomization"}, name)
 }
 
 func displayNames(paths []string) []string {

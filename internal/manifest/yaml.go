@@ -100,10 +100,10 @@ func (l *loader) document(file string, doc *yaml.Node) {
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
-		l.fail(file, root.Line, "expected a ReachabilityTest (a mapping with apiVersion, kind, metadata and spec), found a %s", kindName(root))
+		l.fail(file, root.Line, "expected %s (a mapping with apiVersion, kind, metadata and spec), found a %s", l.expected, kindName(root))
 		return
 	}
-	l.object(file, root, obj)
+	l.handle(file, root, obj)
 }
 
 func kindName(n *yaml.Node) string {

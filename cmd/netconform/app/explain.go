@@ -12,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/internal/explain"
@@ -24,17 +25,20 @@ const (
 
 func runExplain(args []string, stdout, stderr io.Writer) int {
 	var from, to, protocol, kubeconfig, kubeContext string
+	var policies stringList
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: netconform explain --from NS[/k=v,...] --to svc/NS/NAME:PORT|pod/NS/NAME:PORT|ip/ADDR:PORT [--protocol TCP|UDP] [--kubeconfig PATH] [--context NAME]")
+		fmt.Fprintln(stderr, "Usage: netconform explain --from NS[/k=v,...] --to svc/NS/NAME:PORT|pod/NS/NAME:PORT|ip/ADDR:PORT [--protocol TCP|UDP] [--policies DIR] [--kubeconfig PATH] [--context NAME]")
 		fmt.Fprintln(stderr, "\nSays whether the cluster's NetworkPolicies allow the connection, and why, without sending a packet.")
+		fmt.Fprintln(stderr, "With --policies, answers as if those policies were added to the cluster's, and says whether that changes the answer; nothing is applied.")
 		fmt.Fprintln(stderr, "Exit status: 0 allowed, 1 denied, 2 bad input or no cluster.")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&from, "from", "", "the source: a pod of namespace NS with these labels ("+fromForm+")")
 	fs.StringVar(&to, "to", "", "the destination ("+toForm+")")
 	fs.StringVar(&protocol, "protocol", "TCP", "TCP or UDP")
+	fs.Var(&policies, "policies", "a file, a directory or - for stdin, holding policies to add to the cluster's (each replacing the one of the same namespace and name) before answering; nothing is applied (repeatable)")
 	bindClusterFlags(fs, &kubeconfig, &kubeContext)
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
@@ -56,7 +60,7 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
 	defer cancel()
-	answer, err := explain.Connection(ctx, r, q)
+	answer, err := explainWhatIf(ctx, r, q, policies, stdout)
 	if err != nil {
 		return fail(err)
 	}
@@ -67,6 +71,33 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 		return ExitFail
 	}
 	return ExitOK
+}
+
+// explainWhatIf answers the query on the cluster, or, with policies, on the cluster with
+// the policies added, first saying whether they change the answer.
+func explainWhatIf(ctx context.Context, r client.Reader, q explain.Query, policies []string, stdout io.Writer) (explain.Answer, error) {
+	if len(policies) == 0 {
+		return explain.Connection(ctx, r, q)
+	}
+	add, err := readPolicies(policies)
+	if err != nil {
+		return explain.Answer{}, err
+	}
+	before, err := explain.Connection(ctx, r, q)
+	if err != nil {
+		return explain.Answer{}, err
+	}
+	after, err := explain.Connection(ctx, add.Reader(r), q)
+	if err != nil {
+		return explain.Answer{}, err
+	}
+	change := "unchanged"
+	if before.Allowed != after.Allowed {
+		change = "changed"
+	}
+	fmt.Fprintf(stdout, "What-if with %d policies added (nothing applied): %s before, %s after (%s)\n",
+		len(add.NetworkPolicies)+len(add.ClusterNetworkPolicies), before.Lines()[0], after.Lines()[0], change)
+	return after, nil
 }
 
 // parseExplain turns the flags into the query they give.

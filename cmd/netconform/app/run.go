@@ -40,6 +40,9 @@ type runFlags struct {
 	reconciler                      reconcilerFlags
 	cleanup, waitOnly               bool
 	replace, keepOnError            bool
+	// Offline runs and what-ifs (offline.go).
+	offline, dryRun     bool
+	manifests, policies stringList
 }
 
 // stringList is a repeatable string flag.
@@ -59,6 +62,7 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.operatorNamespace, "operator-namespace", "netconform-system", "namespace of the installed operator, whose leader-election lease tells whether it is running")
 	fs.BoolVar(&f.replace, "replace", false, "replace tests of the same name that netconform run did not create (another team's, perhaps)")
 	fs.BoolVar(&f.keepOnError, "keep-on-error", false, "keep the applied tests when the run cannot finish (timeout, interrupt, an error), to inspect them; by default they are deleted")
+	f.bindOffline(fs)
 	// Without --wait-only, the reconciler runs in this process, set as the manager's is.
 	f.reconciler.bind(fs)
 	fs.StringVar(&f.reconciler.opts.Pod.Image, "probe-image", "", "image of the probe pods, without --wait-only (default: this pod's own image in a cluster, else "+version.DefaultImage()+")")
@@ -95,11 +99,23 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
+	switch {
+	case f.dryRun:
+		return f.whatIf(ctx, tests, stdout, stderr)
+	case f.offline:
+		return f.runOffline(tests, stdout, stderr)
+	}
 	results, err := f.execute(ctx, tests, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "netconform run: %s\n", logsafe.Error(err)) // API errors carry the cluster's text
 		return ExitUsage
 	}
+	return f.report(results, stdout, stderr)
+}
+
+// report prints the results as --output says, writes JUnit on request, and gives the
+// exit code: 0 when every edge passed.
+func (f *runFlags) report(results []v1alpha1.ReachabilityTest, stdout, stderr io.Writer) int {
 	if err := gate.Render(stdout, f.output, results); err != nil {
 		fmt.Fprintf(stderr, "netconform run: %v\n", err)
 		return ExitUsage
@@ -126,6 +142,9 @@ func (f *runFlags) validate(fs *flag.FlagSet) error {
 	}
 	if f.timeout <= 0 {
 		return fmt.Errorf("--timeout %s: give a positive duration such as 10m", f.timeout)
+	}
+	if err := f.validateOffline(); err != nil {
+		return err
 	}
 	return f.reconciler.validate()
 }

@@ -17,17 +17,38 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"sigs.k8s.io/network-policy-api/apis/v1beta1"
 )
 
 // Cluster is the snapshot the model judges against. Only these fields are read:
 // namespaces' names and labels; pods' namespace, name, labels, IPs, container ports
 // (with their names and protocols), readiness and hostNetwork; Services' namespace, name,
-// cluster IP, selector and ports; and NetworkPolicies. The model never modifies it.
+// cluster IP, selector and ports; NetworkPolicies; ClusterNetworkPolicies; and the policy
+// kinds the model cannot read. The model never modifies it.
 type Cluster struct {
 	Namespaces []corev1.Namespace
 	Pods       []corev1.Pod
 	Services   []corev1.Service
 	Policies   []networkingv1.NetworkPolicy
+	// ClusterNetworkPolicies are the admin and baseline tiers. Older served versions are
+	// converted with FromV1alpha2, FromAdminNetworkPolicy and
+	// FromBaselineAdminNetworkPolicy.
+	ClusterNetworkPolicies []v1beta1.ClusterNetworkPolicy
+	// Unreadable are policy kinds the cluster holds objects of and the model cannot read:
+	// a connection they could affect is undecided.
+	Unreadable []UnreadableKind
+}
+
+// UnreadableKind is a policy kind the model cannot read, and where its objects are.
+type UnreadableKind struct {
+	Group, Version, Resource, Kind string
+	// Namespaced is true for a namespaced kind, whose objects affect only the pods of
+	// their namespaces; a cluster-scoped kind may affect any connection.
+	Namespaced bool
+	// Namespaces hold the kind's objects, when Namespaced.
+	Namespaces []string
+	// Count is how many objects of the kind exist.
+	Count int
 }
 
 // HasNamespace reports whether the snapshot holds the namespace of that name.
@@ -102,6 +123,10 @@ type Decision struct {
 	// NetworkPolicy API leaves it undefined (a pod reaching itself, host-network pods).
 	// An observation that disagrees with a verdict carrying caveats proves nothing.
 	Caveats []string
+	// Undecided is true when the verdict depends on what the model cannot read or decide
+	// (a policy kind it cannot read, an experimental ClusterNetworkPolicy peer, a rule of
+	// an unknown version): Allowed is then only the likeliest guess, and Caveats say why.
+	Undecided bool
 }
 
 // DirectionDecision is the verdict on one side of a connection: egress on the source,

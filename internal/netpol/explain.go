@@ -31,6 +31,8 @@ func side(dir networkingv1.PolicyType, subject string) string {
 func verdict(d Decision) string {
 	conn := d.Connection
 	switch {
+	case d.Undecided:
+		return conn.String() + " is undecided: the verdict depends on what the model cannot read or decide (see the caveats)"
 	case d.Allowed:
 		return conn.String() + " is allowed"
 	case !d.Egress.Allowed && !d.Ingress.Allowed:
@@ -40,6 +42,10 @@ func verdict(d Decision) string {
 	default:
 		return fmt.Sprintf("%s is denied: ingress to %s does not allow it", conn, conn.To)
 	}
+}
+
+func doesNotDepend(unsure []string) string {
+	return "the verdict does not depend on what the model cannot decide: " + strings.Join(unsure, "; ")
 }
 
 func notAPod(dir networkingv1.PolicyType, p Peer) string {

@@ -125,7 +125,7 @@ type Decision struct {
 	Caveats []string
 	// Undecided is true when the verdict depends on what the model cannot read or decide
 	// (a policy kind it cannot read, an experimental ClusterNetworkPolicy peer, a rule of
-	// an unknown version): Allowed is then only the likeliest guess, and Caveats say why.
+	// an unknown version): Allowed is then no verdict and must be ignored; Caveats say why.
 	Undecided bool
 }
 
@@ -135,15 +135,29 @@ type DirectionDecision struct {
 	// Pod is "namespace/name" of the pod this side is judged on; empty when this side is
 	// an address outside the pods, which no NetworkPolicy governs (Allowed is then true).
 	Pod string
-	// Isolated is true when at least one policy selects Pod for this direction.
+	// Isolated is true when at least one NetworkPolicy selects Pod for this direction.
 	Isolated bool
-	// Allowed is true when Pod is not isolated or a rule allows the connection.
+	// Allowed is the verdict of the tiers together (see Tier).
 	Allowed bool
 	// Policies are "namespace/name" of the policies that select Pod for this direction,
 	// sorted.
 	Policies []string
 	// AllowedBy are the rules that allow the connection, in the order of Policies.
 	AllowedBy []RuleRef
+	// NetworkPolicyAllowed is the NetworkPolicy tier's verdict alone: true when Pod is
+	// not isolated or a rule allows the connection.
+	NetworkPolicyAllowed bool
+	// Tier is the tier that decided Allowed: TierAdmin, TierNetworkPolicy or
+	// TierBaseline; empty when none did and the connection is allowed by default.
+	Tier string
+	// ClusterRule is the ClusterNetworkPolicy rule that decided, when Tier is TierAdmin
+	// or TierBaseline.
+	ClusterRule *ClusterRuleRef
+	// Passed are the Pass rules the connection went through on its way.
+	Passed []ClusterRuleRef
+	// Undecided is true when this side's verdict depends on what the model cannot
+	// decide; the Decision's Caveats say what.
+	Undecided bool
 }
 
 // RuleRef points at one rule of a policy.

@@ -9,6 +9,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/network-policy-api/apis/v1alpha1"
+	"sigs.k8s.io/network-policy-api/apis/v1alpha2"
 	"sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/netconform/netconform/internal/netpol"
@@ -22,10 +24,17 @@ const pageSize = 500
 // read, from their metadata only. A kind it may not list (RBAC) is unreadable too, and
 // may affect any connection. Other errors are returned.
 func Read(ctx context.Context, r client.Reader, s Served, c *netpol.Cluster) error {
-	if res := s.ClusterNetworkPolicy; res != nil {
-		if err := readClusterNetworkPolicies(ctx, r, *res, c); err != nil {
-			return err
+	for _, res := range s.Watched() {
+		policies, err := readWhole(ctx, r, res)
+		switch {
+		case apierrors.IsForbidden(err):
+			c.Unreadable = append(c.Unreadable, notListed(res))
+		case apierrors.IsNotFound(err):
+			// removed since discovery
+		case err != nil:
+			return fmt.Errorf("listing %s: %w", res, err)
 		}
+		c.ClusterNetworkPolicies = append(c.ClusterNetworkPolicies, policies...)
 	}
 	for _, res := range s.Unreadable {
 		k, err := countObjects(ctx, r, res)
@@ -39,18 +48,46 @@ func Read(ctx context.Context, r client.Reader, s Served, c *netpol.Cluster) err
 	return nil
 }
 
-func readClusterNetworkPolicies(ctx context.Context, r client.Reader, res Resource, c *netpol.Cluster) error {
-	var list v1beta1.ClusterNetworkPolicyList
-	err := r.List(ctx, &list)
+// readWhole lists a cluster-wide policy kind the model reads, converted to v1beta1.
+// What a conversion cannot carry over is left for the model to call undecidable.
+func readWhole(ctx context.Context, r client.Reader, res Resource) ([]v1beta1.ClusterNetworkPolicy, error) {
+	var out []v1beta1.ClusterNetworkPolicy
 	switch {
-	case apierrors.IsForbidden(err):
-		c.Unreadable = append(c.Unreadable, notListed(res))
-		return nil
-	case err != nil:
-		return fmt.Errorf("listing %s: %w", res, err)
+	case res.Kind == KindClusterNetworkPolicy && res.Version == "v1beta1":
+		var list v1beta1.ClusterNetworkPolicyList
+		if err := r.List(ctx, &list); err != nil {
+			return nil, err
+		}
+		out = list.Items
+	case res.Kind == KindClusterNetworkPolicy:
+		var list v1alpha2.ClusterNetworkPolicyList
+		if err := r.List(ctx, &list); err != nil {
+			return nil, err
+		}
+		for i := range list.Items {
+			p, _ := netpol.FromV1alpha2(&list.Items[i])
+			out = append(out, p)
+		}
+	case res.Kind == KindAdminNetworkPolicy:
+		var list v1alpha1.AdminNetworkPolicyList
+		if err := r.List(ctx, &list); err != nil {
+			return nil, err
+		}
+		for i := range list.Items {
+			p, _ := netpol.FromAdminNetworkPolicy(&list.Items[i])
+			out = append(out, p)
+		}
+	case res.Kind == KindBaselineAdminNetPolicy:
+		var list v1alpha1.BaselineAdminNetworkPolicyList
+		if err := r.List(ctx, &list); err != nil {
+			return nil, err
+		}
+		for i := range list.Items {
+			p, _ := netpol.FromBaselineAdminNetworkPolicy(&list.Items[i])
+			out = append(out, p)
+		}
 	}
-	c.ClusterNetworkPolicies = append(c.ClusterNetworkPolicies, list.Items...)
-	return nil
+	return out, nil
 }
 
 // countObjects reads the metadata of a kind's objects: nil when there are none.

@@ -56,7 +56,7 @@ func notAPod(dir networkingv1.PolicyType, p Peer) string {
 func explainDirection(dir networkingv1.PolicyType, d DirectionDecision, other Peer, conn Connection) string {
 	s := side(dir, d.Pod)
 	if !d.Isolated {
-		return fmt.Sprintf("%s is not isolated: no policy in %s selects it for %s", s, strings.SplitN(d.Pod, "/", 2)[0], direction(dir))
+		return fmt.Sprintf("%s is not isolated: no NetworkPolicy in %s selects it for %s", s, strings.SplitN(d.Pod, "/", 2)[0], direction(dir))
 	}
 	s += " is isolated by " + strings.Join(d.Policies, ", ")
 	if !d.Allowed {

@@ -1,6 +1,7 @@
-// Package prediction says what a cluster's NetworkPolicies allow for each edge of a run,
-// and compares that with what the edge declared and what the probes saw, to tell a policy
-// bug from an enforcement bug.
+// Package prediction says what a cluster's policies (NetworkPolicies and the admin and
+// baseline tiers of ClusterNetworkPolicy) allow for each edge of a run, and compares
+// that with what the edge declared and what the probes saw, to tell a policy bug from an
+// enforcement bug.
 package prediction
 
 import (
@@ -124,6 +125,9 @@ func Source(from v1alpha1.Source, name, ip string) *corev1.Pod {
 // sentences that explain the prediction.
 func Predict(c *netpol.Cluster, edge v1alpha1.Edge, source *corev1.Pod, checks []probes.Check, results []probes.Result) (v1alpha1.Expectation, string) {
 	lookup, connections, unsettled := decide(c, edge, netpol.PodPeer(source), checks, results)
+	if why, ok := undecided(slices.Concat(unsettled, lookup, connections)); ok {
+		return "", why
+	}
 	if unsettled != nil {
 		return "", "the policies do not settle this edge: " + strings.Join(reasons(unsettled), " ")
 	}
@@ -146,7 +150,7 @@ func Current(c *netpol.Cluster, edge v1alpha1.Edge, checks []probes.Check) (v1al
 	results := make([]probes.Result, len(checks))
 	lookup, connections, unsettled := decide(c, edge, netpol.PodPeer(Source(edge.From, "probe", "")), checks, results)
 	decisions := slices.Concat(lookup, connections)
-	if unsettled != nil || len(decisions) == 0 {
+	if _, ok := undecided(slices.Concat(unsettled, decisions)); ok || unsettled != nil || len(decisions) == 0 {
 		return "", ""
 	}
 	for _, d := range decisions {
@@ -167,7 +171,7 @@ func Before(c *netpol.Cluster, edge v1alpha1.Edge, check probes.Check) probes.Po
 		return ""
 	}
 	for _, d := range decisions {
-		if len(d.Caveats) > 0 || c.AdmitsByAddress(d) {
+		if d.Undecided || len(d.Caveats) > 0 || c.AdmitsByAddress(d) {
 			return ""
 		}
 	}
@@ -227,6 +231,18 @@ func predictCheck(c *netpol.Cluster, edge v1alpha1.Edge, from netpol.Peer, check
 	}
 	d := c.Evaluate(netpol.Connection{From: from, To: netpol.AddressPeer(ip), Port: check.Port, Protocol: protocol})
 	return []netpol.Decision{d}, true
+}
+
+// undecided explains the first decision whose verdict depends on what the model cannot
+// read or decide: such an edge gets no prediction, so an observation can never be
+// diagnosed against it.
+func undecided(ds []netpol.Decision) (string, bool) {
+	for _, d := range ds {
+		if d.Undecided {
+			return "the model cannot decide this edge: " + strings.Join(d.Caveats, "; ") + ". " + strings.Join(d.Reasons, " "), true
+		}
+	}
+	return "", false
 }
 
 // agree: every backend of a Service gets the same verdict, so it does not matter which

@@ -23,9 +23,9 @@ import (
 	"github.com/netconform/netconform/internal/netpol"
 )
 
-// ModuleCRDs is the folder of the ClusterNetworkPolicy CRDs that the network-policy-api
+// moduleCRDs is the folder of the ClusterNetworkPolicy CRDs that the network-policy-api
 // module ships (config/crd/standard).
-func ModuleCRDs(t *testing.T) string {
+func moduleCRDs(t *testing.T) string {
 	t.Helper()
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/network-policy-api").Output()
 	if err != nil {
@@ -78,7 +78,7 @@ func TestDiscoverAndRead(t *testing.T) {
 	}
 
 	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{
-		Paths: []string{ModuleCRDs(t), filepath.Join("testdata", "calico-networkpolicy-crd.yaml")}, ErrorIfPathMissing: true,
+		Paths: []string{moduleCRDs(t), filepath.Join("testdata", "calico-networkpolicy-crd.yaml")}, ErrorIfPathMissing: true,
 	}); err != nil {
 		t.Fatalf("installing the CRDs: %v", err)
 	}
@@ -179,7 +179,7 @@ func createPolicies(t *testing.T, c client.Client) {
 		objs = append(objs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
 	}
 	for i, ns := range []string{"shop", "shop", "db"} {
-		objs = append(objs, CalicoPolicy(ns, "p"+string(rune('0'+i))))
+		objs = append(objs, calicoPolicy(ns, "p"+string(rune('0'+i))))
 	}
 	for _, o := range objs {
 		if err := c.Create(ctx, o); err != nil {
@@ -188,8 +188,8 @@ func createPolicies(t *testing.T, c client.Client) {
 	}
 }
 
-// CalicoPolicy is an object of the Calico-like CRD in testdata.
-func CalicoPolicy(namespace, name string) *unstructured.Unstructured {
+// calicoPolicy is an object of the Calico-like CRD in testdata.
+func calicoPolicy(namespace, name string) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{}
 	u.SetAPIVersion("crd.projectcalico.org/v1")
 	u.SetKind("NetworkPolicy")

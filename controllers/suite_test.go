@@ -26,6 +26,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/internal/policykinds"
 	"github.com/netconform/netconform/internal/testkubelet"
 	"github.com/netconform/netconform/probes"
 )
@@ -42,6 +43,7 @@ var (
 func TestMain(m *testing.M) {
 	_ = clientgoscheme.AddToScheme(testScheme)
 	_ = v1alpha1.AddToScheme(testScheme)
+	_ = policykinds.AddToScheme(testScheme)
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		noAPIServer = "KUBEBUILDER_ASSETS is not set: run `make test`, which builds kube-apiserver and etcd and sets it"

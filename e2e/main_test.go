@@ -33,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/internal/policykinds"
 )
 
 // profile is the kind of cluster the suites run on.
@@ -73,6 +74,8 @@ var (
 	cfg       config
 	k8s       client.Client
 	clientset kubernetes.Interface
+	// policyKinds says which policy kinds beyond NetworkPolicy the cluster serves.
+	policyKinds policykinds.Source
 )
 
 // tally counts what the closing line reports.
@@ -191,6 +194,12 @@ func connect() error {
 		return err
 	}
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := policykinds.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if policyKinds, err = policykinds.NewDiscoverer(rest); err != nil {
 		return err
 	}
 	if k8s, err = client.New(rest, client.Options{Scheme: scheme}); err != nil {

@@ -63,6 +63,9 @@ func unknownTier(p *v1beta1.ClusterNetworkPolicy) string {
 }
 
 func unreadable(u UnreadableKind) string {
+	if u.Count == 0 { // a kind netconform may not list: where its objects are is unknown
+		return fmt.Sprintf("netconform may not list %s.%s (%s/%s), a policy kind that may affect any connection", u.Resource, u.Group, u.Group, u.Version)
+	}
 	where := "cluster-wide"
 	if u.Namespaced {
 		where = "in " + strings.Join(u.Namespaces, ", ")

@@ -47,7 +47,8 @@ type UnreadableKind struct {
 	Namespaced bool
 	// Namespaces hold the kind's objects, when Namespaced.
 	Namespaces []string
-	// Count is how many objects of the kind exist.
+	// Count is how many objects of the kind exist; 0 for a kind netconform may not list
+	// (which then counts as able to affect any connection).
 	Count int
 }
 

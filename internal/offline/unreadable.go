@@ -8,17 +8,18 @@ import (
 
 	"github.com/netconform/netconform/internal/manifest"
 	"github.com/netconform/netconform/internal/netpol"
+	"github.com/netconform/netconform/internal/policykinds"
 )
 
 // unreadable recognises a policy kind the model cannot read, for the model to leave
 // undecided what it could affect (netpol.Cluster.Unreadable): any kind of
 // policy.networking.k8s.io but those adminTierKinds reads, a kind named like a
 // NetworkPolicy (Calico's, Cilium's, Antrea's), or a Policy of a group named for
-// networking but the Gateway API's; the same rule discovery applies to what a cluster
-// serves. Kinds named Global, Cluster or Admin apply cluster-wide.
+// networking but the Gateway API's: policykinds' rule, which discovery applies to what
+// a cluster serves. Kinds named Global, Cluster or Admin apply cluster-wide.
 func unreadable(o manifest.Object) (netpol.UnreadableKind, bool) {
 	gv, err := schema.ParseGroupVersion(o.APIVersion)
-	if err != nil || !policyKind(gv.Group, o.Kind) {
+	if err != nil || !policykinds.IsNetworkPolicyKind(gv.Group, o.Kind) {
 		return netpol.UnreadableKind{}, false
 	}
 	u := netpol.UnreadableKind{Group: gv.Group, Version: gv.Version, Kind: o.Kind, Count: 1,
@@ -30,17 +31,6 @@ func unreadable(o manifest.Object) (netpol.UnreadableKind, bool) {
 		u.Namespaces = []string{namespaceOf(ns)}
 	}
 	return u, true
-}
-
-func policyKind(group, kind string) bool {
-	switch {
-	case group == "policy.networking.k8s.io":
-		return true
-	case slices.Contains([]string{"gateway.networking.k8s.io", "gateway.networking.x-k8s.io"}, group):
-		return false
-	}
-	return strings.Contains(kind, "NetworkPolicy") ||
-		(strings.Contains(kind, "Policy") && strings.Contains(strings.ToLower(group), "network"))
 }
 
 // mergeUnreadable counts one more object of a kind.

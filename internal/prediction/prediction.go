@@ -19,6 +19,7 @@ import (
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/internal/netpol"
+	"github.com/netconform/netconform/internal/policykinds"
 	"github.com/netconform/netconform/probes"
 )
 
@@ -36,16 +37,25 @@ func DNSLookup(c *netpol.Cluster, from netpol.Peer) ([]netpol.Decision, error) {
 }
 
 // Snapshot reads what the model needs: every namespace, and the pods, Services and
-// NetworkPolicies of the namespaces the edges touch (and of the cluster DNS). Probe pods
-// are left out: they are never ready, so never a destination, and they are large.
-func Snapshot(ctx context.Context, r client.Reader, edges []v1alpha1.Edge) (*netpol.Cluster, error) {
-	return SnapshotOf(ctx, r, NamespacesOf(edges))
+// NetworkPolicies of the namespaces the edges touch (and of the cluster DNS), and the
+// cluster-wide policy kinds that kinds says are served. Probe pods are left out: they
+// are never ready, so never a destination, and they are large.
+func Snapshot(ctx context.Context, r client.Reader, kinds policykinds.Source, edges []v1alpha1.Edge) (*netpol.Cluster, error) {
+	return SnapshotOf(ctx, r, kinds, NamespacesOf(edges))
 }
 
-// SnapshotOf reads every namespace, and the pods, Services and NetworkPolicies of the
-// given namespaces.
-func SnapshotOf(ctx context.Context, r client.Reader, namespaces []string) (*netpol.Cluster, error) {
+// SnapshotOf reads every namespace, the pods, Services and NetworkPolicies of the given
+// namespaces, the ClusterNetworkPolicies, and the policy kinds the model cannot read
+// (their metadata), as far as kinds says they are served.
+func SnapshotOf(ctx context.Context, r client.Reader, kinds policykinds.Source, namespaces []string) (*netpol.Cluster, error) {
 	c := &netpol.Cluster{}
+	served, err := kinds.Served(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := policykinds.Read(ctx, r, served, c); err != nil {
+		return nil, err
+	}
 	var nss corev1.NamespaceList
 	if err := r.List(ctx, &nss); err != nil {
 		return nil, fmt.Errorf("listing namespaces: %w", err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/internal/explain"
+	"github.com/netconform/netconform/internal/policykinds"
 )
 
 const (
@@ -54,13 +55,13 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	r, err := newReader(kubeconfig, kubeContext)
+	r, kinds, err := newReader(kubeconfig, kubeContext)
 	if err != nil {
 		return fail(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
 	defer cancel()
-	answer, err := explainWhatIf(ctx, r, q, policies, stdout)
+	answer, err := explainWhatIf(ctx, r, kinds, q, policies, stdout)
 	if err != nil {
 		return fail(err)
 	}
@@ -75,19 +76,19 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 
 // explainWhatIf answers the query on the cluster, or, with policies, on the cluster with
 // the policies added, first saying whether they change the answer.
-func explainWhatIf(ctx context.Context, r client.Reader, q explain.Query, policies []string, stdout io.Writer) (explain.Answer, error) {
+func explainWhatIf(ctx context.Context, r client.Reader, kinds policykinds.Source, q explain.Query, policies []string, stdout io.Writer) (explain.Answer, error) {
 	if len(policies) == 0 {
-		return explain.Connection(ctx, r, q)
+		return explain.Connection(ctx, r, kinds, q)
 	}
 	add, err := readPolicies(policies)
 	if err != nil {
 		return explain.Answer{}, err
 	}
-	before, err := explain.Connection(ctx, r, q)
+	before, err := explain.Connection(ctx, r, kinds, q)
 	if err != nil {
 		return explain.Answer{}, err
 	}
-	after, err := explain.Connection(ctx, add.Reader(r), q)
+	after, err := explain.Connection(ctx, add.Reader(r), kinds, q)
 	if err != nil {
 		return explain.Answer{}, err
 	}

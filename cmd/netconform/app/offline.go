@@ -85,7 +85,7 @@ func (f *runFlags) whatIf(ctx context.Context, tests []v1alpha1.ReachabilityTest
 	if err != nil {
 		return fail(err)
 	}
-	r, err := newReader(f.kubeconfig, f.kubeContext)
+	r, kinds, err := newReader(f.kubeconfig, f.kubeContext)
 	if err != nil {
 		return fail(err)
 	}
@@ -93,7 +93,7 @@ func (f *runFlags) whatIf(ctx context.Context, tests []v1alpha1.ReachabilityTest
 	for _, t := range tests {
 		edges = append(edges, t.Spec.Edges...)
 	}
-	before, err := prediction.Snapshot(ctx, r, edges)
+	before, err := prediction.Snapshot(ctx, r, kinds, edges)
 	if err != nil {
 		return fail(fmt.Errorf("reading the cluster: %w", err))
 	}

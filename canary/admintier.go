@@ -11,11 +11,11 @@ import (
 type TierCheck int
 
 const (
-	// TierSkip: the test opted out; there is no admin-tier finding.
+	// TierSkip means the test opted out; there is no admin-tier finding.
 	TierSkip TierCheck = iota
-	// TierNotServed: the cluster does not serve ClusterNetworkPolicy; the finding says so.
+	// TierNotServed means the cluster does not serve ClusterNetworkPolicy; the finding says so.
 	TierNotServed
-	// TierRun: the admin-tier phases run after the NetworkPolicy ones.
+	// TierRun runs the admin-tier phases after the NetworkPolicy ones.
 	TierRun
 )
 

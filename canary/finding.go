@@ -35,7 +35,8 @@ func (m *Machine) Finding() Finding {
 		f.Status.EnforcementLatencyMilliseconds = ptr.To(int32(m.latency.Milliseconds()))
 	}
 	f.Reason, f.Message = m.verdict()
-	if f.AdminTier = m.adminTierFinding(); f.AdminTier != nil {
+	// Where the API is not served there is nothing to publish but the condition.
+	if f.AdminTier = m.adminTierFinding(); f.AdminTier != nil && f.AdminTier.Reason != v1alpha1.ReasonNotServed {
 		f.Status.AdminTier = f.AdminTier.Status.DeepCopy()
 	}
 	return f

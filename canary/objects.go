@@ -121,15 +121,26 @@ type Wanted struct {
 }
 
 // Objects lists every policy the canary may put in place, each with whether p includes
-// it, in the same order for every p: the caller compares two sets object by object.
-func Objects(n Names, p Policies) []Wanted {
-	return []Wanted{
+// it, in the same order for every p: the caller compares two sets object by object, and
+// deletes in this order, the deny-all before the allows. The ClusterNetworkPolicies are
+// listed only with clusterPolicies, where the API is served.
+func Objects(n Names, p Policies, clusterPolicies bool) []Wanted {
+	objects := []Wanted{
 		{DenyAll(n), !p.Open},
 		{AllowIngress(n), p.Ingress},
 		{AllowEgress(n), p.Egress},
-		{AdminDeny(n), p.AdminDeny},
-		{BaselineDeny(n), p.BaselineDeny},
 	}
+	if clusterPolicies {
+		objects = append(objects, Wanted{AdminDeny(n), p.AdminDeny}, Wanted{BaselineDeny(n), p.BaselineDeny})
+	}
+	return objects
+}
+
+// Owns reports whether an object is one of a canary's: its policies select canary pods
+// only, so the policy model and the change triggers leave them out.
+func Owns(obj metav1.Object) bool {
+	_, ok := obj.GetLabels()[LabelCanary]
+	return ok
 }
 
 // DenyAll selects both canary pods for ingress and egress, with no rule.

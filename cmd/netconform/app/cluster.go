@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	cnp "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/internal/version"
@@ -66,6 +67,10 @@ func newScheme() *runtime.Scheme {
 		panic(err)
 	}
 	if err := v1alpha1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	// The canary writes ClusterNetworkPolicies where the API is served.
+	if err := cnp.Install(s); err != nil {
 		panic(err)
 	}
 	return s

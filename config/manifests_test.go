@@ -18,6 +18,8 @@ import (
 	psaapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/netconform/netconform/internal/policykinds"
 )
 
 // TestShippedPodsAreRestricted evaluates every pod the shipped manifests run (the
@@ -66,6 +68,58 @@ func TestManagerRoleIsLeastPrivilege(t *testing.T) {
 						t.Errorf("%s: %s has a wildcard verb on %v", file, role.Name, rule.Resources)
 					}
 				}
+			}
+		}
+	}
+}
+
+// TestPolicyKindRightsAreExactlyWhatDiscoveryNeeds: the manager's and the gate's roles
+// may list and watch the cluster-wide policy kinds the model reads, list the CNI-specific
+// kinds it counts (metadata only), create and delete the ClusterNetworkPolicies of the
+// canary's admin tier, and nothing more on those groups.
+func TestPolicyKindRightsAreExactlyWhatDiscoveryNeeds(t *testing.T) {
+	want := map[string][]string{} // "resource.group" -> verbs
+	for _, res := range policykinds.Readable {
+		want[res+"."+policykinds.PolicyGroup] = []string{"list", "watch"}
+	}
+	want["clusternetworkpolicies."+policykinds.PolicyGroup] = []string{"create", "delete", "list", "watch"}
+	for _, k := range policykinds.CNISpecific {
+		want[k.Resource+"."+k.Group] = []string{"list"}
+	}
+	groups := map[string]bool{policykinds.PolicyGroup: true}
+	for _, k := range policykinds.CNISpecific {
+		groups[k.Group] = true
+	}
+	for _, file := range []string{"rbac/role.yaml", "job/rbac.yaml"} {
+		got := map[string][]string{}
+		for _, doc := range documents(t, file) {
+			var role rbacv1.ClusterRole
+			if err := sigsyaml.Unmarshal(doc, &role); err != nil || role.Kind != "ClusterRole" {
+				continue
+			}
+			for _, rule := range role.Rules {
+				for _, g := range rule.APIGroups {
+					if !groups[g] {
+						continue
+					}
+					if len(rule.ResourceNames) > 0 {
+						t.Errorf("%s: a rule on %s names resources: %v", file, g, rule.ResourceNames)
+					}
+					for _, res := range rule.Resources {
+						verbs := slices.Sorted(slices.Values(slices.Concat(got[res+"."+g], rule.Verbs)))
+						got[res+"."+g] = slices.Compact(verbs)
+					}
+				}
+			}
+		}
+		for res, verbs := range want {
+			if !slices.Equal(got[res], verbs) {
+				t.Errorf("%s: %s may %v, want %v", file, res, got[res], verbs)
+			}
+		}
+		for res, verbs := range got {
+			if _, ok := want[res]; !ok {
+				t.Errorf("%s: %s may %v, want nothing", file, res, verbs)
 			}
 		}
 	}

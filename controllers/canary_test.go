@@ -13,10 +13,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	cnp "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/netconform/netconform/api/v1alpha1"
@@ -49,7 +51,8 @@ func (d *simulatedDataplane) logs(ctx context.Context, namespace, _, _ string) (
 		return nil, err
 	}
 	var cluster cnp.ClusterNetworkPolicyList
-	if err := k8s.List(ctx, &cluster, client.HasLabels{canary.LabelCanary}); err != nil {
+	// Where the API is not served, there is no ClusterNetworkPolicy to enforce.
+	if err := k8s.List(ctx, &cluster, client.HasLabels{canary.LabelCanary}); err != nil && !meta.IsNoMatchError(err) {
 		return nil, err
 	}
 	has := func(suffix string) bool {
@@ -348,10 +351,67 @@ func canaryClusterPolicies(t *testing.T) []string {
 	return names
 }
 
+// withClusterNetworkPolicyCRDs installs the module's ClusterNetworkPolicy CRDs for a
+// test, and removes them after it if they were not there before: other tests start
+// managers on a cluster without them.
+func withClusterNetworkPolicyCRDs(t *testing.T) {
+	t.Helper()
+	requireAPIServer(t)
+	if served(t, "policy.networking.k8s.io/v1beta1") {
+		return
+	}
+	opts := envtest.CRDInstallOptions{Paths: []string{moduleCRDs(t)}, ErrorIfPathMissing: true}
+	if _, err := envtest.InstallCRDs(apiServer, opts); err != nil {
+		t.Fatalf("installing the ClusterNetworkPolicy CRDs: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := envtest.UninstallCRDs(apiServer, opts); err != nil {
+			t.Errorf("removing the ClusterNetworkPolicy CRDs: %v", err)
+		}
+		eventually(t, 30*time.Second, "ClusterNetworkPolicy to be no longer served", func(context.Context) (bool, error) {
+			return !served(t, "policy.networking.k8s.io/v1beta1"), nil
+		})
+	})
+}
+
+// Where ClusterNetworkPolicy is not served, the canary has no admin-tier phase and says
+// so: Unknown, NotServed, no status, no series, no event.
+func TestCanaryAdminTierNotServed(t *testing.T) {
+	requireAPIServer(t)
+	if served(t, "policy.networking.k8s.io/v1beta1") {
+		t.Fatal("ClusterNetworkPolicy is served already: this test needs a cluster without it")
+	}
+	ns := newNamespace(t, "canary")
+	plane := &simulatedDataplane{ingressEnforced: true, egressEnforced: true}
+	h := startManager(t, SetupOptions{PodLogs: plane.logs})
+	rt := createTest(t, "canary-tiers-not-served", v1alpha1.ReachabilityTestSpec{Canary: &v1alpha1.CanarySpec{Namespace: ns, TimeoutSeconds: 2}})
+	runCanaryPods(t, rt, ns)
+	rt = waitForCompleted(t, rt.Name)
+	cond := condition(rt, v1alpha1.ConditionClusterNetworkPolicyEnforced)
+	if cond == nil || cond.Status != metav1.ConditionUnknown || cond.Reason != v1alpha1.ReasonNotServed || !strings.Contains(cond.Message, "not served") {
+		t.Fatalf("ClusterNetworkPolicyEnforced = %+v, want Unknown/NotServed", cond)
+	}
+	if c := rt.Status.Canary; c == nil || c.AdminTier != nil || len(c.Phases) != 4 {
+		t.Fatalf("status.canary = %+v, want the 4 NetworkPolicy phases and no admin tier", c)
+	}
+	if cond := condition(rt, v1alpha1.ConditionNetworkPolicyEnforced); cond.Reason != v1alpha1.ReasonEnforced {
+		t.Fatalf("NetworkPolicyEnforced = %+v", cond)
+	}
+	if n := testutil.CollectAndCount(h.registry, "netconform_canary_cluster_network_policy_enforcement"); n != 0 {
+		t.Errorf("%d admin-tier series where the API is not served, want none", n)
+	}
+	for _, reason := range []string{EventClusterNetworkPolicyEnforced, EventClusterNetworkPolicyNotEnforced} {
+		if n := countEvents(t, rt, reason); n != 0 {
+			t.Errorf("%d %s events where the API is not served, want none", n, reason)
+		}
+	}
+}
+
 // Where ClusterNetworkPolicy is served, a canary checks the admin tier by default, with
 // policies that select only its own pods, are owned by the test, and are gone when the
 // phase and the run end.
 func TestCanaryChecksTheAdminTier(t *testing.T) {
+	withClusterNetworkPolicyCRDs(t)
 	tests := []struct {
 		name            string
 		plane           *simulatedDataplane
@@ -450,7 +510,7 @@ func assertCanaryClusterPolicies(t *testing.T, plane *simulatedDataplane, rt *v1
 
 // Discovery tells a served version from one that is not.
 func TestServesKind(t *testing.T) {
-	requireAPIServer(t)
+	withClusterNetworkPolicyCRDs(t)
 	for version, want := range map[string]bool{"v1beta1": true, "v1": false} {
 		got, err := servesKind(k8s.RESTMapper(), schema.GroupVersionKind{Group: cnp.GroupName, Version: version, Kind: "ClusterNetworkPolicy"})
 		if err != nil || got != want {

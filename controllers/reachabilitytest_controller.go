@@ -27,6 +27,8 @@ import (
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/canary"
+	"github.com/netconform/netconform/internal/netpol"
+	"github.com/netconform/netconform/internal/policykinds"
 	"github.com/netconform/netconform/internal/prediction"
 	"github.com/netconform/netconform/internal/probepool"
 	"github.com/netconform/netconform/internal/schedule"
@@ -99,10 +101,20 @@ func (r *ReachabilityTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.Add(r.Pool); err != nil {
 		return err
 	}
+	if r.snapshots.kinds == nil {
+		kinds, err := policykinds.NewDiscoverer(mgr.GetConfig())
+		if err != nil {
+			return err
+		}
+		r.snapshots.kinds = kinds
+	}
 	if r.Options.FollowChanges && r.changes == nil {
 		r.changes = newChanges(r.Client, r.Options.Rerun, func() time.Time { return r.Now() }, mgr.GetLogger().WithName("changes"))
 	}
 	if err := r.followPolicyChanges(mgr); err != nil {
+		return err
+	}
+	if err := r.followClusterPolicies(mgr); err != nil {
 		return err
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
@@ -411,10 +423,11 @@ func (r *ReachabilityTestReconciler) readPods(ctx context.Context, self probes.M
 // the run's pods, so that a crash in between loses no results.
 func (r *ReachabilityTestReconciler) completeRun(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, plan probes.Plan, progress runProgress, pods []corev1.Pod, finding *canary.Finding) error {
 	results := judgeRun(test.Spec.Edges, plan, progress, r.listens(ctx, test, run, progress))
-	r.predict(ctx, test, run, results, progress)
+	cluster := r.predict(ctx, test, run, results, progress)
 	previous := test.Status.Results
 	now := metav1.NewTime(r.Now())
 	completeRunStatus(&test.Status, run, results, now)
+	recordPredictionsComplete(&test.Status, cluster, prediction.NamespacesOf(test.Spec.Edges), run.Generation)
 	recordCanary(&test.Status, finding, run.Generation)
 	test.Status.NextRunTime = nextRunTime(test, r.Events)
 	if err := r.Client.Status().Update(ctx, test); err != nil {
@@ -437,16 +450,17 @@ func (r *ReachabilityTestReconciler) completeRun(ctx context.Context, test *v1al
 }
 
 // predict adds to each result what the cluster's policies allow, and a diagnosis where
-// intent, policies and dataplane disagree. A prediction is extra: when the policies
-// cannot be read, the results stand without it.
-func (r *ReachabilityTestReconciler) predict(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, results []v1alpha1.EdgeResult, progress runProgress) {
+// intent, policies and dataplane disagree, and returns the view it predicted from. A
+// prediction is extra: when the policies cannot be read, the results stand without it
+// (and the view is nil).
+func (r *ReachabilityTestReconciler) predict(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, results []v1alpha1.EdgeResult, progress runProgress) *netpol.Cluster {
 	// The start time is kept to the second: a view read a second after it was read after
 	// the run started.
 	since := run.StartTime.Add(time.Second)
 	cluster, err := r.snapshots.get(ctx, r.APIReader, prediction.NamespacesOf(test.Spec.Edges), since, r.Now())
 	if err != nil {
 		ctrl.LoggerFrom(ctx).Info("Cannot predict the edges from the policies", "reachabilityTest", klog.KObj(test), "err", err.Error())
-		return
+		return nil
 	}
 	for i, edge := range test.Spec.Edges {
 		checks, res := progress.checks[edge.Name], progress.results[edge.Name]
@@ -459,6 +473,7 @@ func (r *ReachabilityTestReconciler) predict(ctx context.Context, test *v1alpha1
 		results[i].Explanation = truncateMessage(why)
 		results[i].Diagnosis = prediction.Diagnose(edge.Expect, predicted, results[i].Observed)
 	}
+	return cluster
 }
 
 func (r *ReachabilityTestReconciler) report(test *v1alpha1.ReachabilityTest, run v1alpha1.Run, results, previous []v1alpha1.EdgeResult, failures []podFailure, took time.Duration) {

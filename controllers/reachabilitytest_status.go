@@ -13,6 +13,8 @@ import (
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/canary"
+	"github.com/netconform/netconform/internal/netpol"
+	"github.com/netconform/netconform/internal/policykinds"
 	"github.com/netconform/netconform/internal/schedule"
 	"github.com/netconform/netconform/probes"
 )
@@ -71,6 +73,24 @@ func completeRunStatus(status *v1alpha1.ReachabilityTestStatus, run v1alpha1.Run
 		Message:            fmt.Sprintf("Run %s checked %d edges in %s", run.ID, summary.Edges, now.Sub(run.StartTime.Time).Round(10e6)),
 	})
 	meta.SetStatusCondition(&status.Conditions, passedCondition(summary, results, run.Generation))
+}
+
+// recordPredictionsComplete says whether the run's predictions could read every policy
+// kind that may affect the edges, given the namespaces they have an end in; without a
+// view of the cluster (it could not be read) the condition is left as it was.
+func recordPredictionsComplete(status *v1alpha1.ReachabilityTestStatus, cluster *netpol.Cluster, namespaces []string, generation int64) {
+	if cluster == nil {
+		return
+	}
+	c := metav1.Condition{
+		Type: v1alpha1.ConditionPredictionsComplete, Status: metav1.ConditionTrue, ObservedGeneration: generation,
+		Reason: v1alpha1.ReasonAllPoliciesRead, Message: "The model read every policy kind that may affect the edges",
+	}
+	if found := policykinds.Affecting(cluster.Unreadable, namespaces); len(found) > 0 {
+		c.Status, c.Reason = metav1.ConditionFalse, v1alpha1.ReasonUnreadablePolicies
+		c.Message = truncateMessage(policykinds.Summary(found))
+	}
+	meta.SetStatusCondition(&status.Conditions, c)
 }
 
 // recordCanary publishes the canary's finding: NetworkPolicyEnforced, and Passed turns

@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netconform/netconform/internal/netpol"
+	"github.com/netconform/netconform/internal/policykinds"
 	"github.com/netconform/netconform/internal/prediction"
 )
 
@@ -19,6 +20,8 @@ import (
 // policies applied just before a test must count.
 type snapshots struct {
 	recent recentReads[*netpol.Cluster] // by namespaces
+	// kinds says which policy kinds beyond NetworkPolicy the cluster serves.
+	kinds policykinds.Source
 	// policiesChanged is when a NetworkPolicy last changed, in Unix nanoseconds.
 	policiesChanged atomic.Int64
 }
@@ -35,6 +38,6 @@ func (s *snapshots) get(ctx context.Context, r client.Reader, namespaces []strin
 		since = changed
 	}
 	return s.recent.get(strings.Join(namespaces, ","), since, now, func() (*netpol.Cluster, error) {
-		return prediction.SnapshotOf(ctx, r, namespaces)
+		return prediction.SnapshotOf(ctx, r, s.kinds, namespaces)
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,9 +24,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	cnp "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/internal/policykinds"
 	"github.com/netconform/netconform/internal/testkubelet"
 	"github.com/netconform/netconform/probes"
 )
@@ -44,21 +43,17 @@ var (
 func TestMain(m *testing.M) {
 	_ = clientgoscheme.AddToScheme(testScheme)
 	_ = v1alpha1.AddToScheme(testScheme)
-	_ = cnp.Install(testScheme)
+	_ = policykinds.AddToScheme(testScheme)
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		noAPIServer = "KUBEBUILDER_ASSETS is not set: run `make test`, which builds kube-apiserver and etcd and sets it"
 		os.Exit(m.Run())
 	}
-	cnpCRDs, err := clusterNetworkPolicyCRDs()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "finding the ClusterNetworkPolicy CRDs: %v\n", err)
-		os.Exit(1)
-	}
 	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases"), cnpCRDs},
+		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 	}
+	var err error
 	if apiServer, err = env.Start(); err != nil {
 		fmt.Fprintf(os.Stderr, "starting kube-apiserver and etcd: %v\n", err)
 		os.Exit(1)
@@ -72,16 +67,6 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "stopping the API server: %v\n", err)
 	}
 	os.Exit(code)
-}
-
-// clusterNetworkPolicyCRDs is the folder of the standard ClusterNetworkPolicy CRDs that
-// sigs.k8s.io/network-policy-api ships, from the module this build uses.
-func clusterNetworkPolicyCRDs() (string, error) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/network-policy-api").Output()
-	if err != nil {
-		return "", fmt.Errorf("go list -m sigs.k8s.io/network-policy-api: %w", err)
-	}
-	return filepath.Join(strings.TrimSpace(string(out)), "config", "crd", "standard"), nil
 }
 
 func zapLevel() zapcore.Level {

@@ -31,9 +31,9 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	cnp "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/internal/policykinds"
 )
 
 // profile is the kind of cluster the suites run on.
@@ -74,6 +74,8 @@ var (
 	cfg       config
 	k8s       client.Client
 	clientset kubernetes.Interface
+	// policyKinds says which policy kinds beyond NetworkPolicy the cluster serves.
+	policyKinds policykinds.Source
 )
 
 // tally counts what the closing line reports.
@@ -194,7 +196,10 @@ func connect() error {
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
 		return err
 	}
-	if err := cnp.Install(scheme); err != nil {
+	if err := policykinds.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if policyKinds, err = policykinds.NewDiscoverer(rest); err != nil {
 		return err
 	}
 	if k8s, err = client.New(rest, client.Options{Scheme: scheme}); err != nil {

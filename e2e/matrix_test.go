@@ -62,7 +62,7 @@ func TestMatrix9x9(t *testing.T) {
 // from the cluster's live policies.
 func predictExpectations(s *scenario, edges []v1alpha1.Edge, deployed map[string]*corev1.Pod) {
 	s.t.Helper()
-	cluster, err := prediction.Snapshot(s.ctx, k8s, edges)
+	cluster, err := prediction.Snapshot(s.ctx, k8s, policyKinds, edges)
 	if err != nil {
 		s.fatalf("reading the policies: %v", err)
 	}

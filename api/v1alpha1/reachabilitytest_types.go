@@ -421,14 +421,27 @@ const (
 	ReasonNotServed = "NotServed"
 )
 
+// ConditionPredictionsComplete says whether the last run's predictions could read every
+// policy kind that may affect its edges.
+const ConditionPredictionsComplete = "PredictionsComplete"
+
+// Reasons of the PredictionsComplete condition.
+const (
+	// ReasonAllPoliciesRead: the model read every policy kind the cluster holds.
+	ReasonAllPoliciesRead = "AllPoliciesRead"
+	// ReasonUnreadablePolicies: the cluster holds policy kinds the model cannot read (or
+	// may not list); edges they could affect have no prediction. The message names them.
+	ReasonUnreadablePolicies = "UnreadablePolicies"
+)
+
 // ReachabilityTestStatus is what the last run saw.
 type ReachabilityTestStatus struct {
 	// observedGeneration is the generation the last completed run checked.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Completed, Passed and, with a canary, NetworkPolicyEnforced and
-	// ClusterNetworkPolicyEnforced.
+	// conditions: Completed, Passed, PredictionsComplete and, with a canary,
+	// NetworkPolicyEnforced and ClusterNetworkPolicyEnforced.
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=8

@@ -26,6 +26,7 @@ import (
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/e2e/bench/figures"
+	"github.com/netconform/netconform/internal/policykinds"
 	"github.com/netconform/netconform/probes"
 )
 
@@ -41,6 +42,7 @@ type bench struct {
 	rest   *rest.Config
 	k8s    client.WithWatch
 	cs     kubernetes.Interface
+	kinds  policykinds.Source
 	log    io.Writer
 	report figures.Report
 	mgr    *manager
@@ -60,6 +62,13 @@ func newBench(ctx context.Context, opts options, log io.Writer) (*bench, error) 
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
+	if err := policykinds.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	kinds, err := policykinds.NewDiscoverer(cfg)
+	if err != nil {
+		return nil, err
+	}
 	k8s, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		return nil, err
@@ -68,7 +77,7 @@ func newBench(ctx context.Context, opts options, log io.Writer) (*bench, error) 
 	if err != nil {
 		return nil, err
 	}
-	b := &bench{ctx: ctx, opts: opts, rest: cfg, k8s: k8s, cs: cs, log: log}
+	b := &bench{ctx: ctx, opts: opts, rest: cfg, k8s: k8s, cs: cs, kinds: kinds, log: log}
 	if b.mgr, err = findManager(ctx, cs); err != nil {
 		return nil, err
 	}

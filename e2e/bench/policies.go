@@ -62,7 +62,7 @@ type expectations struct {
 }
 
 func (b *bench) expectations(edges []v1alpha1.Edge) (expectations, error) {
-	c, err := prediction.Snapshot(b.ctx, b.k8s, edges)
+	c, err := prediction.Snapshot(b.ctx, b.k8s, b.kinds, edges)
 	return expectations{cluster: c}, err
 }
 

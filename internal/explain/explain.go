@@ -18,6 +18,7 @@ import (
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/internal/netpol"
+	"github.com/netconform/netconform/internal/policykinds"
 	"github.com/netconform/netconform/internal/prediction"
 )
 
@@ -82,7 +83,7 @@ func (a Answer) Lines() []string {
 // policies. Errors about the query name its part as `netconform explain`'s flags do
 // (--from, --to): a source namespace, Service or pod that does not exist, or a port the
 // Service does not have.
-func Connection(ctx context.Context, r client.Reader, q Query) (Answer, error) {
+func Connection(ctx context.Context, r client.Reader, kinds policykinds.Source, q Query) (Answer, error) {
 	edges := []v1alpha1.Edge{{From: q.From}}
 	switch q.Kind {
 	case Service:
@@ -101,7 +102,7 @@ func Connection(ctx context.Context, r client.Reader, q Query) (Answer, error) {
 	default:
 		return Answer{}, fmt.Errorf("unknown kind of destination %q: want %s, %s or %s", q.Kind, Service, Pod, Address)
 	}
-	c, err := prediction.Snapshot(ctx, r, edges)
+	c, err := prediction.Snapshot(ctx, r, kinds, edges)
 	if err != nil {
 		return Answer{}, fmt.Errorf("reading the cluster: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/internal/netpol/netpoltest"
+	"github.com/netconform/netconform/internal/policykinds"
 )
 
 // shopCluster is netpoltest.Shop behind a fake client.
@@ -49,7 +50,7 @@ func TestConnection(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			q := tt.q
 			q.Protocol = corev1.ProtocolTCP
-			a, err := Connection(context.Background(), r, q)
+			a, err := Connection(context.Background(), r, policykinds.Fixed{}, q)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)

@@ -22,8 +22,8 @@ func (c *Cluster) Evaluate(conn Connection) Decision {
 	conn.To, notes = c.resolve(conn.To, notes)
 
 	policies := c.sortedPolicies()
-	egress, egressWhy := c.judge(policies, networkingv1.PolicyTypeEgress, conn)
-	ingress, ingressWhy := c.judge(policies, networkingv1.PolicyTypeIngress, conn)
+	egress, egressWhy, egressCan, egressUnsure := c.judgeTiers(policies, networkingv1.PolicyTypeEgress, conn)
+	ingress, ingressWhy, ingressCan, ingressUnsure := c.judgeTiers(policies, networkingv1.PolicyTypeIngress, conn)
 	d := Decision{
 		Connection: conn,
 		Allowed:    egress.Allowed && ingress.Allowed,
@@ -31,10 +31,33 @@ func (c *Cluster) Evaluate(conn Connection) Decision {
 		Ingress:    ingress,
 		Caveats:    c.caveats(conn),
 	}
+	unsure := slices.Concat(egressUnsure, ingressUnsure)
+	unreadable := c.unreadableFor(conn)
+	d.Undecided = !both(egressCan, ingressCan).decided() || len(unreadable) > 0
+	if d.Undecided {
+		d.Caveats = slices.Concat(d.Caveats, unreadable, unsure)
+	} else if len(unsure) > 0 {
+		notes = append(notes, doesNotDepend(unsure))
+	}
 	d.Reasons = append([]string{verdict(d)}, notes...)
 	d.Reasons = append(d.Reasons, egressWhy...)
 	d.Reasons = append(d.Reasons, ingressWhy...)
 	return d
+}
+
+// unreadableFor names the policy kinds the model cannot read that could affect the
+// connection: a cluster-scoped kind any connection, a namespaced one a connection from
+// or to a pod of a namespace holding its objects.
+func (c *Cluster) unreadableFor(conn Connection) []string {
+	var out []string
+	for _, u := range c.Unreadable {
+		if !u.Namespaced || slices.ContainsFunc([]Peer{conn.From, conn.To}, func(p Peer) bool {
+			return p.Pod != nil && slices.Contains(u.Namespaces, p.Pod.Namespace)
+		}) {
+			out = append(out, unreadable(u))
+		}
+	}
+	return out
 }
 
 // judge decides one direction: egress on conn.From or ingress on conn.To. It returns the

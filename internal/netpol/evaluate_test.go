@@ -204,7 +204,7 @@ func TestEvaluate(t *testing.T) {
 		{name: "from: [] admits every source", policies: []networkingv1.NetworkPolicy{policy("bookstore", "empty-from", all, ingress(from([]networkingv1.NetworkPolicyPeer{}, port(8080, tcp))))},
 			from: "203.0.113.9", to: "bookstore/storefront-x", port: 8080, allowed: true, words: []string{"from anywhere, port 8080/TCP"}},
 		{name: "a policy of another namespace does not select", policies: []networkingv1.NetworkPolicy{policy("default", "deny", all, ingress())},
-			from: "default/frontend", to: "bookstore/storefront-x", port: 8080, allowed: true, words: []string{"no policy in bookstore selects it for ingress"}},
+			from: "default/frontend", to: "bookstore/storefront-x", port: 8080, allowed: true, words: []string{"no NetworkPolicy in bookstore selects it for ingress"}},
 
 		// Selectors.
 		{name: "matchLabels AND matchExpressions", policies: []networkingv1.NetworkPolicy{policy("bookstore", "api", map[string]string{"app": "postgres"},

@@ -31,6 +31,8 @@ func side(dir networkingv1.PolicyType, subject string) string {
 func verdict(d Decision) string {
 	conn := d.Connection
 	switch {
+	case d.Undecided:
+		return conn.String() + " is undecided: the verdict depends on what the model cannot read or decide (see the caveats)"
 	case d.Allowed:
 		return conn.String() + " is allowed"
 	case !d.Egress.Allowed && !d.Ingress.Allowed:
@@ -42,6 +44,10 @@ func verdict(d Decision) string {
 	}
 }
 
+func doesNotDepend(unsure []string) string {
+	return "the verdict does not depend on what the model cannot decide: " + strings.Join(unsure, "; ")
+}
+
 func notAPod(dir networkingv1.PolicyType, p Peer) string {
 	return fmt.Sprintf("%s is not judged: %s is not a pod, and NetworkPolicy governs only pods", side(dir, p.String()), p)
 }
@@ -50,7 +56,7 @@ func notAPod(dir networkingv1.PolicyType, p Peer) string {
 func explainDirection(dir networkingv1.PolicyType, d DirectionDecision, other Peer, conn Connection) string {
 	s := side(dir, d.Pod)
 	if !d.Isolated {
-		return fmt.Sprintf("%s is not isolated: no policy in %s selects it for %s", s, strings.SplitN(d.Pod, "/", 2)[0], direction(dir))
+		return fmt.Sprintf("%s is not isolated: no NetworkPolicy in %s selects it for %s", s, strings.SplitN(d.Pod, "/", 2)[0], direction(dir))
 	}
 	s += " is isolated by " + strings.Join(d.Policies, ", ")
 	if !d.Allowed {

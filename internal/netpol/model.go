@@ -17,17 +17,39 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"sigs.k8s.io/network-policy-api/apis/v1beta1"
 )
 
 // Cluster is the snapshot the model judges against. Only these fields are read:
 // namespaces' names and labels; pods' namespace, name, labels, IPs, container ports
 // (with their names and protocols), readiness and hostNetwork; Services' namespace, name,
-// cluster IP, selector and ports; and NetworkPolicies. The model never modifies it.
+// cluster IP, selector and ports; NetworkPolicies; ClusterNetworkPolicies; and the policy
+// kinds the model cannot read. The model never modifies it.
 type Cluster struct {
 	Namespaces []corev1.Namespace
 	Pods       []corev1.Pod
 	Services   []corev1.Service
 	Policies   []networkingv1.NetworkPolicy
+	// ClusterNetworkPolicies are the admin and baseline tiers. Older served versions are
+	// converted with FromV1alpha2, FromAdminNetworkPolicy and
+	// FromBaselineAdminNetworkPolicy.
+	ClusterNetworkPolicies []v1beta1.ClusterNetworkPolicy
+	// Unreadable are policy kinds the cluster holds objects of and the model cannot read:
+	// a connection they could affect is undecided.
+	Unreadable []UnreadableKind
+}
+
+// UnreadableKind is a policy kind the model cannot read, and where its objects are.
+type UnreadableKind struct {
+	Group, Version, Resource, Kind string
+	// Namespaced is true for a namespaced kind, whose objects affect only the pods of
+	// their namespaces; a cluster-scoped kind may affect any connection.
+	Namespaced bool
+	// Namespaces hold the kind's objects, when Namespaced.
+	Namespaces []string
+	// Count is how many objects of the kind exist; 0 for a kind netconform may not list
+	// (which then counts as able to affect any connection).
+	Count int
 }
 
 // HasNamespace reports whether the snapshot holds the namespace of that name.
@@ -102,6 +124,10 @@ type Decision struct {
 	// NetworkPolicy API leaves it undefined (a pod reaching itself, host-network pods).
 	// An observation that disagrees with a verdict carrying caveats proves nothing.
 	Caveats []string
+	// Undecided is true when the verdict depends on what the model cannot read or decide
+	// (a policy kind it cannot read, an experimental ClusterNetworkPolicy peer, a rule of
+	// an unknown version): Allowed is then no verdict and must be ignored; Caveats say why.
+	Undecided bool
 }
 
 // DirectionDecision is the verdict on one side of a connection: egress on the source,
@@ -110,15 +136,29 @@ type DirectionDecision struct {
 	// Pod is "namespace/name" of the pod this side is judged on; empty when this side is
 	// an address outside the pods, which no NetworkPolicy governs (Allowed is then true).
 	Pod string
-	// Isolated is true when at least one policy selects Pod for this direction.
+	// Isolated is true when at least one NetworkPolicy selects Pod for this direction.
 	Isolated bool
-	// Allowed is true when Pod is not isolated or a rule allows the connection.
+	// Allowed is the verdict of the tiers together (see Tier).
 	Allowed bool
 	// Policies are "namespace/name" of the policies that select Pod for this direction,
 	// sorted.
 	Policies []string
 	// AllowedBy are the rules that allow the connection, in the order of Policies.
 	AllowedBy []RuleRef
+	// NetworkPolicyAllowed is the NetworkPolicy tier's verdict alone: true when Pod is
+	// not isolated or a rule allows the connection.
+	NetworkPolicyAllowed bool
+	// Tier is the tier that decided Allowed: TierAdmin, TierNetworkPolicy or
+	// TierBaseline; empty when none did and the connection is allowed by default.
+	Tier string
+	// ClusterRule is the ClusterNetworkPolicy rule that decided, when Tier is TierAdmin
+	// or TierBaseline.
+	ClusterRule *ClusterRuleRef
+	// Passed are the Pass rules the connection went through on its way.
+	Passed []ClusterRuleRef
+	// Undecided is true when this side's verdict depends on what the model cannot
+	// decide; the Decision's Caveats say what.
+	Undecided bool
 }
 
 // RuleRef points at one rule of a policy.

@@ -1,6 +1,7 @@
-// Package prediction says what a cluster's NetworkPolicies allow for each edge of a run,
-// and compares that with what the edge declared and what the probes saw, to tell a policy
-// bug from an enforcement bug.
+// Package prediction says what a cluster's policies (NetworkPolicies and the admin and
+// baseline tiers of ClusterNetworkPolicy) allow for each edge of a run, and compares
+// that with what the edge declared and what the probes saw, to tell a policy bug from an
+// enforcement bug.
 package prediction
 
 import (
@@ -18,6 +19,7 @@ import (
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/internal/netpol"
+	"github.com/netconform/netconform/internal/policykinds"
 	"github.com/netconform/netconform/probes"
 )
 
@@ -35,16 +37,25 @@ func DNSLookup(c *netpol.Cluster, from netpol.Peer) ([]netpol.Decision, error) {
 }
 
 // Snapshot reads what the model needs: every namespace, and the pods, Services and
-// NetworkPolicies of the namespaces the edges touch (and of the cluster DNS). Probe pods
-// are left out: they are never ready, so never a destination, and they are large.
-func Snapshot(ctx context.Context, r client.Reader, edges []v1alpha1.Edge) (*netpol.Cluster, error) {
-	return SnapshotOf(ctx, r, NamespacesOf(edges))
+// NetworkPolicies of the namespaces the edges touch (and of the cluster DNS), and the
+// cluster-wide policy kinds that kinds says are served. Probe pods are left out: they
+// are never ready, so never a destination, and they are large.
+func Snapshot(ctx context.Context, r client.Reader, kinds policykinds.Source, edges []v1alpha1.Edge) (*netpol.Cluster, error) {
+	return SnapshotOf(ctx, r, kinds, NamespacesOf(edges))
 }
 
-// SnapshotOf reads every namespace, and the pods, Services and NetworkPolicies of the
-// given namespaces.
-func SnapshotOf(ctx context.Context, r client.Reader, namespaces []string) (*netpol.Cluster, error) {
+// SnapshotOf reads every namespace, the pods, Services and NetworkPolicies of the given
+// namespaces, the ClusterNetworkPolicies, and the policy kinds the model cannot read
+// (their metadata), as far as kinds says they are served.
+func SnapshotOf(ctx context.Context, r client.Reader, kinds policykinds.Source, namespaces []string) (*netpol.Cluster, error) {
 	c := &netpol.Cluster{}
+	served, err := kinds.Served(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := policykinds.Read(ctx, r, served, c); err != nil {
+		return nil, err
+	}
 	var nss corev1.NamespaceList
 	if err := r.List(ctx, &nss); err != nil {
 		return nil, fmt.Errorf("listing namespaces: %w", err)
@@ -114,6 +125,9 @@ func Source(from v1alpha1.Source, name, ip string) *corev1.Pod {
 // sentences that explain the prediction.
 func Predict(c *netpol.Cluster, edge v1alpha1.Edge, source *corev1.Pod, checks []probes.Check, results []probes.Result) (v1alpha1.Expectation, string) {
 	lookup, connections, unsettled := decide(c, edge, netpol.PodPeer(source), checks, results)
+	if why, ok := undecided(slices.Concat(unsettled, lookup, connections)); ok {
+		return "", why
+	}
 	if unsettled != nil {
 		return "", "the policies do not settle this edge: " + strings.Join(reasons(unsettled), " ")
 	}
@@ -136,7 +150,7 @@ func Current(c *netpol.Cluster, edge v1alpha1.Edge, checks []probes.Check) (v1al
 	results := make([]probes.Result, len(checks))
 	lookup, connections, unsettled := decide(c, edge, netpol.PodPeer(Source(edge.From, "probe", "")), checks, results)
 	decisions := slices.Concat(lookup, connections)
-	if unsettled != nil || len(decisions) == 0 {
+	if _, ok := undecided(slices.Concat(unsettled, decisions)); ok || unsettled != nil || len(decisions) == 0 {
 		return "", ""
 	}
 	for _, d := range decisions {
@@ -157,7 +171,7 @@ func Before(c *netpol.Cluster, edge v1alpha1.Edge, check probes.Check) probes.Po
 		return ""
 	}
 	for _, d := range decisions {
-		if len(d.Caveats) > 0 || c.AdmitsByAddress(d) {
+		if d.Undecided || len(d.Caveats) > 0 || c.AdmitsByAddress(d) {
 			return ""
 		}
 	}
@@ -217,6 +231,18 @@ func predictCheck(c *netpol.Cluster, edge v1alpha1.Edge, from netpol.Peer, check
 	}
 	d := c.Evaluate(netpol.Connection{From: from, To: netpol.AddressPeer(ip), Port: check.Port, Protocol: protocol})
 	return []netpol.Decision{d}, true
+}
+
+// undecided explains the first decision whose verdict depends on what the model cannot
+// read or decide: such an edge gets no prediction, so an observation can never be
+// diagnosed against it.
+func undecided(ds []netpol.Decision) (string, bool) {
+	for _, d := range ds {
+		if d.Undecided {
+			return "the model cannot decide this edge: " + strings.Join(d.Caveats, "; ") + ". " + strings.Join(d.Reasons, " "), true
+		}
+	}
+	return "", false
 }
 
 // agree: every backend of a Service gets the same verdict, so it does not matter which

@@ -8,6 +8,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/internal/netpol"
@@ -203,6 +204,51 @@ func TestCurrent(t *testing.T) {
 			got, why := Current(c, tt.edge, tt.checks)
 			if got != tt.want || !strings.Contains(why, tt.words) {
 				t.Errorf("Current = %q (%q), want %q mentioning %q", got, why, tt.want, tt.words)
+			}
+		})
+	}
+}
+
+// An edge whose verdict depends on what the model cannot read gets no prediction, with
+// the reason in the explanation, so no observation is diagnosed against it; an edge the
+// admin tier decides is predicted, naming the tier.
+func TestPredictWithTheAdminTier(t *testing.T) {
+	web := map[string]string{"app": "web"}
+	db := pod("shop", "db-0", "10.244.0.7", map[string]string{"app": "db"})
+	toDB := v1alpha1.Edge{Name: "web-to-db", From: v1alpha1.Source{Namespace: "shop", PodLabels: web},
+		To: v1alpha1.Destination{Pods: &v1alpha1.PodsDestination{Namespace: "shop", PodLabels: map[string]string{"app": "db"}, Port: intstr.FromInt32(5432)}}}
+	check := probes.Check{Edge: "web-to-db", Kind: probes.KindTCP, Host: "10.244.0.7", Port: 5432}
+	denyShop := v1beta1.ClusterNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "lockdown"}}
+	denyShop.Spec.Tier, denyShop.Spec.Priority = v1beta1.AdminTier, 10
+	denyShop.Spec.Subject.Namespaces = &metav1.LabelSelector{}
+	denyShop.Spec.Ingress = []v1beta1.ClusterNetworkPolicyIngressRule{{Name: "deny-all", Action: v1beta1.ClusterNetworkPolicyRuleActionDeny,
+		From: []v1beta1.ClusterNetworkPolicyIngressPeer{{Namespaces: &metav1.LabelSelector{}}}}}
+	cilium := netpol.UnreadableKind{Group: "cilium.io", Version: "v2", Resource: "ciliumnetworkpolicies", Kind: "CiliumNetworkPolicy", Namespaced: true, Namespaces: []string{"shop"}, Count: 1}
+	tests := []struct {
+		name       string
+		cnps       []v1beta1.ClusterNetworkPolicy
+		unreadable []netpol.UnreadableKind
+		want       v1alpha1.Expectation
+		words      string
+	}{
+		{"an admin-tier Deny", []v1beta1.ClusterNetworkPolicy{denyShop}, nil, v1alpha1.ExpectDeny, `decided in tier Admin: ClusterNetworkPolicy lockdown (tier Admin, priority 10) ingress rule 1 "deny-all"`},
+		{"an unreadable kind in the namespace", nil, []netpol.UnreadableKind{cilium}, "", "the model cannot decide this edge: the cluster holds 1 CiliumNetworkPolicy (cilium.io/v2) in shop"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &netpol.Cluster{Namespaces: []corev1.Namespace{namespace("shop")}, Pods: []corev1.Pod{*db}, ClusterNetworkPolicies: tt.cnps, Unreadable: tt.unreadable}
+			got, why := Predict(c, toDB, Source(toDB.From, "probe", "10.244.0.9"), []probes.Check{check}, []probes.Result{{Target: "10.244.0.7:5432"}})
+			if got != tt.want || !strings.Contains(why, tt.words) {
+				t.Errorf("Predict = %q (%q), want %q mentioning %q", got, why, tt.want, tt.words)
+			}
+			if now, _ := Current(c, toDB, []probes.Check{check}); now != tt.want {
+				t.Errorf("Current = %q, want %q", now, tt.want)
+			}
+			if got == "" && Before(c, toDB, check) != "" {
+				t.Errorf("Before gave a verdict on an undecided edge")
+			}
+			if d := Diagnose(v1alpha1.ExpectDeny, got, v1alpha1.ObservedConnected); got == "" && d != "" {
+				t.Errorf("Diagnose = %s on an undecided edge", d)
 			}
 		})
 	}

@@ -22,6 +22,9 @@ func Markdown(w io.Writer, tests []v1alpha1.ReachabilityTest) error {
 		}
 	}
 	fmt.Fprintf(b, "## %s netconform: %d of %d tests passed\n", icon(allPassed(ts)), passed, len(ts))
+	for _, msg := range partialPredictions(tests) {
+		fmt.Fprintf(b, "\n> ⚠️ %s\n", msg)
+	}
 	for _, t := range ts {
 		writeMarkdownTest(b, t)
 	}

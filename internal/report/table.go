@@ -12,9 +12,16 @@ import (
 
 // Table writes, per test, a headline, the truth table of sources × destinations in the
 // spirit of the Kubernetes NetworkPolicy e2e reachability matrix, what its columns are,
-// a legend, and a line per failing or inconclusive edge.
+// a legend, and a line per failing or inconclusive edge; first, once, the policy kinds
+// that made predictions partial.
 func Table(w io.Writer, tests []v1alpha1.ReachabilityTest) error {
 	b := bufio.NewWriter(w)
+	if partial := partialPredictions(tests); len(partial) > 0 {
+		for _, msg := range partial {
+			fmt.Fprintln(b, msg)
+		}
+		fmt.Fprintln(b)
+	}
 	for i, t := range newTests(tests) {
 		if i > 0 {
 			fmt.Fprintln(b)

@@ -14,7 +14,10 @@
 //   - the labels of the source's or a destination's namespace (a namespaceSelector of a
 //     policy there is matched against them);
 //   - a destination pod relabelled, added or removed (which policies select it, which
-//     address an ipBlock sees).
+//     address an ipBlock sees);
+//   - any cluster-wide policy (ClusterNetworkPolicy, AdminNetworkPolicy,
+//     BaselineAdminNetworkPolicy): its subject and peers select namespaces by their
+//     labels, so any test may be affected.
 //
 // A namespace no edge has an end in cannot: its policies select its own pods, and a
 // namespaceSelector or ipBlock that names it is matched against an edge's ends, which
@@ -41,7 +44,8 @@ type Cause string
 
 // Causes.
 const (
-	// CausePolicy: a NetworkPolicy was created, changed or deleted.
+	// CausePolicy: a NetworkPolicy or a cluster-wide policy was created, changed or
+	// deleted.
 	CausePolicy Cause = "PolicyChange"
 	// CauseNamespaceLabels: a namespace's labels changed (or it came or went).
 	CauseNamespaceLabels Cause = "NamespaceLabels"
@@ -71,15 +75,33 @@ type Change struct {
 	// OldPolicy and NewPolicy are the policy before and after; nil when it was created,
 	// or deleted. Only for CausePolicy.
 	OldPolicy, NewPolicy *networkingv1.NetworkPolicy
+	// ClusterKind is the kind of the cluster-wide policy that changed, such as
+	// ClusterNetworkPolicy; empty for a NetworkPolicy. Only for CausePolicy.
+	ClusterKind string
+	// ClusterEvent says what happened to the cluster-wide policy.
+	ClusterEvent ClusterEvent
 	// OldLabels and NewLabels are the labels before and after; nil when the object was
 	// created, or deleted. Only for the label causes.
 	OldLabels, NewLabels map[string]string
 }
 
+// ClusterEvent is what happened to a cluster-wide policy.
+type ClusterEvent string
+
+// Cluster events.
+const (
+	ClusterCreated ClusterEvent = "created"
+	ClusterChanged ClusterEvent = "changed"
+	ClusterDeleted ClusterEvent = "deleted"
+)
+
 // String says what changed, such as "NetworkPolicy bookstore/default-deny deleted".
 func (c Change) String() string {
 	var kind, key string
 	var created, deleted bool
+	if c.ClusterKind != "" {
+		return fmt.Sprintf("%s %s %s", c.ClusterKind, c.Name, c.ClusterEvent)
+	}
 	switch c.Cause {
 	case CausePolicy:
 		kind, key = "NetworkPolicy", c.Namespace+"/"+c.Name
@@ -189,6 +211,9 @@ func (s Scope) Namespaces() []string {
 // Affects says whether the change can change any of the test's edges, and why, in
 // words, when it can.
 func (s Scope) Affects(c Change) (bool, string) {
+	if c.Cause == CausePolicy && c.ClusterKind != "" {
+		return len(s.namespaces) > 0, "a " + c.ClusterKind + " may select the pods of any namespace"
+	}
 	ns := s.namespaces[c.Namespace]
 	if c.Cause == CauseNamespaceLabels {
 		ns = s.namespaces[c.Name]

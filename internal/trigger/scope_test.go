@@ -57,6 +57,13 @@ func TestAffects(t *testing.T) {
 		change Change
 		want   bool
 	}{
+		// Cluster-wide policies select namespaces by labels: any test may be affected.
+		{"a ClusterNetworkPolicy is created", bookstore,
+			Change{Cause: CausePolicy, Name: "deny-all", ClusterKind: "ClusterNetworkPolicy", ClusterEvent: ClusterCreated}, true},
+		{"a BaselineAdminNetworkPolicy is deleted", bookstore,
+			Change{Cause: CausePolicy, Name: "default", ClusterKind: "BaselineAdminNetworkPolicy", ClusterEvent: ClusterDeleted}, true},
+		{"a ClusterNetworkPolicy changes, for a test without edges", nil,
+			Change{Cause: CausePolicy, Name: "deny-all", ClusterKind: "ClusterNetworkPolicy", ClusterEvent: ClusterChanged}, false},
 		// Policies.
 		{"a default deny of the source's namespace is deleted", bookstore,
 			Change{Cause: CausePolicy, Namespace: "bookstore", Name: "default-deny", OldPolicy: policy("bookstore", "default-deny", everyPod)}, true},
@@ -148,6 +155,7 @@ func TestChangeInWords(t *testing.T) {
 		"NetworkPolicy bookstore/default-deny deleted": {Cause: CausePolicy, Namespace: "bookstore", Name: "default-deny", OldPolicy: p},
 		"NetworkPolicy bookstore/default-deny created": {Cause: CausePolicy, Namespace: "bookstore", Name: "default-deny", NewPolicy: p},
 		"NetworkPolicy bookstore/default-deny changed": {Cause: CausePolicy, Namespace: "bookstore", Name: "default-deny", OldPolicy: p, NewPolicy: p},
+		"ClusterNetworkPolicy deny-all changed":        {Cause: CausePolicy, Name: "deny-all", ClusterKind: "ClusterNetworkPolicy", ClusterEvent: ClusterChanged},
 		"namespace data relabelled":                    {Cause: CauseNamespaceLabels, Name: "data", OldLabels: map[string]string{}, NewLabels: map[string]string{"a": "b"}},
 		"pod data/redis-0 relabelled":                  {Cause: CausePodLabels, Namespace: "data", Name: "redis-0", OldLabels: map[string]string{}, NewLabels: map[string]string{"a": "b"}},
 		"pod data/redis-0 deleted":                     {Cause: CausePodLabels, Namespace: "data", Name: "redis-0", OldLabels: map[string]string{}},

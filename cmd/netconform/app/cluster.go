@@ -16,9 +16,9 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	cnp "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/internal/policykinds"
 	"github.com/netconform/netconform/internal/version"
 )
 
@@ -69,24 +69,28 @@ func newScheme() *runtime.Scheme {
 	if err := v1alpha1.AddToScheme(s); err != nil {
 		panic(err)
 	}
-	// The canary writes ClusterNetworkPolicies where the API is served.
-	if err := cnp.Install(s); err != nil {
+	if err := policykinds.AddToScheme(s); err != nil {
 		panic(err)
 	}
 	return s
 }
 
-// newReader is a client of the cluster the kubeconfig names.
-func newReader(kubeconfig, kubeContext string) (client.Reader, error) {
+// newReader is a client of the cluster the kubeconfig names, and what it serves of the
+// policy kinds beyond NetworkPolicy.
+func newReader(kubeconfig, kubeContext string) (client.Reader, policykinds.Source, error) {
 	cfg, err := kubeConfig(kubeconfig, kubeContext)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c, err := client.New(cfg, client.Options{Scheme: newScheme()})
 	if err != nil {
-		return nil, fmt.Errorf("connecting to the cluster: %w", err)
+		return nil, nil, fmt.Errorf("connecting to the cluster: %w", err)
 	}
-	return c, nil
+	kinds, err := policykinds.NewDiscoverer(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, kinds, nil
 }
 
 // ownImage is the image of this process's own pod (the manager's, or the gate's in a

@@ -50,13 +50,13 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	r, err := newReader(kubeconfig, kubeContext)
+	r, kinds, err := newReader(kubeconfig, kubeContext)
 	if err != nil {
 		return fail(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
 	defer cancel()
-	answer, err := explain.Connection(ctx, r, q)
+	answer, err := explain.Connection(ctx, r, kinds, q)
 	if err != nil {
 		return fail(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/internal/generate"
+	"github.com/netconform/netconform/internal/policykinds"
 	"github.com/netconform/netconform/internal/prediction"
 )
 
@@ -44,13 +45,13 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 	case len(validation.IsDNS1123Label(namespace)) > 0:
 		return fail(fmt.Errorf("--namespace %q is not a namespace name: %s", namespace, strings.Join(validation.IsDNS1123Label(namespace), "; ")))
 	}
-	r, err := newReader(kubeconfig, kubeContext)
+	r, kinds, err := newReader(kubeconfig, kubeContext)
 	if err != nil {
 		return fail(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
 	defer cancel()
-	out, err := generateYAML(ctx, r, namespace, stderr)
+	out, err := generateYAML(ctx, r, kinds, namespace, stderr)
 	if err != nil {
 		return fail(err)
 	}
@@ -61,8 +62,8 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 }
 
 // generateYAML reads the namespace and writes its generated test; notes go to stderr.
-func generateYAML(ctx context.Context, r client.Reader, namespace string, stderr io.Writer) ([]byte, error) {
-	c, err := prediction.Snapshot(ctx, r, []v1alpha1.Edge{{From: v1alpha1.Source{Namespace: namespace}}})
+func generateYAML(ctx context.Context, r client.Reader, kinds policykinds.Source, namespace string, stderr io.Writer) ([]byte, error) {
+	c, err := prediction.Snapshot(ctx, r, kinds, []v1alpha1.Edge{{From: v1alpha1.Source{Namespace: namespace}}})
 	if err != nil {
 		return nil, fmt.Errorf("reading the cluster: %w", err)
 	}

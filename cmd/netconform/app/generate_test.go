@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/netconform/netconform/internal/netpol/netpoltest"
+	"github.com/netconform/netconform/internal/policykinds"
 )
 
 func TestGenerateBadInput(t *testing.T) {
@@ -41,7 +42,7 @@ func TestGenerateBadInput(t *testing.T) {
 
 func TestGenerateFromCluster(t *testing.T) {
 	var notes bytes.Buffer
-	out, err := generateYAML(context.Background(), shopCluster(), "shop", &notes)
+	out, err := generateYAML(context.Background(), shopCluster(), policykinds.Fixed{}, "shop", &notes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,11 +63,11 @@ func TestGenerateFromCluster(t *testing.T) {
 		t.Errorf("notes: %s", notes.String())
 	}
 
-	if _, err := generateYAML(context.Background(), shopCluster(), "elsewhere", &notes); err == nil || !strings.Contains(err.Error(), "--namespace elsewhere: no such namespace") {
+	if _, err := generateYAML(context.Background(), shopCluster(), policykinds.Fixed{}, "elsewhere", &notes); err == nil || !strings.Contains(err.Error(), "--namespace elsewhere: no such namespace") {
 		t.Errorf("missing namespace: err = %v", err)
 	}
 	empty := fake.NewClientBuilder().WithScheme(newScheme()).WithObjects(netpoltest.ShopNamespace()).Build()
-	if _, err := generateYAML(context.Background(), empty, "shop", &notes); err == nil || !strings.Contains(err.Error(), "nothing to test") {
+	if _, err := generateYAML(context.Background(), empty, policykinds.Fixed{}, "shop", &notes); err == nil || !strings.Contains(err.Error(), "nothing to test") {
 		t.Errorf("empty namespace: err = %v", err)
 	}
 }

@@ -10,9 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	cnp "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
@@ -57,7 +55,7 @@ func (r *ReachabilityTestReconciler) advanceCanary(ctx context.Context, test *v1
 	key := planKey(test, run)
 	state, ok := r.canaries.get(key)
 	if !ok {
-		tier, err := r.adminTierCheck(spec)
+		tier, err := r.adminTierCheck(ctx, spec)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -372,25 +370,16 @@ func (r *ReachabilityTestReconciler) reportAdminTier(test *v1alpha1.Reachability
 
 // adminTierCheck says whether the canary checks ClusterNetworkPolicy: unless the test
 // skips it, where the cluster serves v1beta1, the version the canary writes.
-func (r *ReachabilityTestReconciler) adminTierCheck(spec *v1alpha1.CanarySpec) (canary.TierCheck, error) {
+func (r *ReachabilityTestReconciler) adminTierCheck(ctx context.Context, spec *v1alpha1.CanarySpec) (canary.TierCheck, error) {
 	if spec.AdminTier == v1alpha1.AdminTierSkip {
 		return canary.TierSkip, nil
 	}
-	served, err := servesKind(r.Client.RESTMapper(), schema.GroupVersionKind{Group: cnp.GroupVersion.Group, Version: cnp.GroupVersion.Version, Kind: "ClusterNetworkPolicy"})
+	served, err := r.snapshots.kinds.Served(ctx)
 	switch {
 	case err != nil:
 		return canary.TierSkip, fmt.Errorf("finding whether ClusterNetworkPolicy is served: %w", err)
-	case served:
+	case served.ClusterNetworkPolicy != nil && served.ClusterNetworkPolicy.Version == cnp.GroupVersion.Version:
 		return canary.TierRun, nil
 	}
 	return canary.TierNotServed, nil
-}
-
-// servesKind asks the API server's discovery whether it serves a kind at a version.
-func servesKind(mapper meta.RESTMapper, gvk schema.GroupVersionKind) (bool, error) {
-	_, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if meta.IsNoMatchError(err) {
-		return false, nil
-	}
-	return err == nil, err
 }

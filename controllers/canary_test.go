@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -504,17 +503,6 @@ func assertCanaryClusterPolicies(t *testing.T, plane *simulatedDataplane, rt *v1
 		}
 		if p.Labels[canary.LabelCanary] != names.ID {
 			t.Errorf("%s is not labelled as the canary's: %v", name, p.Labels)
-		}
-	}
-}
-
-// Discovery tells a served version from one that is not.
-func TestServesKind(t *testing.T) {
-	withClusterNetworkPolicyCRDs(t)
-	for version, want := range map[string]bool{"v1beta1": true, "v1": false} {
-		got, err := servesKind(k8s.RESTMapper(), schema.GroupVersionKind{Group: cnp.GroupName, Version: version, Kind: "ClusterNetworkPolicy"})
-		if err != nil || got != want {
-			t.Errorf("servesKind(ClusterNetworkPolicy %s) = %v, %v; want %v", version, got, err, want)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
+	"github.com/netconform/netconform/internal/policykinds"
 	"github.com/netconform/netconform/probes"
 )
 
@@ -28,7 +29,7 @@ func TestSnapshotsServeRunsThatCompleteTogether(t *testing.T) {
 		},
 	}).Build()
 	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	var s snapshots
+	s := snapshots{kinds: policykinds.Fixed{}}
 	read := func(namespaces []string, since, now time.Time) int {
 		t.Helper()
 		before := reads

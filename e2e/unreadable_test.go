@@ -30,7 +30,7 @@ import (
 func TestPoliciesTheModelCannotRead(t *testing.T) {
 	ns := namespace("unreadable")
 	s := newScenario(t, ns)
-	client_, server := labels("app", "client"), labels("app", "server")
+	clientPods, server := labels("app", "client"), labels("app", "server")
 	s.deploy(ns, workload{name: "server", labels: server, ports: []port{{name: "http", number: 8080, servicePort: 80}}})
 	s.create(denyAll(ns, ingressOnly))
 	s.installCalicoLikeCRD()
@@ -45,8 +45,8 @@ func TestPoliciesTheModelCannotRead(t *testing.T) {
 	})
 
 	edges := []v1alpha1.Edge{
-		deny("client-to-server", source(ns, client_), toService(ns, "server", 80)),
-		deny("client-to-server-pod", source(ns, client_), toPods(ns, server, intstr.FromInt32(8080))),
+		deny("client-to-server", source(ns, clientPods), toService(ns, "server", 80)),
+		deny("client-to-server-pod", source(ns, clientPods), toPods(ns, server, intstr.FromInt32(8080))),
 	}
 	const name = "e2e-unreadable-policies"
 	rt := s.runTest(name, edges)

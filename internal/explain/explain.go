@@ -1,7 +1,8 @@
-// Package explain judges one connection against a cluster's NetworkPolicies without
+// Package explain judges one connection against a cluster's policies without
 // sending a packet, for `netconform explain`: from a source identity (a namespace and the
 // labels of a pod in it) to a Service, a pod or an address, at a port. It reads what the
-// verdict depends on through a client.Reader, asks the NetworkPolicy model (netpol) and
+// verdict depends on through a client.Reader, asks the policy model (netpol: the admin
+// and baseline tiers of ClusterNetworkPolicy around NetworkPolicy) and
 // answers whether the connection is allowed, with the model's reasons and what could
 // make the answer wrong on a real dataplane.
 package explain
@@ -55,8 +56,14 @@ type Query struct {
 // Answer is the verdict on a Query.
 type Answer struct {
 	// Allowed is true when the policies allow every connection the query may make (to
-	// each backend of a Service).
+	// each backend of a Service), and the model can decide each.
 	Allowed bool
+	// Undecided is true when a connection's verdict depends on what the model cannot
+	// read or decide; the caveats say what.
+	Undecided bool
+	// Tiers say, per connection, which tier decided each direction, when the cluster
+	// has ClusterNetworkPolicies.
+	Tiers []string
 	// Reasons are the model's sentences, the verdict on each connection first.
 	Reasons []string
 	// Caveats are what could make the answer wrong on a real dataplane: behaviour the
@@ -65,12 +72,18 @@ type Answer struct {
 	Caveats []string
 }
 
-// Lines is the answer as `netconform explain` prints it: ALLOWED or DENIED, the reasons,
-// then each caveat after "caveat: ".
+// Lines is the answer as `netconform explain` prints it: ALLOWED, DENIED or UNDECIDED,
+// the tiers that decided after "tier: ", the reasons, then each caveat after "caveat: ".
 func (a Answer) Lines() []string {
 	lines := []string{"DENIED"}
-	if a.Allowed {
+	switch {
+	case a.Undecided:
+		lines[0] = "UNDECIDED"
+	case a.Allowed:
 		lines[0] = "ALLOWED"
+	}
+	for _, t := range a.Tiers {
+		lines = append(lines, "tier: "+t)
 	}
 	lines = append(lines, a.Reasons...)
 	for _, c := range a.Caveats {
@@ -129,15 +142,49 @@ func Connection(ctx context.Context, r client.Reader, kinds policykinds.Source, 
 	case Address:
 		decisions = []netpol.Decision{c.Evaluate(netpol.Connection{From: src, To: netpol.AddressPeer(q.IP), Port: q.Port, Protocol: q.Protocol})}
 	}
-	a := Answer{Allowed: !slices.ContainsFunc(decisions, func(d netpol.Decision) bool { return !d.Allowed })}
+	return answerOf(c, decisions, notes), nil
+}
+
+// answerOf sums the decisions up: allowed only when each is decided and allowed.
+func answerOf(c *netpol.Cluster, decisions []netpol.Decision, notes []string) Answer {
+	a := Answer{
+		Allowed:   !slices.ContainsFunc(decisions, func(d netpol.Decision) bool { return !d.Allowed || d.Undecided }),
+		Undecided: slices.ContainsFunc(decisions, func(d netpol.Decision) bool { return d.Undecided }),
+	}
 	for _, d := range decisions {
 		a.Reasons = append(a.Reasons, d.Reasons...)
+		if len(c.ClusterNetworkPolicies) > 0 {
+			a.Tiers = append(a.Tiers, tiers(d))
+		}
 	}
 	for _, d := range decisions {
 		a.Caveats = append(a.Caveats, d.Caveats...)
 	}
 	a.Caveats = append(a.Caveats, notes...)
-	return a, nil
+	return a
+}
+
+// tiers says which tier decided each direction of a decision.
+func tiers(d netpol.Decision) string {
+	return fmt.Sprintf("%s, %s", tierOf("egress from "+d.Connection.From.String(), d.Egress), tierOf("ingress to "+d.Connection.To.String(), d.Ingress))
+}
+
+func tierOf(side string, dd netpol.DirectionDecision) string {
+	verdict := "denied"
+	if dd.Allowed {
+		verdict = "allowed"
+	}
+	switch {
+	case dd.Undecided:
+		return side + " undecided"
+	case dd.Pod == "":
+		return side + " not judged (not a pod)"
+	case dd.ClusterRule != nil:
+		return fmt.Sprintf("%s %s in tier %s by %s %s", side, verdict, dd.Tier, dd.ClusterRule.Kind, dd.ClusterRule.Policy)
+	case dd.Tier == netpol.TierNetworkPolicy:
+		return fmt.Sprintf("%s %s in tier NetworkPolicy", side, verdict)
+	}
+	return side + " allowed by default (no tier decides)"
 }
 
 // serviceNotes: the backends of a Service that disagree, and a source that may not look

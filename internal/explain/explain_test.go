@@ -6,10 +6,13 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/internal/netpol"
 	"github.com/netconform/netconform/internal/netpol/netpoltest"
 	"github.com/netconform/netconform/internal/policykinds"
 )
@@ -86,5 +89,43 @@ func TestAnswerLines(t *testing.T) {
 	}
 	if got := (Answer{}).Lines(); len(got) != 1 || got[0] != "DENIED" {
 		t.Errorf("Lines of a denial without reasons = %q, want [DENIED]", got)
+	}
+}
+
+// TestAnswerShowsTheTier: with ClusterNetworkPolicies in the cluster, the answer names
+// the tier that decided each direction; what the model cannot read makes it UNDECIDED.
+func TestAnswerShowsTheTier(t *testing.T) {
+	db := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "db-0", Labels: map[string]string{"app": "db"}}}
+	db.Status.PodIP = "10.244.0.7"
+	web := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", Labels: map[string]string{"app": "web"}}}
+	lockdown := v1beta1.ClusterNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "lockdown"}}
+	lockdown.Spec.Tier, lockdown.Spec.Priority = v1beta1.AdminTier, 10
+	lockdown.Spec.Subject.Namespaces = &metav1.LabelSelector{}
+	lockdown.Spec.Ingress = []v1beta1.ClusterNetworkPolicyIngressRule{{Action: v1beta1.ClusterNetworkPolicyRuleActionDeny,
+		From: []v1beta1.ClusterNetworkPolicyIngressPeer{{Namespaces: &metav1.LabelSelector{}}}}}
+	calico := netpol.UnreadableKind{Group: "projectcalico.org", Version: "v3", Kind: "GlobalNetworkPolicy", Count: 1}
+	tests := []struct {
+		name       string
+		unreadable []netpol.UnreadableKind
+		want       []string
+	}{
+		{"the admin tier denies", nil, []string{"DENIED", "tier: egress from shop/web allowed by default (no tier decides), ingress to shop/db-0 denied in tier Admin by ClusterNetworkPolicy lockdown"}},
+		{"a cluster-wide kind the model cannot read", []netpol.UnreadableKind{calico}, []string{"UNDECIDED", "caveat: the cluster holds 1 GlobalNetworkPolicy (projectcalico.org/v3) cluster-wide"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &netpol.Cluster{Pods: []corev1.Pod{db, web}, ClusterNetworkPolicies: []v1beta1.ClusterNetworkPolicy{lockdown}, Unreadable: tt.unreadable}
+			d := c.Evaluate(netpol.Connection{From: netpol.PodPeer(&web), To: netpol.PodPeer(&db), Port: 5432})
+			a := answerOf(c, []netpol.Decision{d}, nil)
+			out := strings.Join(a.Lines(), "\n")
+			if a.Allowed {
+				t.Errorf("allowed:\n%s", out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
 	}
 }

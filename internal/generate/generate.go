@@ -60,25 +60,35 @@ var dropped = map[string]bool{
 // by source and destination, named "<source>-to-<destination>-<port>", at most MaxEdges.
 // The result has no edges when the namespace has no destination.
 func Tests(c *netpol.Cluster, namespace string) v1alpha1.ReachabilityTest {
+	t, _ := TestsWithNotes(c, namespace)
+	return t
+}
+
+// TestsWithNotes is Tests, with a note for each edge the Admin tier of
+// ClusterNetworkPolicy decides: its expectation restates a cluster-wide policy, not the
+// namespace's NetworkPolicies, and a NetworkPolicy rule that admits it is pointless
+// while the Admin tier denies it.
+func TestsWithNotes(c *netpol.Cluster, namespace string) (v1alpha1.ReachabilityTest, []string) {
 	t := v1alpha1.ReachabilityTest{
 		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "ReachabilityTest"},
 		ObjectMeta: metav1.ObjectMeta{Name: "generated-" + namespace},
 	}
 	if c == nil {
-		return t
+		return t, nil
 	}
+	var notes []string
 	dests := destinations(c, namespace)
 	names := map[string]bool{}
 	for _, src := range sources(c, namespace) {
 		// A name no real pod can have, so the source is never taken for its destination.
 		pod := prediction.Source(v1alpha1.Source{Namespace: namespace, PodLabels: src.labels}, "["+selector(src.labels)+"]", "")
 		for _, d := range dests {
-			expect, ok := d.verdict(c, pod)
+			expect, admin, ok := d.verdict(c, pod)
 			if !ok {
 				continue
 			}
 			if len(t.Spec.Edges) == MaxEdges {
-				return t
+				return t, notes
 			}
 			e := v1alpha1.Edge{
 				Name:   unique(names, src.name+"-to-"+d.name),
@@ -90,9 +100,12 @@ func Tests(c *netpol.Cluster, namespace string) v1alpha1.ReachabilityTest {
 				e.Protocol = v1alpha1.ProtocolUDP
 			}
 			t.Spec.Edges = append(t.Spec.Edges, e)
+			if admin != "" {
+				notes = append(notes, fmt.Sprintf("edge %s: %s", e.Name, admin))
+			}
 		}
 	}
-	return t
+	return t, notes
 }
 
 // YAML is the test as a manifest to review and apply: a comment line saying where it
@@ -240,14 +253,14 @@ func podDestinations(c *netpol.Cluster, namespace string) []destination {
 }
 
 // verdict is what the policies say about a connection from src to d, and false when the
-// model cannot settle it.
-func (d destination) verdict(c *netpol.Cluster, src *corev1.Pod) (v1alpha1.Expectation, bool) {
+// model cannot settle it; admin says how the Admin tier decided it, if it did.
+func (d destination) verdict(c *netpol.Cluster, src *corev1.Pod) (expect v1alpha1.Expectation, admin string, ok bool) {
 	from := netpol.PodPeer(src)
 	var decisions []netpol.Decision
 	if d.service != nil {
 		ds, err := c.EvaluateService(from, d.service.Namespace, d.service.Name, d.port, d.protocol)
 		if err != nil {
-			return "", false
+			return "", "", false
 		}
 		decisions = ds
 	} else {
@@ -256,26 +269,52 @@ func (d destination) verdict(c *netpol.Cluster, src *corev1.Pod) (v1alpha1.Expec
 		}
 	}
 	if len(decisions) == 0 {
-		return "", false
+		return "", "", false
 	}
 	for _, x := range decisions {
-		if x.Allowed != decisions[0].Allowed || len(x.Caveats) > 0 {
-			// Backends that disagree, or a verdict a dataplane may not follow (a host-
-			// network pod): no expectation a run could hold to.
-			return "", false
+		if x.Allowed != decisions[0].Allowed || len(x.Caveats) > 0 || x.Undecided {
+			// Backends that disagree, a verdict a dataplane may not follow (a host-
+			// network pod) or one the model cannot decide: no expectation a run could
+			// hold to.
+			return "", "", false
 		}
 	}
+	admin = adminNote(decisions[0])
 	if !decisions[0].Allowed {
-		return v1alpha1.ExpectDeny, true
+		return v1alpha1.ExpectDeny, admin, true
 	}
 	if d.service != nil {
 		// The probe looks the Service's name up first: denied DNS is a denied edge.
 		dns, err := prediction.DNSLookup(c, from)
+		if slices.ContainsFunc(dns, func(x netpol.Decision) bool { return x.Undecided }) {
+			return "", "", false
+		}
 		if err == nil && slices.ContainsFunc(dns, func(x netpol.Decision) bool { return !x.Allowed }) {
-			return v1alpha1.ExpectDeny, true
+			return v1alpha1.ExpectDeny, admin, true
 		}
 	}
-	return v1alpha1.ExpectAllow, true
+	return v1alpha1.ExpectAllow, admin, true
+}
+
+// adminNote says how the Admin tier decided a connection, and which NetworkPolicy rules
+// its Deny makes pointless; empty when the Admin tier did not decide.
+func adminNote(d netpol.Decision) string {
+	for i, side := range []netpol.DirectionDecision{d.Egress, d.Ingress} {
+		if side.Tier != netpol.TierAdmin {
+			continue
+		}
+		where := [2]string{"egress from ", "ingress to "}[i] + side.Pod
+		s := fmt.Sprintf("%s decides %s whatever the NetworkPolicies say", side.ClusterRule, where)
+		if !side.Allowed && side.Isolated && side.NetworkPolicyAllowed {
+			refs := make([]string, len(side.AllowedBy))
+			for i, r := range side.AllowedBy {
+				refs[i] = r.String()
+			}
+			s += fmt.Sprintf("; it denies what %s allows, so that rule has no effect here", strings.Join(refs, ", "))
+		}
+		return s
+	}
+	return ""
 }
 
 // matching lists the ready pods of the namespace a pods destination with labels probes.

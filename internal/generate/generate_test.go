@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/internal/manifest"
@@ -321,5 +323,45 @@ func assertValid(t *testing.T, rt v1alpha1.ReachabilityTest, namespace string) {
 		if describe(e) != describe(rt.Spec.Edges[i]) {
 			t.Errorf("edge %d loaded as %+v, generated %+v", i, describe(e), describe(rt.Spec.Edges[i]))
 		}
+	}
+}
+
+// TestTestsWithTheAdminTier: an Admin tier Deny decides the edges it covers, and the
+// notes say so, naming the NetworkPolicy rule it makes pointless; edges the model cannot
+// decide are left out.
+func TestTestsWithTheAdminTier(t *testing.T) {
+	lockdown := v1beta1.ClusterNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "no-db"}}
+	lockdown.Spec.Tier, lockdown.Spec.Priority = v1beta1.AdminTier, 10
+	lockdown.Spec.Subject.Pods = &v1beta1.NamespacedPod{PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}}
+	lockdown.Spec.Ingress = []v1beta1.ClusterNetworkPolicyIngressRule{{Name: "deny-all", Action: v1beta1.ClusterNetworkPolicyRuleActionDeny,
+		From: []v1beta1.ClusterNetworkPolicyIngressPeer{{Namespaces: &metav1.LabelSelector{}}}}}
+	c := netpol.Cluster{
+		Namespaces:             []corev1.Namespace{namespace(ns)},
+		Pods:                   shopPods(),
+		Services:               shopServices(),
+		Policies:               []networkingv1.NetworkPolicy{denyAll(networkingv1.PolicyTypeIngress), allowWebToDB()},
+		ClusterNetworkPolicies: []v1beta1.ClusterNetworkPolicy{lockdown},
+	}
+	got, notes := TestsWithNotes(&c, ns)
+	var webToDB *v1alpha1.Edge
+	for i := range got.Spec.Edges {
+		if got.Spec.Edges[i].Name == "web-to-db-5432" {
+			webToDB = &got.Spec.Edges[i]
+		}
+	}
+	if webToDB == nil || webToDB.Expect != v1alpha1.ExpectDeny {
+		t.Fatalf("web-to-db-5432 = %+v, want Deny", webToDB)
+	}
+	want := `edge web-to-db-5432: ClusterNetworkPolicy no-db (tier Admin, priority 10) ingress rule 1 "deny-all" (from all pods in namespaces (all), any port) decides ingress to shop/db-0 whatever the NetworkPolicies say; it denies what shop/allow-web-to-db ingress rule 1`
+	if !slices.ContainsFunc(notes, func(n string) bool { return strings.HasPrefix(n, want) }) {
+		t.Errorf("notes lack %q:\n%s", want, strings.Join(notes, "\n"))
+	}
+	if len(notes) != 3 { // web, db and the intruder to the database
+		t.Errorf("%d notes, want one per edge to the database:\n%s", len(notes), strings.Join(notes, "\n"))
+	}
+
+	c.Unreadable = []netpol.UnreadableKind{{Group: "cilium.io", Version: "v2", Kind: "CiliumNetworkPolicy", Namespaced: true, Namespaces: []string{ns}, Count: 1}}
+	if got := Tests(&c, ns); len(got.Spec.Edges) != 0 {
+		t.Errorf("%d edges generated where the model cannot decide, want none", len(got.Spec.Edges))
 	}
 }

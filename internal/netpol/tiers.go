@@ -107,12 +107,11 @@ func (c *Cluster) firstMatch(p *v1beta1.ClusterNetworkPolicy, dir networkingv1.P
 		if m != no && !knownAction(r.action) {
 			m = maybe
 		}
-		ref := c.clusterRuleRef(p, dir, i, r)
 		switch m {
 		case yes:
-			return step{rule: ref}, maybes
+			return step{rule: c.clusterRuleRef(p, dir, i, r)}, maybes
 		case maybe:
-			maybes = append(maybes, step{rule: ref})
+			maybes = append(maybes, step{rule: c.clusterRuleRef(p, dir, i, r)})
 		}
 	}
 	return step{}, maybes

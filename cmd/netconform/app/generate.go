@@ -70,7 +70,10 @@ func generateYAML(ctx context.Context, r client.Reader, kinds policykinds.Source
 	if !c.HasNamespace(namespace) {
 		return nil, fmt.Errorf("--namespace %s: no such namespace in the cluster", namespace)
 	}
-	t := generate.Tests(c, namespace)
+	t, notes := generate.TestsWithNotes(c, namespace)
+	for _, n := range notes {
+		fmt.Fprintf(stderr, "netconform generate: %s\n", n)
+	}
 	if len(t.Spec.Edges) == 0 {
 		return nil, fmt.Errorf("namespace %s has no Service with a ready backend and no ready labelled pod with a container port: nothing to test", namespace)
 	}

@@ -252,8 +252,9 @@ func (r *ReachabilityTestReconciler) canaryNamespace(spec *v1alpha1.CanarySpec) 
 }
 
 func (r *ReachabilityTestReconciler) canaryPodSettings(test *v1alpha1.ReachabilityTest, run v1alpha1.Run) canary.PodSettings {
-	// The pods outlive every phase's wait and the starts, should the manager be gone.
-	deadline := 6*canaryTimeout(test.Spec.Canary) + 2*r.Options.PodStartTimeout
+	// The pods outlive every phase's wait (nine at most, with the admin tier) and the
+	// starts, should the manager be gone.
+	deadline := 10*canaryTimeout(test.Spec.Canary) + 2*r.Options.PodStartTimeout
 	return canary.PodSettings{Image: r.Options.Pod.Image, RunID: run.ID, TestUID: test.UID, Deadline: deadline, Override: test.Spec.ProbePod}
 }
 

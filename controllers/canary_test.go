@@ -506,3 +506,15 @@ func assertCanaryClusterPolicies(t *testing.T, plane *simulatedDataplane, rt *v1
 		}
 	}
 }
+
+// Should the manager be gone, the canary's pods still outlive the longest canary: each
+// of its nine waits (five for NetworkPolicy, four for the admin tier) at its timeout,
+// and both pods' starts.
+func TestCanaryPodsOutliveTheLongestCanary(t *testing.T) {
+	r := &ReachabilityTestReconciler{Options: DefaultOptions()}
+	test := &v1alpha1.ReachabilityTest{Spec: v1alpha1.ReachabilityTestSpec{Canary: &v1alpha1.CanarySpec{TimeoutSeconds: 15}}}
+	longest := 9*15*time.Second + 2*r.Options.PodStartTimeout
+	if got := r.canaryPodSettings(test, v1alpha1.Run{ID: "r1"}).Deadline; got < longest {
+		t.Fatalf("canary pods live %s, less than the longest canary, %s", got, longest)
+	}
+}

@@ -17,6 +17,8 @@ type Finding struct {
 	Status  v1alpha1.CanaryStatus
 	// Latency is the measured enforcement latency; nil when none was measured.
 	Latency *time.Duration
+	// AdminTier is the finding on ClusterNetworkPolicy; nil when the test skips it.
+	AdminTier *AdminTierFinding
 }
 
 // Enforced reports whether the dataplane enforces both directions.
@@ -33,6 +35,10 @@ func (m *Machine) Finding() Finding {
 		f.Status.EnforcementLatencyMilliseconds = ptr.To(int32(m.latency.Milliseconds()))
 	}
 	f.Reason, f.Message = m.verdict()
+	// Where the API is not served there is nothing to publish but the condition.
+	if f.AdminTier = m.adminTierFinding(); f.AdminTier != nil && f.AdminTier.Reason != v1alpha1.ReasonNotServed {
+		f.Status.AdminTier = f.AdminTier.Status.DeepCopy()
+	}
 	return f
 }
 

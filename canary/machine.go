@@ -13,6 +13,11 @@ const (
 	PhaseDenied      = "Denied"
 	PhaseIngressOnly = "IngressAllowOnly"
 	PhaseEgressOnly  = "EgressAllowOnly"
+	// The admin-tier phases, where ClusterNetworkPolicy is checked.
+	PhaseAdminAllowed = "AdminTierAllowed"
+	PhaseAdminDeny    = "AdminTierDeny"
+	PhaseBaselineOpen = "BaselineTierOpen"
+	PhaseBaselineDeny = "BaselineTierDeny"
 )
 
 // step is one of the machine's states: a phase, or the pause between the two one-sided
@@ -26,6 +31,12 @@ const (
 	stepIngressOnly
 	stepReset
 	stepEgressOnly
+	// The admin-tier steps: each Deny starts from traffic seen to flow, so that only the
+	// Deny can stop it.
+	stepAdminAllowed
+	stepAdminDeny
+	stepBaselineOpen
+	stepBaselineDeny
 	stepDone
 )
 
@@ -36,7 +47,13 @@ var policiesOf = map[step]Policies{
 	stepIngressOnly: {Ingress: true},
 	stepReset:       {},
 	stepEgressOnly:  {Egress: true},
-	stepDone:        {},
+	// Deleting the deny-all before the allows (see Objects) never leaves it alone, so
+	// the way to no NetworkPolicy passes through no deny.
+	stepAdminAllowed: {Ingress: true, Egress: true},
+	stepAdminDeny:    {Ingress: true, Egress: true, AdminDeny: true},
+	stepBaselineOpen: {Open: true},
+	stepBaselineDeny: {Open: true, BaselineDeny: true},
+	stepDone:         {},
 }
 
 // Machine runs the canary's phases over the client's timeline. It is pure: the caller
@@ -44,6 +61,8 @@ var policiesOf = map[step]Policies{
 type Machine struct {
 	// Timeout bounds each wait for the dataplane.
 	Timeout time.Duration
+	// AdminTier says whether the admin-tier phases run once NetworkPolicy has a finding.
+	AdminTier TierCheck
 
 	step    step
 	since   time.Time // when the current step's policy change was made
@@ -54,12 +73,14 @@ type Machine struct {
 	ingress  v1alpha1.Enforcement
 	egress   v1alpha1.Enforcement
 	failure  string
+	tiers    tiers
 }
 
 // Start begins the first phase at t, once the client is probing under both allows.
 func (m *Machine) Start(t time.Time) {
 	m.step, m.since = stepAllowed, t
 	m.ingress, m.egress = v1alpha1.Unknown, v1alpha1.Unknown
+	m.tiers = tiers{admin: v1alpha1.Unknown, baseline: v1alpha1.Unknown}
 }
 
 // Policies are the allows the current step needs.
@@ -81,6 +102,10 @@ func (m *Machine) Advance(timeline []Change, now time.Time) bool {
 		m.advanceOneSided(timeline, now)
 	case stepReset:
 		m.advanceReset(timeline, now)
+	case stepAdminAllowed, stepBaselineOpen:
+		m.advanceFlowing(timeline, now)
+	case stepAdminDeny, stepBaselineDeny:
+		m.advanceTierDeny(timeline, now)
 	}
 	return m.step != before
 }
@@ -89,9 +114,14 @@ func (m *Machine) Advance(timeline []Change, now time.Time) bool {
 // just before the first write, since the dataplane cannot act on a change before it.
 func (m *Machine) Changed(t time.Time) { m.since = t }
 
-// Fail ends the canary without a finding, for faults outside the dataplane.
+// Fail ends the canary without a finding, for faults outside the dataplane. In the
+// admin-tier phases, the NetworkPolicy finding stands and the admin tier's fails.
 func (m *Machine) Fail(why string) {
-	m.failure = why
+	if m.step >= stepAdminAllowed {
+		m.tiers.failure = why
+	} else {
+		m.failure = why
+	}
 	m.step = stepDone
 }
 
@@ -123,7 +153,7 @@ func (m *Machine) advanceDenied(timeline []Change, now time.Time) {
 	if now.Sub(m.since) >= m.Timeout {
 		m.record(PhaseDenied, v1alpha1.ExpectDeny, v1alpha1.ObservedConnected, fmt.Sprintf("the client still connected %s after the allows were removed", m.Timeout))
 		m.ingress, m.egress = v1alpha1.NotEnforced, v1alpha1.NotEnforced
-		m.step = stepDone
+		m.networkPolicyFound()
 	}
 }
 
@@ -154,7 +184,16 @@ func (m *Machine) nextAfterOneSided() {
 		m.step = stepReset
 		return
 	}
+	m.networkPolicyFound()
+}
+
+// networkPolicyFound moves on once NetworkPolicy has a finding: to the admin tier, or
+// to the end.
+func (m *Machine) networkPolicyFound() {
 	m.step = stepDone
+	if m.AdminTier == TierRun {
+		m.step = stepAdminAllowed
+	}
 }
 
 // advanceReset waits, with no allow, until the client is denied again and for as long

@@ -14,9 +14,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+	cnp "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/probes"
@@ -73,22 +75,72 @@ func (n Names) selector(role string) metav1.LabelSelector {
 	return s
 }
 
-// Policies are the canary's allows in place; the deny-all is always there.
+// Policies are the canary's policies in place: the NetworkPolicy allows, and the
+// deny-all unless Open; the ClusterNetworkPolicy denies where the admin tier is checked.
 type Policies struct {
 	Ingress bool
 	Egress  bool
+	// Open leaves the canary pods without any NetworkPolicy, deny-all included.
+	Open bool
+	// AdminDeny and BaselineDeny are the Admin- and Baseline-tier Deny.
+	AdminDeny    bool
+	BaselineDeny bool
 }
 
 func (p Policies) String() string {
+	s := "no allow"
 	switch {
+	case p.Open:
+		s = "no NetworkPolicy"
 	case p.Ingress && p.Egress:
-		return "both allows"
+		s = "both allows"
 	case p.Ingress:
-		return "the ingress allow only"
+		s = "the ingress allow only"
 	case p.Egress:
-		return "the egress allow only"
+		s = "the egress allow only"
 	}
-	return "no allow"
+	switch {
+	case p.AdminDeny:
+		s += " under an Admin-tier Deny"
+	case p.BaselineDeny:
+		s += " over a Baseline-tier Deny"
+	}
+	return s
+}
+
+// Object is one of the canary's policies: a NetworkPolicy or a ClusterNetworkPolicy.
+type Object interface {
+	metav1.Object
+	runtime.Object
+}
+
+// Wanted is one of the canary's policies and whether a policy set includes it.
+type Wanted struct {
+	Object Object
+	Wanted bool
+}
+
+// Objects lists every policy the canary may put in place, each with whether p includes
+// it, in the same order for every p: the caller compares two sets object by object, and
+// deletes in this order, the deny-all before the allows. The ClusterNetworkPolicies are
+// listed only with clusterPolicies, where the API is served.
+func Objects(n Names, p Policies, clusterPolicies bool) []Wanted {
+	objects := []Wanted{
+		{DenyAll(n), !p.Open},
+		{AllowIngress(n), p.Ingress},
+		{AllowEgress(n), p.Egress},
+	}
+	if clusterPolicies {
+		objects = append(objects, Wanted{AdminDeny(n), p.AdminDeny}, Wanted{BaselineDeny(n), p.BaselineDeny})
+	}
+	return objects
+}
+
+// Owns reports whether an object is one of a canary's: its policies select canary pods
+// only, so the policy model and the change triggers leave them out.
+func Owns(obj metav1.Object) bool {
+	_, ok := obj.GetLabels()[LabelCanary]
+	return ok
 }
 
 // DenyAll selects both canary pods for ingress and egress, with no rule.
@@ -118,6 +170,51 @@ func AllowEgress(n Names) *networkingv1.NetworkPolicy {
 			Ports: serverPort(),
 		}},
 	})
+}
+
+// AdminDeny is an Admin-tier Deny of the client's traffic to the server, in both
+// directions, over the NetworkPolicy allows.
+func AdminDeny(n Names) *cnp.ClusterNetworkPolicy {
+	return clusterDeny(n, n.prefix()+"-admin-deny", cnp.AdminTier)
+}
+
+// BaselineDeny is a Baseline-tier Deny of the client's traffic to the server, in both
+// directions; it applies where no NetworkPolicy selects the pods.
+func BaselineDeny(n Names) *cnp.ClusterNetworkPolicy {
+	return clusterDeny(n, n.prefix()+"-baseline-deny", cnp.BaselineTier)
+}
+
+// clusterDeny selects the canary's pods only, by their namespace and labels. Its name
+// derives from the test, like the canary's other objects: cluster-scoped, it must not
+// collide with another test's.
+func clusterDeny(n Names, name string, tier cnp.Tier) *cnp.ClusterNetworkPolicy {
+	port := []cnp.ClusterNetworkPolicyProtocol{{TCP: &cnp.ClusterNetworkPolicyProtocolTCP{DestinationPort: &cnp.Port{Number: Port}}}}
+	return &cnp.ClusterNetworkPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: cnp.GroupVersion.String(), Kind: "ClusterNetworkPolicy"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{LabelCanary: n.ID}},
+		Spec: cnp.ClusterNetworkPolicySpec{
+			Tier: tier,
+			// First in its tier, so that no other policy there decides the canary's traffic.
+			Priority: 0,
+			Subject:  cnp.ClusterNetworkPolicySubject{Pods: n.pods("")},
+			Ingress: []cnp.ClusterNetworkPolicyIngressRule{{
+				Name: "canary-deny-from-client", Action: cnp.ClusterNetworkPolicyRuleActionDeny,
+				From: []cnp.ClusterNetworkPolicyIngressPeer{{Pods: n.pods(RoleClient)}}, Protocols: port,
+			}},
+			Egress: []cnp.ClusterNetworkPolicyEgressRule{{
+				Name: "canary-deny-to-server", Action: cnp.ClusterNetworkPolicyRuleActionDeny,
+				To: []cnp.ClusterNetworkPolicyEgressPeer{{Pods: n.pods(RoleServer)}}, Protocols: port,
+			}},
+		},
+	}
+}
+
+// pods selects the canary's pods of a role (all of them for "") in its namespace.
+func (n Names) pods(role string) *cnp.NamespacedPod {
+	return &cnp.NamespacedPod{
+		NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: n.Namespace}},
+		PodSelector:       n.selector(role),
+	}
 }
 
 func serverPort() []networkingv1.NetworkPolicyPort {

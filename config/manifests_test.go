@@ -75,12 +75,14 @@ func TestManagerRoleIsLeastPrivilege(t *testing.T) {
 
 // TestPolicyKindRightsAreExactlyWhatDiscoveryNeeds: the manager's and the gate's roles
 // may list and watch the cluster-wide policy kinds the model reads, list the CNI-specific
-// kinds it counts (metadata only), and nothing more on those groups.
+// kinds it counts (metadata only), create and delete the ClusterNetworkPolicies of the
+// canary's admin tier, and nothing more on those groups.
 func TestPolicyKindRightsAreExactlyWhatDiscoveryNeeds(t *testing.T) {
 	want := map[string][]string{} // "resource.group" -> verbs
 	for _, res := range policykinds.Readable {
 		want[res+"."+policykinds.PolicyGroup] = []string{"list", "watch"}
 	}
+	want["clusternetworkpolicies."+policykinds.PolicyGroup] = []string{"create", "delete", "list", "watch"}
 	for _, k := range policykinds.CNISpecific {
 		want[k.Resource+"."+k.Group] = []string{"list"}
 	}

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	cnp "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/canary"
@@ -55,7 +55,11 @@ func (r *ReachabilityTestReconciler) advanceCanary(ctx context.Context, test *v1
 	key := planKey(test, run)
 	state, ok := r.canaries.get(key)
 	if !ok {
-		state = &canaryRun{names: canary.NamesFor(test, r.canaryNamespace(spec)), machine: canary.Machine{Timeout: canaryTimeout(spec)}}
+		tier, err := r.adminTierCheck(ctx, spec)
+		if err != nil {
+			return nil, 0, err
+		}
+		state = &canaryRun{names: canary.NamesFor(test, r.canaryNamespace(spec)), machine: canary.Machine{Timeout: canaryTimeout(spec), AdminTier: tier}}
 		// Pods left by a run this manager does not remember are stale: start over.
 		if stale := canaryPods(pods, state.names); len(stale) > 0 {
 			return nil, time.Second, r.releasePods(ctx, test, stale, "")
@@ -174,39 +178,32 @@ func (r *ReachabilityTestReconciler) createCanaryPod(ctx context.Context, test *
 	return fmt.Errorf("creating canary pod %s/%s: %w", pod.Namespace, pod.Name, err)
 }
 
-// applyCanaryPolicies makes the canary's allows match what the machine asks for:
+// applyCanaryPolicies makes the canary's policies match what the machine asks for:
 // deletions first, so that a switch from one half of the allow to the other never
 // passes through both. The first time, the cluster's state is unknown (a restarted
 // manager) and every policy is written.
 func (r *ReachabilityTestReconciler) applyCanaryPolicies(ctx context.Context, test *v1alpha1.ReachabilityTest, state *canaryRun) error {
-	want, n := state.machine.Policies(), state.names
-	first, had := state.applied == nil, canary.Policies{}
+	want, first := state.machine.Policies(), state.applied == nil
+	had := canary.Policies{}
 	if !first {
 		had = *state.applied
 	}
-	halves := []struct {
-		policy    *networkingv1.NetworkPolicy
-		want, had bool
-	}{{canary.AllowIngress(n), want.Ingress, had.Ingress}, {canary.AllowEgress(n), want.Egress, had.Egress}}
-	creates := []*networkingv1.NetworkPolicy{}
-	if first {
-		creates = append(creates, canary.DenyAll(n))
-	}
+	clusterPolicies := state.machine.AdminTier == canary.TierRun
+	wanted, present := canary.Objects(state.names, want, clusterPolicies), canary.Objects(state.names, had, clusterPolicies)
 	changedAt := r.Now()
-	for _, h := range halves {
-		if !h.want && (h.had || first) {
-			if err := r.Client.Delete(ctx, h.policy); client.IgnoreNotFound(err) != nil {
-				return fmt.Errorf("deleting canary policy %s/%s: %w", h.policy.Namespace, h.policy.Name, err)
+	for i, w := range wanted {
+		if !w.Wanted && (present[i].Wanted || first) {
+			if err := r.Client.Delete(ctx, w.Object); client.IgnoreNotFound(err) != nil {
+				return fmt.Errorf("deleting canary policy %s: %w", objectName(w.Object), err)
 			}
 		}
-		if h.want && (!h.had || first) {
-			creates = append(creates, h.policy)
-		}
 	}
-	for _, p := range creates {
-		p.OwnerReferences = []metav1.OwnerReference{probes.OwnerReference(test)}
-		if err := r.Client.Create(ctx, p); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("creating canary policy %s/%s: %w", p.Namespace, p.Name, err)
+	for i, w := range wanted {
+		if w.Wanted && (!present[i].Wanted || first) {
+			w.Object.SetOwnerReferences([]metav1.OwnerReference{probes.OwnerReference(test)})
+			if err := r.Client.Create(ctx, w.Object); err != nil && !apierrors.IsAlreadyExists(err) {
+				return fmt.Errorf("creating canary policy %s: %w", objectName(w.Object), err)
+			}
 		}
 	}
 	state.applied = &want
@@ -214,14 +211,23 @@ func (r *ReachabilityTestReconciler) applyCanaryPolicies(ctx context.Context, te
 	return nil
 }
 
-// deleteCanaryPolicies removes the canary's policies once its run is over.
-func (r *ReachabilityTestReconciler) deleteCanaryPolicies(ctx context.Context, n canary.Names) error {
-	for _, p := range []*networkingv1.NetworkPolicy{canary.DenyAll(n), canary.AllowIngress(n), canary.AllowEgress(n)} {
-		if err := r.Client.Delete(ctx, p); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("deleting canary policy %s/%s: %w", p.Namespace, p.Name, err)
+// deleteCanaryPolicies removes the canary's policies once its run is over. The
+// ClusterNetworkPolicies are cluster-scoped and owned by the cluster-scoped test, so
+// garbage collection also removes them when the test goes, should the manager not.
+func (r *ReachabilityTestReconciler) deleteCanaryPolicies(ctx context.Context, state *canaryRun) error {
+	for _, w := range canary.Objects(state.names, canary.Policies{}, state.machine.AdminTier == canary.TierRun) {
+		if err := r.Client.Delete(ctx, w.Object); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting canary policy %s: %w", objectName(w.Object), err)
 		}
 	}
 	return nil
+}
+
+func objectName(obj canary.Object) string {
+	if obj.GetNamespace() == "" {
+		return obj.GetName()
+	}
+	return obj.GetNamespace() + "/" + obj.GetName()
 }
 
 // ensureCanaryNamespace creates the canary's namespace when the reconciler may, with the
@@ -253,8 +259,9 @@ func (r *ReachabilityTestReconciler) canaryNamespace(spec *v1alpha1.CanarySpec) 
 }
 
 func (r *ReachabilityTestReconciler) canaryPodSettings(test *v1alpha1.ReachabilityTest, run v1alpha1.Run) canary.PodSettings {
-	// The pods outlive every phase's wait and the starts, should the manager be gone.
-	deadline := 6*canaryTimeout(test.Spec.Canary) + 2*r.Options.PodStartTimeout
+	// The pods outlive every phase's wait (nine at most, with the admin tier) and the
+	// starts, should the manager be gone.
+	deadline := 10*canaryTimeout(test.Spec.Canary) + 2*r.Options.PodStartTimeout
 	return canary.PodSettings{Image: r.Options.Pod.Image, RunID: run.ID, TestUID: test.UID, Deadline: deadline, Override: test.Spec.ProbePod}
 }
 
@@ -309,7 +316,7 @@ func (r *ReachabilityTestReconciler) cleanUpCanary(ctx context.Context, test *v1
 		return nil
 	}
 	r.canaries.Delete(planKey(test, run))
-	return r.deleteCanaryPolicies(ctx, state.names)
+	return r.deleteCanaryPolicies(ctx, state)
 }
 
 // forget drops the canary state of a test's earlier runs.
@@ -325,9 +332,11 @@ func (c *canaries) forget(test *v1alpha1.ReachabilityTest) {
 
 // Event reasons of the canary.
 const (
-	EventNetworkPolicyEnforced    = "NetworkPolicyEnforced"
-	EventNetworkPolicyNotEnforced = "NetworkPolicyNotEnforced"
-	EventCanaryFailed             = "CanaryFailed"
+	EventNetworkPolicyEnforced           = "NetworkPolicyEnforced"
+	EventNetworkPolicyNotEnforced        = "NetworkPolicyNotEnforced"
+	EventClusterNetworkPolicyEnforced    = "ClusterNetworkPolicyEnforced"
+	EventClusterNetworkPolicyNotEnforced = "ClusterNetworkPolicyNotEnforced"
+	EventCanaryFailed                    = "CanaryFailed"
 )
 
 func (r *ReachabilityTestReconciler) reportCanary(test *v1alpha1.ReachabilityTest, finding *canary.Finding) {
@@ -344,4 +353,41 @@ func (r *ReachabilityTestReconciler) reportCanary(test *v1alpha1.ReachabilityTes
 		reason = EventCanaryFailed
 	}
 	r.Events.Eventf(test, nil, kind, reason, "RunCanary", "%s", finding.Message)
+	r.reportAdminTier(test, finding)
+}
+
+// reportAdminTier tells of the admin-tier finding, unless there is nothing new to tell:
+// the test skips it, or the API is not served (the condition says so), or the whole
+// canary failed (its event said why).
+func (r *ReachabilityTestReconciler) reportAdminTier(test *v1alpha1.ReachabilityTest, finding *canary.Finding) {
+	a := finding.AdminTier
+	if a == nil || a.Reason == v1alpha1.ReasonNotServed || finding.Reason == v1alpha1.ReasonCanaryFailed {
+		return
+	}
+	kind, reason := corev1.EventTypeWarning, EventClusterNetworkPolicyNotEnforced
+	switch {
+	case a.Enforced():
+		kind, reason = corev1.EventTypeNormal, EventClusterNetworkPolicyEnforced
+	case a.Reason == v1alpha1.ReasonCanaryFailed:
+		reason = EventCanaryFailed
+	}
+	r.Events.Eventf(test, nil, kind, reason, "RunCanary", "%s", a.Message)
+}
+
+// +kubebuilder:rbac:groups=policy.networking.k8s.io,resources=clusternetworkpolicies,verbs=create;delete
+
+// adminTierCheck says whether the canary checks ClusterNetworkPolicy: unless the test
+// skips it, where the cluster serves v1beta1, the version the canary writes.
+func (r *ReachabilityTestReconciler) adminTierCheck(ctx context.Context, spec *v1alpha1.CanarySpec) (canary.TierCheck, error) {
+	if spec.AdminTier == v1alpha1.AdminTierSkip {
+		return canary.TierSkip, nil
+	}
+	served, err := r.snapshots.kinds.Served(ctx)
+	switch {
+	case err != nil:
+		return canary.TierSkip, fmt.Errorf("finding whether ClusterNetworkPolicy is served: %w", err)
+	case served.ClusterNetworkPolicy != nil && served.ClusterNetworkPolicy.Version == cnp.GroupVersion.Version:
+		return canary.TierRun, nil
+	}
+	return canary.TierNotServed, nil
 }

@@ -12,9 +12,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	cnp "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/canary"
@@ -25,9 +29,19 @@ import (
 // through on a dataplane that enforces the given directions.
 type simulatedDataplane struct {
 	ingressEnforced, egressEnforced bool
+	// adminEnforced and baselineEnforced: the dataplane implements that tier's Deny.
+	adminEnforced, baselineEnforced bool
 
 	mu       sync.Mutex
 	timeline []canary.Change
+	// clusterPolicies are the canary's ClusterNetworkPolicies seen, by name, each with
+	// the NetworkPolicies and ClusterNetworkPolicies in place alongside it.
+	clusterPolicies map[string]seenClusterPolicy
+}
+
+type seenClusterPolicy struct {
+	policy    cnp.ClusterNetworkPolicy
+	alongside []string
 }
 
 func (d *simulatedDataplane) logs(ctx context.Context, namespace, _, _ string) ([]byte, error) {
@@ -35,10 +49,26 @@ func (d *simulatedDataplane) logs(ctx context.Context, namespace, _, _ string) (
 	if err := k8s.List(ctx, &list, client.InNamespace(namespace)); err != nil {
 		return nil, err
 	}
+	var cluster cnp.ClusterNetworkPolicyList
+	// Where the API is not served, there is no ClusterNetworkPolicy to enforce.
+	if err := k8s.List(ctx, &cluster, client.HasLabels{canary.LabelCanary}); err != nil && !meta.IsNoMatchError(err) {
+		return nil, err
+	}
 	has := func(suffix string) bool {
 		return slices.ContainsFunc(list.Items, func(p networkingv1.NetworkPolicy) bool { return strings.HasSuffix(p.Name, suffix) })
 	}
-	connected := (has("-allow-ingress") || !d.ingressEnforced) && (has("-allow-egress") || !d.egressEnforced)
+	hasCluster := func(suffix string) bool {
+		return slices.ContainsFunc(cluster.Items, func(p cnp.ClusterNetworkPolicy) bool { return strings.HasSuffix(p.Name, suffix) })
+	}
+	d.see(list.Items, cluster.Items)
+	var connected bool
+	switch {
+	case hasCluster("-admin-deny") && d.adminEnforced:
+	case len(list.Items) == 0: // no NetworkPolicy selects the canary's pods
+		connected = !hasCluster("-baseline-deny") || !d.baselineEnforced
+	default:
+		connected = (has("-allow-ingress") || !d.ingressEnforced) && (has("-allow-egress") || !d.egressEnforced)
+	}
 	obs := v1alpha1.ObservedRefused
 	if connected {
 		obs = v1alpha1.ObservedConnected
@@ -55,11 +85,31 @@ func (d *simulatedDataplane) logs(ctx context.Context, namespace, _, _ string) (
 	return []byte(b.String()), nil
 }
 
+func (d *simulatedDataplane) see(policies []networkingv1.NetworkPolicy, cluster []cnp.ClusterNetworkPolicy) {
+	var names []string
+	for _, p := range policies {
+		names = append(names, p.Name)
+	}
+	for _, p := range cluster {
+		names = append(names, p.Name)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.clusterPolicies == nil {
+		d.clusterPolicies = map[string]seenClusterPolicy{}
+	}
+	for _, p := range cluster {
+		d.clusterPolicies[p.Name] = seenClusterPolicy{policy: p, alongside: names}
+	}
+}
+
+// canaryTest is a test with a canary of NetworkPolicy only: the admin tier has tests of
+// its own.
 func canaryTest(t *testing.T, name, namespace string, edges ...v1alpha1.Edge) *v1alpha1.ReachabilityTest {
 	t.Helper()
 	return createTest(t, name, v1alpha1.ReachabilityTestSpec{
 		Edges:  edges,
-		Canary: &v1alpha1.CanarySpec{Namespace: namespace, TimeoutSeconds: 3},
+		Canary: &v1alpha1.CanarySpec{Namespace: namespace, TimeoutSeconds: 3, AdminTier: v1alpha1.AdminTierSkip},
 	})
 }
 
@@ -269,7 +319,7 @@ func TestCanaryCreatesItsNamespaceWhenAllowed(t *testing.T) {
 	const ns = "canary-created-on-demand"
 	plane := &simulatedDataplane{ingressEnforced: true, egressEnforced: true}
 	startManager(t, SetupOptions{PodLogs: plane.logs, Options: Options{CanaryNamespace: ns, CreateCanaryNamespace: true}})
-	rt := createTest(t, "canary-own-namespace", v1alpha1.ReachabilityTestSpec{Canary: &v1alpha1.CanarySpec{TimeoutSeconds: 3}})
+	rt := createTest(t, "canary-own-namespace", v1alpha1.ReachabilityTestSpec{Canary: &v1alpha1.CanarySpec{TimeoutSeconds: 3, AdminTier: v1alpha1.AdminTierSkip}})
 	runCanaryPods(t, rt, ns)
 	rt = waitForCompleted(t, rt.Name)
 	if cond := condition(rt, v1alpha1.ConditionNetworkPolicyEnforced); cond.Reason != v1alpha1.ReasonEnforced {
@@ -281,5 +331,190 @@ func TestCanaryCreatesItsNamespaceWhenAllowed(t *testing.T) {
 	}
 	if created.Labels["pod-security.kubernetes.io/enforce"] != "restricted" {
 		t.Errorf("the canary namespace enforces %q, want restricted", created.Labels["pod-security.kubernetes.io/enforce"])
+	}
+}
+
+// canaryClusterPolicies are the names of the canary ClusterNetworkPolicies in place.
+func canaryClusterPolicies(t *testing.T) []string {
+	t.Helper()
+	var list cnp.ClusterNetworkPolicyList
+	if err := k8s.List(context.Background(), &list, client.HasLabels{canary.LabelCanary}); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range list.Items {
+		if p.DeletionTimestamp == nil {
+			names = append(names, p.Name)
+		}
+	}
+	return names
+}
+
+// withClusterNetworkPolicyCRDs installs the module's ClusterNetworkPolicy CRDs for a
+// test, and removes them after it if they were not there before: other tests start
+// managers on a cluster without them.
+func withClusterNetworkPolicyCRDs(t *testing.T) {
+	t.Helper()
+	requireAPIServer(t)
+	if served(t, "policy.networking.k8s.io/v1beta1") {
+		return
+	}
+	opts := envtest.CRDInstallOptions{Paths: []string{moduleCRDs(t)}, ErrorIfPathMissing: true}
+	if _, err := envtest.InstallCRDs(apiServer, opts); err != nil {
+		t.Fatalf("installing the ClusterNetworkPolicy CRDs: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := envtest.UninstallCRDs(apiServer, opts); err != nil {
+			t.Errorf("removing the ClusterNetworkPolicy CRDs: %v", err)
+		}
+		eventually(t, 30*time.Second, "ClusterNetworkPolicy to be no longer served", func(context.Context) (bool, error) {
+			return !served(t, "policy.networking.k8s.io/v1beta1"), nil
+		})
+	})
+}
+
+// Where ClusterNetworkPolicy is not served, the canary has no admin-tier phase and says
+// so: Unknown, NotServed, no status, no series, no event.
+func TestCanaryAdminTierNotServed(t *testing.T) {
+	requireAPIServer(t)
+	if served(t, "policy.networking.k8s.io/v1beta1") {
+		t.Fatal("ClusterNetworkPolicy is served already: this test needs a cluster without it")
+	}
+	ns := newNamespace(t, "canary")
+	plane := &simulatedDataplane{ingressEnforced: true, egressEnforced: true}
+	h := startManager(t, SetupOptions{PodLogs: plane.logs})
+	rt := createTest(t, "canary-tiers-not-served", v1alpha1.ReachabilityTestSpec{Canary: &v1alpha1.CanarySpec{Namespace: ns, TimeoutSeconds: 2}})
+	runCanaryPods(t, rt, ns)
+	rt = waitForCompleted(t, rt.Name)
+	cond := condition(rt, v1alpha1.ConditionClusterNetworkPolicyEnforced)
+	if cond == nil || cond.Status != metav1.ConditionUnknown || cond.Reason != v1alpha1.ReasonNotServed || !strings.Contains(cond.Message, "not served") {
+		t.Fatalf("ClusterNetworkPolicyEnforced = %+v, want Unknown/NotServed", cond)
+	}
+	if c := rt.Status.Canary; c == nil || c.AdminTier != nil || len(c.Phases) != 4 {
+		t.Fatalf("status.canary = %+v, want the 4 NetworkPolicy phases and no admin tier", c)
+	}
+	if cond := condition(rt, v1alpha1.ConditionNetworkPolicyEnforced); cond.Reason != v1alpha1.ReasonEnforced {
+		t.Fatalf("NetworkPolicyEnforced = %+v", cond)
+	}
+	if n := testutil.CollectAndCount(h.registry, "netconform_canary_cluster_network_policy_enforcement"); n != 0 {
+		t.Errorf("%d admin-tier series where the API is not served, want none", n)
+	}
+	for _, reason := range []string{EventClusterNetworkPolicyEnforced, EventClusterNetworkPolicyNotEnforced} {
+		if n := countEvents(t, rt, reason); n != 0 {
+			t.Errorf("%d %s events where the API is not served, want none", n, reason)
+		}
+	}
+}
+
+// Where ClusterNetworkPolicy is served, a canary checks the admin tier by default, with
+// policies that select only its own pods, are owned by the test, and are gone when the
+// phase and the run end.
+func TestCanaryChecksTheAdminTier(t *testing.T) {
+	withClusterNetworkPolicyCRDs(t)
+	tests := []struct {
+		name            string
+		plane           *simulatedDataplane
+		reason          string
+		enforced        metav1.ConditionStatus
+		admin, baseline v1alpha1.Enforcement
+		event           string
+	}{
+		{"both tiers", &simulatedDataplane{ingressEnforced: true, egressEnforced: true, adminEnforced: true, baselineEnforced: true},
+			v1alpha1.ReasonEnforced, metav1.ConditionTrue, v1alpha1.Enforced, v1alpha1.Enforced, EventClusterNetworkPolicyEnforced},
+		{"no tier", &simulatedDataplane{ingressEnforced: true, egressEnforced: true},
+			v1alpha1.ReasonNotEnforced, metav1.ConditionFalse, v1alpha1.NotEnforced, v1alpha1.NotEnforced, EventClusterNetworkPolicyNotEnforced},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := newNamespace(t, "canary")
+			h := startManager(t, SetupOptions{PodLogs: tt.plane.logs})
+			rt := createTest(t, "canary-tiers-"+strings.ReplaceAll(tt.name, " ", "-"), v1alpha1.ReachabilityTestSpec{
+				Canary: &v1alpha1.CanarySpec{Namespace: ns, TimeoutSeconds: 2},
+			})
+			runCanaryPods(t, rt, ns)
+			rt = waitForCompleted(t, rt.Name)
+
+			if cond := condition(rt, v1alpha1.ConditionNetworkPolicyEnforced); cond == nil || cond.Reason != v1alpha1.ReasonEnforced {
+				t.Fatalf("NetworkPolicyEnforced = %+v, want Enforced", cond)
+			}
+			cond := condition(rt, v1alpha1.ConditionClusterNetworkPolicyEnforced)
+			if cond == nil || cond.Status != tt.enforced || cond.Reason != tt.reason {
+				t.Fatalf("ClusterNetworkPolicyEnforced = %+v, want %s/%s; phases %+v", cond, tt.enforced, tt.reason, rt.Status.Canary.Phases)
+			}
+			a := rt.Status.Canary.AdminTier
+			if a == nil || a.Admin != tt.admin || a.Baseline != tt.baseline {
+				t.Fatalf("status.canary.adminTier = %+v, want admin %s, baseline %s", a, tt.admin, tt.baseline)
+			}
+			if passed := condition(rt, v1alpha1.ConditionPassed); passed.Status != metav1.ConditionTrue {
+				t.Errorf("Passed = %+v: the admin tier is reported, it does not fail the test", passed)
+			}
+			assertCanaryClusterPolicies(t, tt.plane, rt, ns)
+			eventually(t, 10*time.Second, "the canary's ClusterNetworkPolicies to go", func(context.Context) (bool, error) {
+				return len(canaryClusterPolicies(t)) == 0 && len(canaryPolicies(t, ns)) == 0, nil
+			})
+			eventually(t, 10*time.Second, "2 tiers x 3 states of netconform_canary_cluster_network_policy_enforcement", func(context.Context) (bool, error) {
+				return testutil.CollectAndCount(h.registry, "netconform_canary_cluster_network_policy_enforcement") == 6, nil
+			})
+			waitForEvent(t, rt, tt.event)
+		})
+	}
+}
+
+// assertCanaryClusterPolicies checks the ClusterNetworkPolicies the canary put in place:
+// each selects only this canary's pods in its namespace, is owned by the test, and the
+// Baseline Deny stands alone, with no NetworkPolicy and no Admin Deny beside it.
+func assertCanaryClusterPolicies(t *testing.T, plane *simulatedDataplane, rt *v1alpha1.ReachabilityTest, ns string) {
+	t.Helper()
+	names := canary.NamesFor(rt, ns)
+	plane.mu.Lock()
+	defer plane.mu.Unlock()
+	admin, baseline := canary.AdminDeny(names).Name, canary.BaselineDeny(names).Name
+	if _, ok := plane.clusterPolicies[admin]; !ok {
+		t.Fatalf("the canary never put its Admin-tier Deny %s in place; saw %v", admin, plane.clusterPolicies)
+	}
+	seen, ok := plane.clusterPolicies[baseline]
+	if !ok {
+		t.Fatalf("the canary never put its Baseline-tier Deny %s in place; saw %v", baseline, plane.clusterPolicies)
+	}
+	if !slices.Equal(seen.alongside, []string{baseline}) {
+		t.Errorf("the Baseline-tier Deny stood with %v, want alone", seen.alongside)
+	}
+	onlyCanary := &cnp.NamespacedPod{
+		NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: ns}},
+		PodSelector:       metav1.LabelSelector{MatchLabels: map[string]string{canary.LabelCanary: names.ID}},
+	}
+	for name, s := range plane.clusterPolicies {
+		p := s.policy
+		if !equality.Semantic.DeepEqual(p.Spec.Subject, cnp.ClusterNetworkPolicySubject{Pods: onlyCanary}) {
+			t.Errorf("%s applies to %+v, not only this canary's pods", name, p.Spec.Subject)
+		}
+		for _, peer := range p.Spec.Ingress[0].From {
+			if peer.Namespaces != nil || peer.Pods == nil || peer.Pods.PodSelector.MatchLabels[canary.LabelCanary] != names.ID || peer.Pods.NamespaceSelector.MatchLabels[corev1.LabelMetadataName] != ns {
+				t.Errorf("%s denies traffic from %+v, not only from this canary's client", name, peer)
+			}
+		}
+		for _, peer := range p.Spec.Egress[0].To {
+			if peer.Namespaces != nil || peer.Pods == nil || peer.Pods.PodSelector.MatchLabels[canary.LabelCanary] != names.ID || peer.Pods.NamespaceSelector.MatchLabels[corev1.LabelMetadataName] != ns {
+				t.Errorf("%s denies traffic to %+v, not only to this canary's server", name, peer)
+			}
+		}
+		if len(p.OwnerReferences) != 1 || p.OwnerReferences[0].UID != rt.UID {
+			t.Errorf("%s is not owned by its test: %+v", name, p.OwnerReferences)
+		}
+		if p.Labels[canary.LabelCanary] != names.ID {
+			t.Errorf("%s is not labelled as the canary's: %v", name, p.Labels)
+		}
+	}
+}
+
+// Should the manager be gone, the canary's pods still outlive the longest canary: each
+// of its nine waits (five for NetworkPolicy, four for the admin tier) at its timeout,
+// and both pods' starts.
+func TestCanaryPodsOutliveTheLongestCanary(t *testing.T) {
+	r := &ReachabilityTestReconciler{Options: DefaultOptions()}
+	test := &v1alpha1.ReachabilityTest{Spec: v1alpha1.ReachabilityTestSpec{Canary: &v1alpha1.CanarySpec{TimeoutSeconds: 15}}}
+	longest := 9*15*time.Second + 2*r.Options.PodStartTimeout
+	if got := r.canaryPodSettings(test, v1alpha1.Run{ID: "r1"}).Deadline; got < longest {
+		t.Fatalf("canary pods live %s, less than the longest canary, %s", got, longest)
 	}
 }

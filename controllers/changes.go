@@ -261,11 +261,7 @@ func (c *changes) policyHandler(policyChanged func()) toolscache.ResourceEventHa
 }
 
 func isCanaryPolicy(p *networkingv1.NetworkPolicy) bool {
-	if p == nil {
-		return false
-	}
-	_, ok := p.Labels[canary.LabelCanary]
-	return ok
+	return p != nil && canary.Owns(p)
 }
 
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=list;watch

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/canary"
@@ -345,4 +346,36 @@ func TestCanaryPoliciesTriggerNothing(t *testing.T) {
 	if n := c.observedFor(test.Name); n != 1 {
 		t.Errorf("a default deny of the destination's namespace affected the test %d times, want 1", n)
 	}
+}
+
+// The canary's ClusterNetworkPolicies are cluster-wide, yet select its own pods only:
+// they re-run no test, while any other ClusterNetworkPolicy may affect every test.
+func TestCanaryClusterPoliciesTriggerNothing(t *testing.T) {
+	test := &v1alpha1.ReachabilityTest{
+		ObjectMeta: metav1.ObjectMeta{Name: "follows-cluster-policies"},
+		Spec: v1alpha1.ReachabilityTestSpec{RerunOn: bothTriggers, Edges: []v1alpha1.Edge{
+			podsEdge("a-to-b", "a", map[string]string{"app": "a"}, "b", map[string]string{"app": "b"}, 80, v1alpha1.ExpectAllow),
+		}},
+	}
+	reader := fake.NewClientBuilder().WithScheme(testScheme).WithObjects(test).Build()
+	r := &ReachabilityTestReconciler{Now: time.Now, changes: newChanges(reader, DefaultOptions().Rerun, time.Now, logr.Discard())}
+	handler := r.clusterPolicyHandler("ClusterNetworkPolicy")
+	names := canary.Names{ID: "c1", Namespace: "netconform-system"}
+	for _, p := range []*cnpv1beta1.ClusterNetworkPolicy{canary.AdminDeny(names), canary.BaselineDeny(names)} {
+		handler.OnAdd(metadataOf(p), false)
+		handler.OnDelete(metadataOf(p))
+	}
+	if n := r.changes.observedFor(test.Name); n != 0 {
+		t.Fatalf("the canary's ClusterNetworkPolicies affected the test %d times, want none", n)
+	}
+	other := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "admin-deny-all"}}
+	handler.OnAdd(other, false)
+	if n := r.changes.observedFor(test.Name); n != 1 {
+		t.Errorf("a ClusterNetworkPolicy of the cluster's affected the test %d times, want 1", n)
+	}
+}
+
+// metadataOf is an object as the manager's metadata informer hands it over.
+func metadataOf(obj *cnpv1beta1.ClusterNetworkPolicy) *metav1.PartialObjectMetadata {
+	return &metav1.PartialObjectMetadata{ObjectMeta: obj.ObjectMeta}
 }

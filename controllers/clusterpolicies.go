@@ -8,6 +8,7 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/netconform/netconform/canary"
 	"github.com/netconform/netconform/internal/trigger"
 )
 
@@ -49,7 +50,10 @@ func (r *ReachabilityTestReconciler) clusterPolicyHandler(kind string) toolscach
 	changed := func(obj any, event trigger.ClusterEvent) {
 		r.snapshots.policyChanged(r.Now())
 		m, ok := deleted(obj).(metav1.Object)
-		if r.changes == nil || !ok {
+		// The canary's ClusterNetworkPolicies select its own pods only and come and go
+		// with every canary run, as its NetworkPolicies do: following them would have
+		// canaries re-run tests.
+		if r.changes == nil || !ok || canary.Owns(m) {
 			return
 		}
 		r.changes.observe(trigger.Change{Cause: trigger.CausePolicy, Name: m.GetName(), ClusterKind: kind, ClusterEvent: event})

@@ -45,6 +45,9 @@ var (
 	canaryEnforcementDesc = prometheus.NewDesc("netconform_canary_enforcement",
 		"What the test's enforcement canary found in its last completed run, per direction (ingress, egress): 1 for the current state (Enforced, NotEnforced or Unknown), 0 for the others.",
 		[]string{"test", "direction", "state"}, nil)
+	canaryTierEnforcementDesc = prometheus.NewDesc("netconform_canary_cluster_network_policy_enforcement",
+		"What the test's enforcement canary found about ClusterNetworkPolicy in its last completed run, per tier (Admin, Baseline): 1 for the current state (Enforced, NotEnforced or Unknown), 0 for the others. Absent where the API is not served or the test skips it.",
+		[]string{"test", "tier", "state"}, nil)
 	canaryLatencyDesc = prometheus.NewDesc("netconform_canary_last_enforcement_latency_seconds",
 		"How long the dataplane took to apply the canary's deny in its last completed run.",
 		[]string{"test"}, nil)
@@ -188,6 +191,7 @@ func (c *testCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- testLastRunDesc
 	ch <- testNextRunDesc
 	ch <- canaryEnforcementDesc
+	ch <- canaryTierEnforcementDesc
 	ch <- canaryLatencyDesc
 }
 
@@ -247,6 +251,13 @@ func collectCanary(ch chan<- prometheus.Metric, t *v1alpha1.ReachabilityTest) {
 	}
 	if ms := c.EnforcementLatencyMilliseconds; ms != nil {
 		ch <- prometheus.MustNewConstMetric(canaryLatencyDesc, prometheus.GaugeValue, float64(*ms)/1000, t.Name)
+	}
+	if a := c.AdminTier; a != nil {
+		for tier, found := range map[string]v1alpha1.Enforcement{"Admin": a.Admin, "Baseline": a.Baseline} {
+			for _, state := range enforcementStates {
+				ch <- prometheus.MustNewConstMetric(canaryTierEnforcementDesc, prometheus.GaugeValue, boolValue(found == state), t.Name, tier, string(state))
+			}
+		}
 	}
 }
 

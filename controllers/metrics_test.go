@@ -329,3 +329,37 @@ netconform_test_next_run_timestamp_seconds{test="nightly"} 1.795e+09
 		t.Error(err)
 	}
 }
+
+// The admin-tier finding is a series of its own, per tier: the NetworkPolicy series and
+// its alert stay about NetworkPolicy.
+func TestMetricsAdminTierFinding(t *testing.T) {
+	checked := unitCompleted("checked", time.Unix(1000, 0))
+	checked.Status.Canary = &v1alpha1.CanaryStatus{Ingress: v1alpha1.Enforced, Egress: v1alpha1.Enforced,
+		AdminTier: &v1alpha1.AdminTierStatus{Admin: v1alpha1.NotEnforced, Baseline: v1alpha1.Unknown}}
+	notServed := unitCompleted("not-served", time.Unix(1000, 0))
+	notServed.Status.Canary = &v1alpha1.CanaryStatus{Ingress: v1alpha1.Enforced, Egress: v1alpha1.Enforced}
+	_, reg := unitMetrics(t, checked, notServed)
+	want := `
+# HELP netconform_canary_cluster_network_policy_enforcement What the test's enforcement canary found about ClusterNetworkPolicy in its last completed run, per tier (Admin, Baseline): 1 for the current state (Enforced, NotEnforced or Unknown), 0 for the others. Absent where the API is not served or the test skips it.
+# TYPE netconform_canary_cluster_network_policy_enforcement gauge
+netconform_canary_cluster_network_policy_enforcement{state="Enforced",test="checked",tier="Admin"} 0
+netconform_canary_cluster_network_policy_enforcement{state="NotEnforced",test="checked",tier="Admin"} 1
+netconform_canary_cluster_network_policy_enforcement{state="Unknown",test="checked",tier="Admin"} 0
+netconform_canary_cluster_network_policy_enforcement{state="Enforced",test="checked",tier="Baseline"} 0
+netconform_canary_cluster_network_policy_enforcement{state="NotEnforced",test="checked",tier="Baseline"} 0
+netconform_canary_cluster_network_policy_enforcement{state="Unknown",test="checked",tier="Baseline"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "netconform_canary_cluster_network_policy_enforcement"); err != nil {
+		t.Fatal(err)
+	}
+	// The admin tier does not fail a test whose NetworkPolicy canary passed.
+	passed := `
+# HELP netconform_test_passed Whether the test passed in its last completed run (1: every edge passed and its canary, if any, found NetworkPolicy enforced) or not (0).
+# TYPE netconform_test_passed gauge
+netconform_test_passed{test="checked"} 1
+netconform_test_passed{test="not-served"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(passed), "netconform_test_passed"); err != nil {
+		t.Fatal(err)
+	}
+}

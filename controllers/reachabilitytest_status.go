@@ -99,20 +99,12 @@ func recordCanary(status *v1alpha1.ReachabilityTestStatus, finding *canary.Findi
 	if finding == nil {
 		status.Canary = nil
 		meta.RemoveStatusCondition(&status.Conditions, v1alpha1.ConditionNetworkPolicyEnforced)
+		meta.RemoveStatusCondition(&status.Conditions, v1alpha1.ConditionClusterNetworkPolicyEnforced)
 		return
 	}
 	status.Canary = finding.Status.DeepCopy()
-	enforced := metav1.ConditionFalse
-	switch {
-	case finding.Enforced():
-		enforced = metav1.ConditionTrue
-	case finding.Reason == v1alpha1.ReasonCanaryFailed:
-		enforced = metav1.ConditionUnknown
-	}
-	meta.SetStatusCondition(&status.Conditions, metav1.Condition{
-		Type: v1alpha1.ConditionNetworkPolicyEnforced, Status: enforced, ObservedGeneration: generation,
-		Reason: finding.Reason, Message: truncateMessage(finding.Message),
-	})
+	meta.SetStatusCondition(&status.Conditions, enforcedCondition(v1alpha1.ConditionNetworkPolicyEnforced, finding.Reason, finding.Message, generation))
+	recordAdminTier(status, finding.AdminTier, generation)
 	passed := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionPassed)
 	switch {
 	case passed.Status != metav1.ConditionTrue:
@@ -122,6 +114,30 @@ func recordCanary(status *v1alpha1.ReachabilityTestStatus, finding *canary.Findi
 	case status.Summary.Edges == 0:
 		passed.Message = "The canary found NetworkPolicy enforced; the test has no edges"
 	}
+}
+
+// recordAdminTier publishes the canary's finding on ClusterNetworkPolicy. It leaves
+// Passed alone: the admin tier is optional, and a cluster that does not implement it
+// may well enforce every policy its workloads rely on.
+func recordAdminTier(status *v1alpha1.ReachabilityTestStatus, finding *canary.AdminTierFinding, generation int64) {
+	if finding == nil {
+		meta.RemoveStatusCondition(&status.Conditions, v1alpha1.ConditionClusterNetworkPolicyEnforced)
+		return
+	}
+	meta.SetStatusCondition(&status.Conditions, enforcedCondition(v1alpha1.ConditionClusterNetworkPolicyEnforced, finding.Reason, finding.Message, generation))
+}
+
+// enforcedCondition is a canary finding as a condition: True when enforced, Unknown
+// when the canary could not tell, False otherwise.
+func enforcedCondition(kind, reason, message string, generation int64) metav1.Condition {
+	status := metav1.ConditionFalse
+	switch reason {
+	case v1alpha1.ReasonEnforced:
+		status = metav1.ConditionTrue
+	case v1alpha1.ReasonCanaryFailed, v1alpha1.ReasonNotServed:
+		status = metav1.ConditionUnknown
+	}
+	return metav1.Condition{Type: kind, Status: status, ObservedGeneration: generation, Reason: reason, Message: truncateMessage(message)}
 }
 
 func summarize(results []v1alpha1.EdgeResult) v1alpha1.Summary {

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/canary"
 )
 
 func unitRun(generation int64) v1alpha1.Run {
@@ -364,5 +365,43 @@ func TestInvalidScheduleStatusReportsOnce(t *testing.T) {
 	}
 	if invalidScheduleStatus(&status, 3, msg) {
 		t.Error("the same report again changed the status")
+	}
+}
+
+func TestStatusRecordsTheAdminTierFinding(t *testing.T) {
+	enforced := canary.Finding{Reason: v1alpha1.ReasonEnforced, Message: "NetworkPolicy is enforced"}
+	tests := []struct {
+		name   string
+		tier   *canary.AdminTierFinding
+		want   metav1.ConditionStatus // "" for no condition
+		reason string
+	}{
+		{"enforced", &canary.AdminTierFinding{Reason: v1alpha1.ReasonEnforced}, metav1.ConditionTrue, v1alpha1.ReasonEnforced},
+		{"not enforced", &canary.AdminTierFinding{Reason: v1alpha1.ReasonNotEnforced}, metav1.ConditionFalse, v1alpha1.ReasonNotEnforced},
+		{"one tier", &canary.AdminTierFinding{Reason: v1alpha1.ReasonBaselineTierNotEnforced}, metav1.ConditionFalse, v1alpha1.ReasonBaselineTierNotEnforced},
+		{"not served", &canary.AdminTierFinding{Reason: v1alpha1.ReasonNotServed}, metav1.ConditionUnknown, v1alpha1.ReasonNotServed},
+		{"failed", &canary.AdminTierFinding{Reason: v1alpha1.ReasonCanaryFailed}, metav1.ConditionUnknown, v1alpha1.ReasonCanaryFailed},
+		{"skipped", nil, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var status v1alpha1.ReachabilityTestStatus
+			completeRunStatus(&status, unitRun(1), nil, metav1.Now())
+			// A condition from an earlier run that checked the admin tier.
+			meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: v1alpha1.ConditionClusterNetworkPolicyEnforced, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonEnforced})
+			f := enforced
+			f.AdminTier = tt.tier
+			recordCanary(&status, &f, 1)
+			cond := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionClusterNetworkPolicyEnforced)
+			switch {
+			case tt.want == "" && cond != nil:
+				t.Fatalf("ClusterNetworkPolicyEnforced = %+v for a test that skips the admin tier, want none", cond)
+			case tt.want != "" && (cond == nil || cond.Status != tt.want || cond.Reason != tt.reason):
+				t.Fatalf("ClusterNetworkPolicyEnforced = %+v, want %s/%s", cond, tt.want, tt.reason)
+			}
+			if passed := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionPassed); passed.Status != metav1.ConditionTrue {
+				t.Errorf("Passed = %+v: the admin-tier finding must not change it", passed)
+			}
+		})
 	}
 }

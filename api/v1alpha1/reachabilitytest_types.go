@@ -298,7 +298,24 @@ type CanarySpec struct {
 	// +kubebuilder:default=15
 	// +optional
 	TimeoutSeconds int32 `json:"timeoutSeconds,omitempty"`
+
+	// adminTier says whether the canary also checks the admin tier, ClusterNetworkPolicy
+	// (policy.networking.k8s.io/v1beta1): WhenServed (the default) runs its phases where
+	// the API is served and reports NotServed elsewhere; Skip never does.
+	// +kubebuilder:default=WhenServed
+	// +optional
+	AdminTier AdminTierCheck `json:"adminTier,omitempty"`
 }
+
+// AdminTierCheck says whether the canary checks ClusterNetworkPolicy.
+// +kubebuilder:validation:Enum=WhenServed;Skip
+type AdminTierCheck string
+
+// Admin-tier checks.
+const (
+	AdminTierWhenServed AdminTierCheck = "WhenServed"
+	AdminTierSkip       AdminTierCheck = "Skip"
+)
 
 // Protocol is a transport protocol.
 // +kubebuilder:validation:Enum=TCP;UDP
@@ -360,6 +377,8 @@ const (
 	ConditionPassed = "Passed"
 	// ConditionNetworkPolicyEnforced is the canary's finding.
 	ConditionNetworkPolicyEnforced = "NetworkPolicyEnforced"
+	// ConditionClusterNetworkPolicyEnforced is the canary's finding on the admin tier.
+	ConditionClusterNetworkPolicyEnforced = "ClusterNetworkPolicyEnforced"
 )
 
 // Condition reasons.
@@ -394,6 +413,18 @@ const (
 	ReasonCanaryFailed = "CanaryFailed"
 )
 
+// Reasons of the ClusterNetworkPolicyEnforced condition, besides Enforced, NotEnforced
+// and CanaryFailed.
+const (
+	// ReasonAdminTierNotEnforced: a Baseline-tier Deny denied, an Admin-tier Deny did not.
+	ReasonAdminTierNotEnforced = "AdminTierNotEnforced"
+	// ReasonBaselineTierNotEnforced: an Admin-tier Deny denied, a Baseline-tier Deny did not.
+	ReasonBaselineTierNotEnforced = "BaselineTierNotEnforced"
+	// ReasonNotServed: the cluster does not serve ClusterNetworkPolicy v1beta1, so the
+	// canary could not check it.
+	ReasonNotServed = "NotServed"
+)
+
 // ConditionPredictionsComplete says whether the last run's predictions could read every
 // policy kind that may affect its edges.
 const ConditionPredictionsComplete = "PredictionsComplete"
@@ -414,7 +445,7 @@ type ReachabilityTestStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// conditions: Completed, Passed, PredictionsComplete and, with a canary,
-	// NetworkPolicyEnforced.
+	// NetworkPolicyEnforced and ClusterNetworkPolicyEnforced.
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=8
@@ -471,9 +502,30 @@ type CanaryStatus struct {
 
 	// phases are the canary's steps in order, with what each saw.
 	// +listType=atomic
-	// +kubebuilder:validation:MaxItems=4
+	// +kubebuilder:validation:MaxItems=8
 	// +optional
 	Phases []CanaryPhase `json:"phases,omitempty"`
+
+	// adminTier is what the canary found about ClusterNetworkPolicy, when it checked.
+	// +optional
+	AdminTier *AdminTierStatus `json:"adminTier,omitempty"`
+}
+
+// AdminTierStatus is the canary's finding on ClusterNetworkPolicy.
+type AdminTierStatus struct {
+	// admin says whether an Admin-tier Deny stops traffic that a NetworkPolicy allows.
+	// +required
+	Admin Enforcement `json:"admin"`
+
+	// baseline says whether a Baseline-tier Deny stops traffic that no NetworkPolicy
+	// selects.
+	// +required
+	Baseline Enforcement `json:"baseline"`
+
+	// enforcementLatencyMilliseconds is how long the dataplane took from creating the
+	// Admin-tier Deny to the first probe it denied.
+	// +optional
+	EnforcementLatencyMilliseconds *int32 `json:"enforcementLatencyMilliseconds,omitempty"`
 }
 
 // Enforcement says whether a direction of policy is enforced.
@@ -489,7 +541,9 @@ const (
 
 // CanaryPhase is one step of the canary: a policy set and what the client saw under it.
 type CanaryPhase struct {
-	// name: Allowed (both allows), Denied (no allow), IngressAllowOnly or EgressAllowOnly.
+	// name: Allowed (both allows), Denied (no allow), IngressAllowOnly, EgressAllowOnly,
+	// and where ClusterNetworkPolicy is checked AdminTierDeny (both allows under an
+	// Admin-tier Deny) and BaselineTierDeny (no NetworkPolicy, a Baseline-tier Deny).
 	// +kubebuilder:validation:MaxLength=32
 	// +required
 	Name string `json:"name"`

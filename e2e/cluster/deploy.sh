@@ -21,6 +21,13 @@ log "building $IMAGE"
   --file "$DIR/images/netconform=/netconform" --entrypoint /netconform)
 "$HERE/cluster.sh" load "$DIR/images/netconform.tar"
 
+# ClusterNetworkPolicy, from the module the build uses, so that the canary checks the
+# admin tier (kube-router does not implement it: the canary must say so).
+NPAPI=$(cd "$ROOT" && go list -m -f '{{.Dir}}' sigs.k8s.io/network-policy-api)
+log "installing the ClusterNetworkPolicy CRDs from $NPAPI/config/crd/standard"
+"$KUBECTL" apply --server-side -f "$NPAPI/config/crd/standard/policy.networking.k8s.io_clusternetworkpolicies.yaml" >/dev/null
+"$KUBECTL" wait --for=condition=Established --timeout=60s crd/clusternetworkpolicies.policy.networking.k8s.io >/dev/null
+
 log "installing the operator: kubectl apply -k config/default (image $IMAGE)"
 existed=$("$KUBECTL" -n netconform-system get deployment netconform-manager -o name 2>/dev/null || true)
 "$KUBECTL" apply -k "$HERE/deploy" >/dev/null

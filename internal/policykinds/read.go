@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/network-policy-api/apis/v1alpha2"
 	"sigs.k8s.io/network-policy-api/apis/v1beta1"
 
+	"github.com/netconform/netconform/canary"
 	"github.com/netconform/netconform/internal/netpol"
 )
 
@@ -34,7 +35,7 @@ func Read(ctx context.Context, r client.Reader, s Served, c *netpol.Cluster) err
 		case err != nil:
 			return fmt.Errorf("listing %s: %w", res, err)
 		}
-		c.ClusterNetworkPolicies = append(c.ClusterNetworkPolicies, policies...)
+		c.ClusterNetworkPolicies = append(c.ClusterNetworkPolicies, workloadPolicies(policies)...)
 	}
 	for _, res := range s.Unreadable {
 		k, err := countObjects(ctx, r, res)
@@ -46,6 +47,12 @@ func Read(ctx context.Context, r client.Reader, s Served, c *netpol.Cluster) err
 		}
 	}
 	return nil
+}
+
+// workloadPolicies leaves out the enforcement canary's ClusterNetworkPolicies: they
+// select the canary's own pods only, and come and go with every canary run.
+func workloadPolicies(policies []v1beta1.ClusterNetworkPolicy) []v1beta1.ClusterNetworkPolicy {
+	return slices.DeleteFunc(policies, func(p v1beta1.ClusterNetworkPolicy) bool { return canary.Owns(&p) })
 }
 
 // readWhole lists a cluster-wide policy kind the model reads, converted to v1beta1.

@@ -16,10 +16,12 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/network-policy-api/apis/v1alpha2"
 	"sigs.k8s.io/network-policy-api/apis/v1beta1"
 
+	"github.com/netconform/netconform/canary"
 	"github.com/netconform/netconform/internal/netpol"
 )
 
@@ -213,5 +215,25 @@ func grantClusterNetworkPolicies(t *testing.T, c client.Client, user string) {
 		if err := c.Create(context.Background(), o); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// The enforcement canary's ClusterNetworkPolicies select its own pods only: the model
+// leaves them out, and reads every other.
+func TestReadLeavesOutTheCanarysPolicies(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	names := canary.Names{ID: "c1", Namespace: "netconform-system"}
+	workload := &v1beta1.ClusterNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "deny-db"}, Spec: v1beta1.ClusterNetworkPolicySpec{Tier: v1beta1.AdminTier}}
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(canary.AdminDeny(names), canary.BaselineDeny(names), workload).Build()
+	served := Served{ClusterNetworkPolicy: &Resource{Group: v1beta1.GroupName, Version: "v1beta1", Resource: "clusternetworkpolicies", Kind: KindClusterNetworkPolicy}}
+	var got netpol.Cluster
+	if err := Read(context.Background(), c, served, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.ClusterNetworkPolicies) != 1 || got.ClusterNetworkPolicies[0].Name != "deny-db" {
+		t.Fatalf("read %d ClusterNetworkPolicies (%+v), want deny-db alone", len(got.ClusterNetworkPolicies), got.ClusterNetworkPolicies)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -57,11 +58,21 @@ func TestPolicyKindsTheModelReadsAndCannotRead(t *testing.T) {
 	before.stop()
 
 	// With them.
-	if _, err := envtest.InstallCRDs(apiServer, envtest.CRDInstallOptions{
+	crds := envtest.CRDInstallOptions{
 		Paths: []string{moduleCRDs(t), filepath.Join("..", "internal", "policykinds", "testdata", "calico-networkpolicy-crd.yaml")}, ErrorIfPathMissing: true,
-	}); err != nil {
+	}
+	if _, err := envtest.InstallCRDs(apiServer, crds); err != nil {
 		t.Fatalf("installing the CRDs: %v", err)
 	}
+	// Other tests start managers on a cluster without them.
+	t.Cleanup(func() {
+		if err := envtest.UninstallCRDs(apiServer, crds); err != nil {
+			t.Errorf("removing the CRDs: %v", err)
+		}
+		eventually(t, 30*time.Second, "the policy CRDs to be no longer served", func(context.Context) (bool, error) {
+			return !served(t, "policy.networking.k8s.io/v1beta1") && !served(t, "crd.projectcalico.org/v1"), nil
+		})
+	})
 	calico := calicoPolicy(locked, "deny-all")
 	if err := k8s.Create(ctx, calico); err != nil {
 		t.Fatal(err)

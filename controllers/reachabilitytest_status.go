@@ -58,7 +58,7 @@ func invalidScheduleStatus(status *v1alpha1.ReachabilityTestStatus, generation i
 
 // completeRunStatus records the results of a finished run.
 func completeRunStatus(status *v1alpha1.ReachabilityTestStatus, run v1alpha1.Run, results []v1alpha1.EdgeResult, now metav1.Time) {
-	summary := summarize(results)
+	summary := probes.Summarize(results)
 	status.ActiveRun = nil
 	status.ObservedGeneration = run.Generation
 	status.Results = results
@@ -138,21 +138,6 @@ func enforcedCondition(kind, reason, message string, generation int64) metav1.Co
 		status = metav1.ConditionUnknown
 	}
 	return metav1.Condition{Type: kind, Status: status, ObservedGeneration: generation, Reason: reason, Message: truncateMessage(message)}
-}
-
-func summarize(results []v1alpha1.EdgeResult) v1alpha1.Summary {
-	s := v1alpha1.Summary{Edges: int32(len(results))}
-	for _, r := range results {
-		switch r.Verdict {
-		case v1alpha1.VerdictPass:
-			s.Passed++
-		case v1alpha1.VerdictFail:
-			s.Failed++
-		default:
-			s.Inconclusive++
-		}
-	}
-	return s
 }
 
 func passedCondition(s v1alpha1.Summary, results []v1alpha1.EdgeResult, generation int64) metav1.Condition {

@@ -47,11 +47,9 @@ func (r apiResolver) readyPods(ctx context.Context, namespace string, selector l
 	}
 	var targets []probes.PodTarget
 	for i := range pods.Items {
-		pod := &pods.Items[i]
-		if !probes.PodReady(pod) || pod.Status.PodIP == "" || pod.DeletionTimestamp != nil {
-			continue
+		if target, ok := probes.TargetOf(&pods.Items[i]); ok {
+			targets = append(targets, target)
 		}
-		targets = append(targets, probes.PodTarget{Name: pod.Name, IP: pod.Status.PodIP, Ports: namedPorts(pod)})
 	}
 	return targets, nil
 }
@@ -77,18 +75,6 @@ var notProbePods = func() labels.Requirement {
 	}
 	return *r
 }()
-
-func namedPorts(pod *corev1.Pod) map[string]int32 {
-	ports := map[string]int32{}
-	for _, c := range pod.Spec.Containers {
-		for _, p := range c.Ports {
-			if p.Name != "" {
-				ports[p.Name] = p.ContainerPort
-			}
-		}
-	}
-	return ports
-}
 
 // endpointEvidence answers whether a destination has ready endpoints for a port, from
 // the EndpointSlices of its namespace, read once per namespace and run.

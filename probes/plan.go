@@ -3,6 +3,7 @@ package probes
 import (
 	"context"
 	"fmt"
+	corev1 "k8s.io/api/core/v1"
 	"maps"
 	"slices"
 	"strings"
@@ -52,6 +53,23 @@ type PodTarget struct {
 	IP   string
 	// Ports maps the pod's named container ports to their numbers.
 	Ports map[string]int32
+}
+
+// TargetOf is the pod as a destination, and false while it cannot be one: not ready,
+// without an address, or going.
+func TargetOf(pod *corev1.Pod) (PodTarget, bool) {
+	if !PodReady(pod) || pod.Status.PodIP == "" || pod.DeletionTimestamp != nil {
+		return PodTarget{}, false
+	}
+	ports := map[string]int32{}
+	for _, c := range pod.Spec.Containers {
+		for _, p := range c.Ports {
+			if p.Name != "" {
+				ports[p.Name] = p.ContainerPort
+			}
+		}
+	}
+	return PodTarget{Name: pod.Name, IP: pod.Status.PodIP, Ports: ports}, true
 }
 
 // Resolver looks up the destinations that need the API to be known.

@@ -156,3 +156,19 @@ func describe(c Check, r Result) string {
 	}
 	return fmt.Sprintf("%s %s", r.Observation, target)
 }
+
+// Summarize counts the verdicts of a run's edges.
+func Summarize(results []v1alpha1.EdgeResult) v1alpha1.Summary {
+	s := v1alpha1.Summary{Edges: int32(len(results))}
+	for _, r := range results {
+		switch r.Verdict {
+		case v1alpha1.VerdictPass:
+			s.Passed++
+		case v1alpha1.VerdictFail:
+			s.Failed++
+		default:
+			s.Inconclusive++
+		}
+	}
+	return s
+}

@@ -50,18 +50,9 @@ func Run(m *Manifests, tests []v1alpha1.ReachabilityTest) []v1alpha1.Reachabilit
 // edge passed.
 func complete(t *v1alpha1.ReachabilityTest, results []v1alpha1.EdgeResult) {
 	t.Status = v1alpha1.ReachabilityTestStatus{ObservedGeneration: t.Generation, Results: results}
-	s := &v1alpha1.Summary{Edges: int32(len(results))}
+	summary := probes.Summarize(results)
+	s := &summary
 	t.Status.Summary = s
-	for _, r := range results {
-		switch r.Verdict {
-		case v1alpha1.VerdictPass:
-			s.Passed++
-		case v1alpha1.VerdictFail:
-			s.Failed++
-		default:
-			s.Inconclusive++
-		}
-	}
 	passed := metav1.Condition{Type: v1alpha1.ConditionPassed, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonAllEdgesPassed}
 	switch {
 	case s.Failed > 0:

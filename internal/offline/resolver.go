@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/netconform/netconform/internal/netpol"
 	"github.com/netconform/netconform/probes"
 )
@@ -20,8 +18,8 @@ func (r resolver) ReadyPods(_ context.Context, namespace string, podLabels map[s
 	var out []probes.PodTarget
 	for i := range r.c.Pods {
 		pod := &r.c.Pods[i]
-		if pod.Namespace == namespace && carries(pod.Labels, podLabels) && probes.PodReady(pod) && pod.Status.PodIP != "" && pod.DeletionTimestamp == nil {
-			out = append(out, probes.PodTarget{Name: pod.Name, IP: pod.Status.PodIP, Ports: namedPorts(pod)})
+		if target, ok := probes.TargetOf(pod); ok && pod.Namespace == namespace && carries(pod.Labels, podLabels) {
+			out = append(out, target)
 		}
 	}
 	return out, nil
@@ -49,16 +47,4 @@ func carries(have, want map[string]string) bool {
 		}
 	}
 	return true
-}
-
-func namedPorts(pod *corev1.Pod) map[string]int32 {
-	ports := map[string]int32{}
-	for _, c := range pod.Spec.Containers {
-		for _, p := range c.Ports {
-			if p.Name != "" {
-				ports[p.Name] = p.ContainerPort
-			}
-		}
-	}
-	return ports
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -18,6 +19,37 @@ import (
 // +kubebuilder:rbac:groups=projectcalico.org;crd.projectcalico.org,resources=networkpolicies;globalnetworkpolicies,verbs=list
 // +kubebuilder:rbac:groups=cilium.io,resources=ciliumnetworkpolicies;ciliumclusterwidenetworkpolicies,verbs=list
 // +kubebuilder:rbac:groups=crd.antrea.io,resources=networkpolicies;clusternetworkpolicies,verbs=list
+
+// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=list;watch
+
+// forgetter is a discovery whose answer a new or removed CRD makes stale.
+type forgetter interface{ Forget() }
+
+// followDefinitions watches CustomResourceDefinitions, from their metadata: a policy kind
+// installed or removed while the manager runs is seen by the next prediction, not one
+// discovery answer later, so that no prediction overlooks it.
+func (r *ReachabilityTestReconciler) followDefinitions(mgr ctrl.Manager) error {
+	f, ok := r.snapshots.kinds.(forgetter)
+	if !ok {
+		return nil
+	}
+	obj := &metav1.PartialObjectMetadata{}
+	obj.SetGroupVersionKind(apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition"))
+	informer, err := mgr.GetCache().GetInformer(context.Background(), obj)
+	if err != nil {
+		return fmt.Errorf("watching CustomResourceDefinitions: %w", err)
+	}
+	changed := func() {
+		f.Forget()
+		r.snapshots.policyChanged(r.Now())
+	}
+	_, err = informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { changed() },
+		UpdateFunc: func(any, any) { changed() }, // established: now served
+		DeleteFunc: func(any) { changed() },
+	})
+	return err
+}
 
 // followClusterPolicies watches the cluster-wide policy kinds the cluster serves when
 // the manager starts (none: no watch, and the manager runs as before), from their

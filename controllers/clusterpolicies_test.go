@@ -154,3 +154,44 @@ func calicoPolicy(namespace, name string) client.Object {
 	u.Object["spec"] = map[string]any{"selector": "all()", "types": []any{"Egress"}}
 	return u
 }
+
+// TestAPolicyKindInstalledMidwayIsSeenAtOnce: a manager that has asked discovery already
+// sees a policy kind installed after that at its next prediction, not one discovery
+// answer later: until then it would predict confidently without it.
+func TestAPolicyKindInstalledMidwayIsSeenAtOnce(t *testing.T) {
+	requireAPIServer(t)
+	ctx := context.Background()
+	if served(t, "crd.projectcalico.org/v1") {
+		t.Fatal("the Calico-like CRD is installed already: this test installs it while a manager runs")
+	}
+	ns := newNamespace(t, "midway")
+	spec := v1alpha1.ReachabilityTestSpec{Edges: []v1alpha1.Edge{
+		hostEdge("to-api", ns, map[string]string{"app": "a"}, "10.0.0.1", 80, v1alpha1.ExpectAllow),
+	}}
+	startManager(t, SetupOptions{})
+	before := runOnce(t, "before-the-kind", spec)
+	if c := meta.FindStatusCondition(before.Status.Conditions, v1alpha1.ConditionPredictionsComplete); c == nil || c.Status != metav1.ConditionTrue {
+		t.Fatalf("before the kind: PredictionsComplete = %+v, want True", c)
+	}
+
+	crds := envtest.CRDInstallOptions{Paths: []string{filepath.Join("..", "internal", "policykinds", "testdata", "calico-networkpolicy-crd.yaml")}, ErrorIfPathMissing: true}
+	if _, err := envtest.InstallCRDs(apiServer, crds); err != nil {
+		t.Fatalf("installing the CRD: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := envtest.UninstallCRDs(apiServer, crds); err != nil {
+			t.Errorf("removing the CRD: %v", err)
+		}
+		eventually(t, 30*time.Second, "the Calico-like CRD to be no longer served", func(context.Context) (bool, error) {
+			return !served(t, "crd.projectcalico.org/v1"), nil
+		})
+	})
+	if err := k8s.Create(ctx, calicoPolicy(ns, "deny-all")); err != nil {
+		t.Fatal(err)
+	}
+	after := runOnce(t, "after-the-kind", spec)
+	c := meta.FindStatusCondition(after.Status.Conditions, v1alpha1.ConditionPredictionsComplete)
+	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != v1alpha1.ReasonUnreadablePolicies {
+		t.Errorf("after the kind was installed: PredictionsComplete = %+v, want False, %s", c, v1alpha1.ReasonUnreadablePolicies)
+	}
+}

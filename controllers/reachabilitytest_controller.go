@@ -126,6 +126,9 @@ func (r *ReachabilityTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := r.followPolicyChanges(mgr); err != nil {
 		return err
 	}
+	if err := r.followDefinitions(mgr); err != nil {
+		return err
+	}
 	if err := r.followClusterPolicies(mgr); err != nil {
 		return err
 	}

@@ -61,3 +61,11 @@ func (d *Discoverer) Served(context.Context) (Served, error) {
 	d.served, d.at = Classify(lists), now
 	return d.served, nil
 }
+
+// Forget drops the answer, so that the next question asks the cluster: a CRD came or
+// went, and with it perhaps a policy kind.
+func (d *Discoverer) Forget() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.at = time.Time{}
+}

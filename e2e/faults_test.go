@@ -38,10 +38,12 @@ type fault struct {
 
 var faults = []fault{
 	{name: "manager-sigkill", strike: killManager},
-	// The enforcer learns a new pod's address through the API server: striking before
-	// the kubelet published it would leave the probe unknown to kube-router until the
-	// API server is back, a real outage the run would rightly report.
-	{name: "apiserver-restart", strike: restartAPIServer, when: hasAddress},
+	// The enforcer learns a new pod's address through the API server: while it is down,
+	// kube-router may not know the probe yet (even once the kubelet published the
+	// address, its watch may not have delivered it), so the allow that selects the
+	// probe's labels does not cover it: a real outage of the dataplane, which the run
+	// may rightly report; the next run must be right.
+	{name: "apiserver-restart", strike: restartAPIServer, when: hasAddress, dataplane: true},
 	{name: "enforcer-killed", strike: killEnforcer, dataplane: true},
 	{name: "probe-pod-deleted", strike: deleteProbePod},
 	{name: "probe-pod-evicted", strike: evictProbePod},

@@ -3,11 +3,11 @@ package probes
 import (
 	"context"
 	"fmt"
-	corev1 "k8s.io/api/core/v1"
 	"maps"
 	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/netconform/netconform/api/v1alpha1"

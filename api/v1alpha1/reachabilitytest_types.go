@@ -137,7 +137,44 @@ type Source struct {
 	// +kubebuilder:validation:XValidation:rule="self == '' || !format.dns1123Subdomain().validate(self).hasValue()",message="serviceAccountName must be a DNS subdomain: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, such as web or web.v2"
 	// +optional
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+
+	// nodes, when set, checks the edge from each node it selects: one probe pod per
+	// node, pinned to it, and a verdict per node. The edge passes only if it passes on
+	// every node. Unset: one probe pod, wherever the scheduler puts it.
+	// +optional
+	Nodes *NodeSelection `json:"nodes,omitempty"`
 }
+
+// NodeSelection picks the nodes an edge is checked from: all of them, or those whose
+// labels match. Only nodes a probe pod may run on count (spec.probePod's nodeSelector
+// and tolerations apply); a cordoned or NotReady node counts, and gives an Error.
+// +kubebuilder:validation:XValidation:rule="(has(self.all) && self.all) != has(self.selector)",message="from.nodes takes exactly one of all: true or selector: set all: true for every node, or selector.matchLabels for some"
+type NodeSelection struct {
+	// all: true checks the edge from every node.
+	// +optional
+	All bool `json:"all,omitempty"`
+
+	// selector checks the edge from the nodes whose labels match. Its keys are bounded
+	// by the manager's --allowed-node-selector-keys, as spec.probePod.nodeSelector is.
+	// +optional
+	Selector *NodeLabelSelector `json:"selector,omitempty"`
+}
+
+// NodeLabelSelector selects nodes by their labels.
+type NodeLabelSelector struct {
+	// matchLabels select the nodes that carry them all. Keys are label keys and values
+	// label values (the values' bounds: hack/crd-bounds).
+	// +kubebuilder:validation:MinProperties=1
+	// +kubebuilder:validation:MaxProperties=16
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k).hasValue())",message="matchLabels keys must be label keys: a name of at most 63 letters, digits, '-', '_' or '.' that starts and ends with a letter or digit, optionally after a DNS subdomain prefix and '/', such as pool or topology.kubernetes.io/zone"
+	// +required
+	MatchLabels map[string]string `json:"matchLabels"`
+}
+
+// ReasonNoMatchingNodes: an edge's from.nodes selects no node a probe pod may run on,
+// so no run starts until the spec or the nodes change. It is also the reason of the
+// warning event.
+const ReasonNoMatchingNodes = "NoMatchingNodes"
 
 // Destination is exactly one kind of target.
 // +kubebuilder:validation:XValidation:rule="[has(self.service), has(self.pods), has(self.host), has(self.dns)].filter(x, x).size() == 1",message="to must set exactly one of service, pods, host or dns"
@@ -645,7 +682,24 @@ type EdgeResult struct {
 	// +kubebuilder:validation:MaxLength=1024
 	// +optional
 	Explanation string `json:"explanation,omitempty"`
+
+	// nodes is how many nodes the edge was checked from, with from.nodes.
+	// +optional
+	Nodes int32 `json:"nodes,omitempty"`
+
+	// failingNodes names the nodes on which the edge did not pass (failed, or gave no
+	// conclusive answer), with from.nodes; at most MaxFailingNodes, the message counts
+	// them all.
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=253
+	// +optional
+	FailingNodes []string `json:"failingNodes,omitempty"`
 }
+
+// MaxFailingNodes bounds EdgeResult.FailingNodes, so a status stays small however many
+// nodes fail.
+const MaxFailingNodes = 16
 
 // Diagnosis names the layer at fault when intent, policies and dataplane disagree.
 // +kubebuilder:validation:Enum=PolicyMismatch;DataplaneMismatch

@@ -34,6 +34,7 @@ const labelValue = `^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`
 // most 317 (a DNS subdomain prefix of 253, "/", a name of 63).
 var bounds = []bound{
 	{"edges.[].from.podLabels.{}", 63, labelValue},
+	{"edges.[].from.nodes.selector.matchLabels.{}", 63, labelValue},
 	{"edges.[].to.pods.podLabels.{}", 63, labelValue},
 	{"probePod.nodeSelector.{}", 63, labelValue},
 	{"probePod.tolerations.[].key", 317, ""},

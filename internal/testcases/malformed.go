@@ -52,6 +52,7 @@ func Document(spec string) string {
 func MalformedSpecs() []Malformed {
 	cases := append(fieldCases(), labelCases()...)
 	cases = append(cases, schedulingCases()...)
+	cases = append(cases, nodeCases()...)
 	cases = append(cases, scheduleCases()...)
 	cases = append(cases, typeCases()...)
 	cases = append(cases, fileCases()...)
@@ -183,6 +184,34 @@ func manyLabels(n int) string {
 		labels[i] = fmt.Sprintf("l%d: v", i)
 	}
 	return "{" + strings.Join(labels, ", ") + "}"
+}
+
+// fromNodes is a spec whose one edge is checked from the nodes given (flow YAML).
+func fromNodes(nodes string) string {
+	return `edges: [{name: e1, from: {namespace: a, nodes: ` + nodes + `}, to: {dns: {name: a.example}}, expect: Allow}]`
+}
+
+func nodeCases() []Malformed {
+	const field = "spec.edges[0].from.nodes"
+	const oneOf = "from.nodes takes exactly one of all: true or selector: set all: true for every node, or selector.matchLabels for some"
+	return []Malformed{
+		{Name: "nodes empty", Spec: fromNodes(`{}`), Want: []string{field, oneOf}},
+		{Name: "nodes all false", Spec: fromNodes(`{all: false}`), Want: []string{field, oneOf}},
+		{Name: "nodes all and selector", Spec: fromNodes(`{all: true, selector: {matchLabels: {pool: a}}}`), Want: []string{field, oneOf}},
+		{Name: "nodes all not a boolean", Spec: fromNodes(`{all: "yes"}`), Want: []string{field + ".all", "must be of type boolean"}},
+		{Name: "nodes selector without labels", Spec: fromNodes(`{selector: {matchLabels: {}}}`),
+			Want: []string{field + ".selector.matchLabels", "should have at least 1 properties"}},
+		{Name: "nodes selector without matchLabels", Spec: fromNodes(`{selector: {}}`),
+			Want: []string{field + ".selector.matchLabels", "Required value"}},
+		{Name: "nodes selector key invalid", Spec: fromNodes(`{selector: {matchLabels: {"pool!": a}}}`),
+			Want: []string{field + ".selector.matchLabels", "matchLabels keys must be label keys", "such as pool or topology.kubernetes.io/zone"}},
+		{Name: "nodes selector value invalid", Spec: fromNodes(`{selector: {matchLabels: {pool: "a b"}}}`),
+			Want: []string{field + ".selector.matchLabels.pool", "should match '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$'"}},
+		{Name: "nodes selector value of 64 characters", Spec: fromNodes(`{selector: {matchLabels: {pool: ` + strings.Repeat("p", 64) + `}}}`),
+			Want: []string{field + ".selector.matchLabels.pool", "may not be more than 63 bytes"}},
+		{Name: "nodes selector of 17 labels", Spec: fromNodes(`{selector: {matchLabels: ` + manyLabels(17) + `}}`),
+			Want: []string{field + ".selector.matchLabels", "must have at most 16 items"}},
+	}
 }
 
 func schedulingCases() []Malformed {

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/netconform/netconform/api/v1alpha1"
@@ -135,6 +136,7 @@ func (r *ReachabilityTestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.ReachabilityTest{}, builder.WithPredicates(r.onlyTests())).
 		Owns(&corev1.Pod{}, builder.MatchEveryOwner, builder.WithPredicates(probePodChanges, r.onlyPodsOfTests())).
+		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.testsFromNodes), builder.WithPredicates(nodeChanges)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles})
 	if r.changes != nil {
 		b = b.WatchesRawSource(r.changes.source())
@@ -251,6 +253,9 @@ func (r *ReachabilityTestReconciler) reconcileRun(ctx context.Context, test *v1a
 		}
 		if refused, err := r.refusedOutOfBounds(ctx, test); refused || err != nil {
 			return ctrl.Result{}, err
+		}
+		if refused, err := r.refusedNoNodes(ctx, test); refused || err != nil {
+			return ctrl.Result{}, err // a change to the nodes wakes the test again
 		}
 		if run, err = r.startRun(ctx, test); err != nil {
 			return ctrl.Result{}, err
@@ -429,6 +434,11 @@ func (r *ReachabilityTestReconciler) readPods(ctx context.Context, self probes.M
 			continue
 		}
 		outcome := r.pods.outcome(pod, content.made, now, r.Options.PodStartTimeout)
+		if !outcome.Done {
+			if f := r.nodeFailure(ctx, pod); f != nil {
+				outcome = podOutcome{Done: true, Failure: f}
+			}
+		}
 		if podEnded(pod) {
 			r.Pool.Signal() // its place under the cap is free
 		}
@@ -610,7 +620,9 @@ func (r *ReachabilityTestReconciler) planFor(ctx context.Context, test *v1alpha1
 	if p, ok := r.plans.Load(key); ok {
 		return p.(probes.Plan)
 	}
-	plan := probes.BuildPlan(ctx, test.Spec.Edges, apiResolver{reader: r.APIReader, recent: &r.recentReads, now: r.Now}, r.Options.Plan)
+	opts := r.Options.Plan
+	opts.Nodes = r.nodesFor(test)
+	plan := probes.BuildPlan(ctx, test.Spec.Edges, apiResolver{reader: r.APIReader, recent: &r.recentReads, now: r.Now}, opts)
 	caps := probes.Caps{PerEdge: r.Options.MaxChecksPerEdge, PerRun: r.Options.MaxChecksPerRun}
 	if err := caps.Exceeded(plan); err != nil {
 		r.Events.Eventf(test, nil, corev1.EventTypeWarning, EventTooManyChecks, "PlanRun", "Run %s makes no check: %v", run.ID, err)

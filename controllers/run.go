@@ -71,6 +71,10 @@ func judgeRun(edges []v1alpha1.Edge, plan probes.Plan, progress runProgress, lis
 			results = append(results, probes.UnprobedEdge(edge, r))
 			continue
 		}
+		if nodes, ok := plan.Nodes[edge.Name]; ok {
+			results = append(results, probes.JudgeAcrossNodes(edge, nodes, progress.checks[edge.Name], progress.results[edge.Name], listens))
+			continue
+		}
 		results = append(results, probes.JudgeEdge(edge, progress.checks[edge.Name], progress.results[edge.Name], listens))
 	}
 	return results

@@ -44,6 +44,8 @@ func CacheOptions() cache.Options {
 	return cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Pod{}: {Label: labels.NewSelector().Add(*probePods)},
+			// Nodes are read for edges checked from them (from.nodes).
+			&corev1.Node{}: {Transform: withoutImages},
 		},
 		// Nothing reads managedFields, and on a probe pod they repeat its arguments'
 		// shape: the cache holds hundreds of pods during a wave of tests.

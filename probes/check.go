@@ -43,6 +43,9 @@ type Check struct {
 	// planned, or empty when they could not tell. A new pod waits for its enforcer only
 	// while the dataplane disagrees with the policies.
 	Policy PolicyVerdict `json:"w,omitempty"`
+	// Node is the node the check is made from, for an edge with from.nodes; the pod
+	// that carries it is pinned there. Empty: wherever the pod runs.
+	Node string `json:"n,omitempty"`
 }
 
 // PolicyVerdict is what the NetworkPolicies say of a check before it is made.

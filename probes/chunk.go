@@ -7,7 +7,7 @@ const MaxListedBytes = 96 << 10
 
 // listedBytes is at least what a check takes in the probe's argument.
 func listedBytes(c Check) int {
-	return len(c.Edge) + len(c.Host) + 72
+	return len(c.Edge) + len(c.Host) + len(c.Node) + 72
 }
 
 // Chunk splits the checks of one source identity into the checks of probe pods: at most

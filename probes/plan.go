@@ -19,12 +19,14 @@ type Identity struct {
 	Namespace      string
 	Labels         map[string]string
 	ServiceAccount string
+	// Node pins the pod to one node, for an edge with from.nodes; empty: unpinned.
+	Node string
 }
 
 // Key is a canonical string for the identity.
 func (id Identity) Key() string {
 	keys := make([]string, 0, len(id.Labels))
-	size := len(id.Namespace) + len(id.ServiceAccount) + 2
+	size := len(id.Namespace) + len(id.ServiceAccount) + len(id.Node) + 3
 	for k, v := range id.Labels {
 		keys = append(keys, k)
 		size += len(k) + len(v) + 2
@@ -43,6 +45,10 @@ func (id Identity) Key() string {
 		b.WriteString(k)
 		b.WriteByte('=')
 		b.WriteString(id.Labels[k])
+	}
+	if id.Node != "" { // unpinned identities keep their keys, and so their pods' names
+		b.WriteString("@")
+		b.WriteString(id.Node)
 	}
 	return b.String()
 }
@@ -84,6 +90,17 @@ type Resolver interface {
 type PlanOptions struct {
 	// ClusterDomain completes Service DNS names, such as cluster.local.
 	ClusterDomain string
+	// Nodes finds the nodes an edge's from.nodes selects, in a stable order; nil where
+	// nodes cannot be read, which leaves such edges unprobed.
+	Nodes func(ctx context.Context, sel v1alpha1.NodeSelection) ([]NodeTarget, error)
+}
+
+// NodeTarget is a node an edge is checked from.
+type NodeTarget struct {
+	Name string
+	// Unavailable says why no probe pod can run there now, such as "is NotReady" or
+	// "is cordoned"; empty when one can.
+	Unavailable string
 }
 
 // PodPlan is one probe pod: an identity and the checks it makes.
@@ -108,6 +125,9 @@ type SourceChecks struct {
 type Plan struct {
 	Sources  []SourceChecks
 	Unprobed map[string]Result
+	// Nodes holds, per edge with from.nodes, the nodes it is checked from, those it
+	// cannot be included.
+	Nodes map[string][]NodeTarget
 }
 
 // BuildPlan turns edges into checks grouped by source identity, so that the same
@@ -122,16 +142,79 @@ func BuildPlan(ctx context.Context, edges []v1alpha1.Edge, r Resolver, opts Plan
 			plan.Unprobed[edge.Name] = Result{Observation: v1alpha1.ObservedError, Message: err.Error()}
 			continue
 		}
-		key := sourceKey(edge.From)
-		i, ok := index[key]
-		if !ok {
-			i = len(plan.Sources)
-			index[key] = i
-			plan.Sources = append(plan.Sources, SourceChecks{Identity: IdentityOf(edge.From)})
+		if edge.From.Nodes == nil {
+			plan.add(index, sourceKey(edge.From), edge.From, "", checks)
+			continue
 		}
-		plan.Sources[i].Checks = append(plan.Sources[i].Checks, checks...)
+		nodes, err := nodesOf(ctx, edge, opts)
+		if err != nil {
+			plan.Unprobed[edge.Name] = Result{Observation: v1alpha1.ObservedError, Message: err.Error()}
+			continue
+		}
+		if plan.Nodes == nil {
+			plan.Nodes = map[string][]NodeTarget{}
+		}
+		plan.Nodes[edge.Name] = nodes
+		for _, node := range nodes {
+			if node.Unavailable == "" {
+				plan.add(index, "", edge.From, node.Name, onNode(checks, node.Name))
+			}
+		}
 	}
 	return plan
+}
+
+// add gives the checks to the source identity's pods, pinned to node when it is set.
+// key is the identity's Key when the caller has it at hand.
+func (p *Plan) add(index map[string]int, key string, from v1alpha1.Source, node string, checks []Check) {
+	if key == "" {
+		id := IdentityOf(from)
+		id.Node = node
+		key = id.Key()
+	}
+	i, ok := index[key]
+	if !ok {
+		i = len(p.Sources)
+		index[key] = i
+		id := IdentityOf(from)
+		id.Node = node
+		p.Sources = append(p.Sources, SourceChecks{Identity: id})
+	}
+	p.Sources[i].Checks = append(p.Sources[i].Checks, checks...)
+}
+
+// nodesOf resolves an edge's from.nodes; selecting no node is an error that names the
+// field and the fix.
+func nodesOf(ctx context.Context, edge v1alpha1.Edge, opts PlanOptions) ([]NodeTarget, error) {
+	if opts.Nodes == nil {
+		return nil, fmt.Errorf("edge %q: from.nodes needs the nodes, which this runner cannot read: remove from.nodes", edge.Name)
+	}
+	nodes, err := opts.Nodes(ctx, *edge.From.Nodes)
+	if err != nil {
+		return nil, fmt.Errorf("listing the nodes of edge %q: %w", edge.Name, err)
+	}
+	if len(nodes) == 0 {
+		return nil, NoNodesError(edge.Name, *edge.From.Nodes)
+	}
+	return nodes, nil
+}
+
+// NoNodesError says that an edge's from.nodes selects no node a probe pod may run on.
+func NoNodesError(edge string, sel v1alpha1.NodeSelection) error {
+	if sel.Selector != nil {
+		return fmt.Errorf("edge %s: from.nodes.selector %s matches no node that probe pods may run on: label the nodes, fix the selector, or allow their taints with spec.probePod.tolerations", edge, selectorString(sel.Selector.MatchLabels))
+	}
+	return fmt.Errorf("edge %s: from.nodes.all finds no node that probe pods may run on: check spec.probePod.nodeSelector and tolerations against the nodes' labels and taints", edge)
+}
+
+// onNode copies checks to be made from a node.
+func onNode(checks []Check, node string) []Check {
+	out := make([]Check, len(checks))
+	for i, c := range checks {
+		c.Node = node
+		out[i] = c
+	}
+	return out
 }
 
 // sourceKey is the Key of the source's identity, without copying its labels.

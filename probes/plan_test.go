@@ -279,7 +279,7 @@ func TestBuildPlan(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			opts := tt.opts
-			if opts == (PlanOptions{}) {
+			if opts.ClusterDomain == "" && opts.Nodes == nil {
 				opts = defaultOpt
 			}
 			plan := BuildPlan(t.Context(), tt.edges, podsRes, opts)

@@ -173,6 +173,7 @@ func RenderPod(sp SharedPod, s PodSettings) *corev1.Pod {
 			AutomountServiceAccountToken:  ptr.To(false),
 			EnableServiceLinks:            ptr.To(false),
 			NodeSelector:                  override.NodeSelector,
+			Affinity:                      PinnedTo(p.Identity.Node),
 			Tolerations:                   override.Tolerations,
 			PriorityClassName:             override.PriorityClassName,
 			ReadinessGates:                []corev1.PodReadinessGate{{ConditionType: ReadinessGate}},
@@ -189,6 +190,45 @@ func RenderPod(sp SharedPod, s PodSettings) *corev1.Pod {
 			}},
 		},
 	}
+}
+
+// nodeNameField is the field a node affinity term matches a node's name by.
+const nodeNameField = "metadata.name"
+
+// PinnedTo is the affinity that keeps a pod to one node, or nil for none. It is a
+// required node affinity on the node's name, as a DaemonSet's pods have, not
+// spec.nodeName: the scheduler still places the pod, so the node's taints, cordon and
+// resources, and the manager's bounds on tolerations, keep applying; nodeName would skip
+// them all and start a pod where the test's author could not schedule one.
+func PinnedTo(node string) *corev1.Affinity {
+	if node == "" {
+		return nil
+	}
+	return &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+			NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+				MatchFields: []corev1.NodeSelectorRequirement{{Key: nodeNameField, Operator: corev1.NodeSelectorOpIn, Values: []string{node}}},
+			}},
+		},
+	}}
+}
+
+// PinnedNode is the node a pod's affinity pins it to, as PinnedTo makes it; empty for
+// any other affinity, which then differs from what the manager renders.
+func PinnedNode(pod *corev1.Pod) string {
+	a := pod.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return ""
+	}
+	terms := a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
+	if len(terms) != 1 || len(terms[0].MatchFields) != 1 || len(terms[0].MatchExpressions) != 0 {
+		return ""
+	}
+	f := terms[0].MatchFields[0]
+	if f.Key != nodeNameField || f.Operator != corev1.NodeSelectorOpIn || len(f.Values) != 1 {
+		return ""
+	}
+	return f.Values[0]
 }
 
 // OwnerReference makes the test the owner of what it creates, so that deleting the

@@ -26,7 +26,7 @@ func PodIdentity(pod *corev1.Pod) Identity {
 			labels[k] = v
 		}
 	}
-	return Identity{Namespace: pod.Namespace, Labels: labels, ServiceAccount: pod.Spec.ServiceAccountName}
+	return Identity{Namespace: pod.Namespace, Labels: labels, ServiceAccount: pod.Spec.ServiceAccountName, Node: PinnedNode(pod)}
 }
 
 // Unrendered says how a pod differs from the probe pod RenderPod makes of the pod's own
@@ -47,6 +47,11 @@ func Unrendered(pod *corev1.Pod, spec v1alpha1.ReachabilityTestSpec, s PodSettin
 		return err
 	}
 	id := PodIdentity(pod)
+	for i, c := range checks {
+		if c.Node != id.Node {
+			return fmt.Errorf("check %d (%s) is for node %q but the pod is pinned to %q", i, c.Edge, c.Node, id.Node)
+		}
+	}
 	want := RenderPod(SharedPod{Wave: pod.Labels[LabelRun], Members: members, Spec: spec, Plan: PodPlan{Identity: id, Checks: checks}}, s)
 	if !nameInWave(pod.Name, members[0].Test, pod.Labels[LabelRun], id) {
 		return fmt.Errorf("metadata.name %s is not a probe pod name of wave %q", pod.Name, pod.Labels[LabelRun])
@@ -63,7 +68,7 @@ func SameIdentity(planned, pod Identity) bool {
 	if pod.ServiceAccount == "" {
 		pod.ServiceAccount = "default"
 	}
-	return planned.Namespace == pod.Namespace && planned.ServiceAccount == pod.ServiceAccount && maps.Equal(planned.Labels, pod.Labels)
+	return planned.Namespace == pod.Namespace && planned.ServiceAccount == pod.ServiceAccount && planned.Node == pod.Node && maps.Equal(planned.Labels, pod.Labels)
 }
 
 // nameInWave says whether name is that of a pod of the wave, for the identity as the
@@ -104,6 +109,7 @@ type essentials struct {
 	DNSConfig      *corev1.PodDNSConfig        `path:"spec.dnsConfig"`
 	HostAliases    []corev1.HostAlias          `path:"spec.hostAliases"`
 	NodeSelector   map[string]string           `path:"spec.nodeSelector"`
+	Affinity       *corev1.Affinity            `path:"spec.affinity"`
 	Tolerations    []corev1.Toleration         `path:"spec.tolerations"`
 	RuntimeClass   *string                     `path:"spec.runtimeClassName"`
 	Volumes        []corev1.Volume             `path:"spec.volumes"`
@@ -133,7 +139,7 @@ func essentialsOf(pod *corev1.Pod) essentials {
 		ReadinessGates: sp.ReadinessGates, PodSecurity: sp.SecurityContext,
 		HostNamespaces: [3]bool{sp.HostNetwork, sp.HostPID, sp.HostIPC},
 		DNSPolicy:      dns, DNSConfig: sp.DNSConfig, HostAliases: sp.HostAliases,
-		NodeSelector: sp.NodeSelector, Tolerations: withoutDefaultTolerations(sp.Tolerations),
+		NodeSelector: sp.NodeSelector, Affinity: sp.Affinity, Tolerations: withoutDefaultTolerations(sp.Tolerations),
 		RuntimeClass: sp.RuntimeClassName, Volumes: sp.Volumes, InitContainers: sp.InitContainers,
 		Containers: containers, Ephemeral: sp.EphemeralContainers,
 	}

@@ -2,6 +2,7 @@ package probes
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -231,7 +232,7 @@ func TestJudgeEdge(t *testing.T) {
 
 			want := tt.want
 			want.Edge, want.Expected, want.Message = tt.edge.Name, tt.edge.Expect, got.Message
-			if got != want {
+			if !reflect.DeepEqual(got, want) {
 				t.Errorf("JudgeEdge\n got %+v\nwant %+v", got, want)
 			}
 			if got.Message == "" {
@@ -401,7 +402,7 @@ func TestUnprobedEdge(t *testing.T) {
 		r := Result{Observation: v1alpha1.ObservedError, Message: "no ready pod in namespace api matches app=api: start the destination or fix to.pods.podLabels"}
 		got := UnprobedEdge(edge, r)
 		want := v1alpha1.EdgeResult{Edge: "be-api", Expected: expect, Observed: v1alpha1.ObservedError, Verdict: inconclusive, Message: r.Message}
-		if got != want {
+		if !reflect.DeepEqual(got, want) {
 			t.Errorf("UnprobedEdge\n got %+v\nwant %+v", got, want)
 		}
 	}

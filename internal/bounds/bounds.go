@@ -84,6 +84,11 @@ func (b Bounds) Check(spec v1alpha1.ReachabilityTestSpec, req Request) []string 
 		problems = append(problems, b.checkTolerations(p.Tolerations)...)
 		problems = append(problems, b.checkResources(p.Resources)...)
 	}
+	for i, e := range spec.Edges {
+		if n := e.From.Nodes; n != nil && n.Selector != nil {
+			problems = append(problems, b.checkNodeKeys(fmt.Sprintf("spec.edges[%d].from.nodes.selector.matchLabels", i), n.Selector.MatchLabels)...)
+		}
+	}
 	return append(problems, b.checkNamespaces(spec, req)...)
 }
 
@@ -106,14 +111,20 @@ func (b Bounds) checkPriorityClass(name string) []string {
 // checkNodeSelector bounds the keys, as a selector no node matches keeps a probe pod
 // Pending, holding a slot of the cap, until its start timeout.
 func (b Bounds) checkNodeSelector(selector map[string]string) []string {
+	return b.checkNodeKeys("spec.probePod.nodeSelector", selector)
+}
+
+// checkNodeKeys bounds the node label keys a field selects nodes by: an edge's
+// from.nodes selector picks where probe pods run as the probe pod's node selector does.
+func (b Bounds) checkNodeKeys(field string, selector map[string]string) []string {
 	if slices.Contains(b.AllowedNodeSelectorKeys, AnyNodeSelectorKey) {
 		return nil
 	}
 	var problems []string
 	for _, key := range slices.Sorted(maps.Keys(selector)) {
 		if !slices.Contains(b.AllowedNodeSelectorKeys, key) {
-			problems = append(problems, fmt.Sprintf("spec.probePod.nodeSelector[%s] is not allowed (--allowed-node-selector-keys: %s): remove it, or have the manager's operator allow the key",
-				key, listed(b.AllowedNodeSelectorKeys)))
+			problems = append(problems, fmt.Sprintf("%s[%s] is not allowed (--allowed-node-selector-keys: %s): remove it, or have the manager's operator allow the key",
+				field, key, listed(b.AllowedNodeSelectorKeys)))
 		}
 	}
 	return problems

@@ -184,8 +184,8 @@ func (l *Ledger) Len() int {
 }
 
 // fingerprint sums what of a pod can change after its creation and decides whose
-// probe pod it is and what runs in it: its labels, its members, its owners, and its
-// containers' images (an image changed in place restarts the container with the new
+// probe pod it is, where and what runs in it: its labels, its members, its owners, the
+// node it is pinned to and its node selector, and its containers' images (an image changed in place restarts the container with the new
 // one) and ephemeral containers.
 func fingerprint(pod *corev1.Pod) string {
 	var b strings.Builder
@@ -195,6 +195,12 @@ func fingerprint(pod *corev1.Pod) string {
 	b.WriteString(pod.Annotations[probes.AnnotationMembers] + "\x00")
 	for _, o := range pod.OwnerReferences {
 		b.WriteString(o.Kind + "/" + o.Name + "/" + string(o.UID) + "\x00")
+	}
+	// The node a pod is pinned to decides where its checks are made from: a pod moved
+	// to another node answers for the wrong one.
+	b.WriteString("node " + probes.PinnedNode(pod) + "\x00")
+	for _, k := range slices.Sorted(maps.Keys(pod.Spec.NodeSelector)) {
+		b.WriteString("nodeSelector " + k + "=" + pod.Spec.NodeSelector[k] + "\x00")
 	}
 	for _, c := range slices.Concat(pod.Spec.InitContainers, pod.Spec.Containers) {
 		b.WriteString("image " + c.Name + "=" + c.Image + "\x00")

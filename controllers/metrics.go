@@ -33,6 +33,9 @@ var (
 	edgeDiagnosisDesc = prometheus.NewDesc("netconform_edge_diagnosis",
 		"An edge whose declared intent, NetworkPolicies and dataplane disagree (always 1): PolicyMismatch or DataplaneMismatch.",
 		[]string{"test", "edge", "diagnosis"}, nil)
+	edgeFailingNodeDesc = prometheus.NewDesc("netconform_edge_failing_node",
+		"A node from which an edge checked from several nodes (from.nodes) did not pass in the last completed run (always 1); at most 16 nodes an edge.",
+		[]string{"test", "edge", "node"}, nil)
 	testPassedDesc = prometheus.NewDesc("netconform_test_passed",
 		"Whether the test passed in its last completed run (1: every edge passed and its canary, if any, found NetworkPolicy enforced) or not (0).",
 		[]string{"test"}, nil)
@@ -187,6 +190,7 @@ func (c *testCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- edgeObservationDesc
 	ch <- edgePredictionDesc
 	ch <- edgeDiagnosisDesc
+	ch <- edgeFailingNodeDesc
 	ch <- testPassedDesc
 	ch <- testLastRunDesc
 	ch <- testNextRunDesc
@@ -227,6 +231,9 @@ func collectTest(ch chan<- prometheus.Metric, t *v1alpha1.ReachabilityTest) {
 		}
 		if r.Diagnosis != "" {
 			ch <- prometheus.MustNewConstMetric(edgeDiagnosisDesc, prometheus.GaugeValue, 1, t.Name, r.Edge, string(r.Diagnosis))
+		}
+		for _, node := range r.FailingNodes {
+			ch <- prometheus.MustNewConstMetric(edgeFailingNodeDesc, prometheus.GaugeValue, 1, t.Name, r.Edge, node)
 		}
 		passed = passed && r.Verdict == v1alpha1.VerdictPass
 	}

@@ -59,6 +59,21 @@ func TestLedger(t *testing.T) {
 	if err := l.Ours(reimaged, recognise); !errors.Is(err, ErrChanged) {
 		t.Errorf("a made pod whose image changed in place: %v, want ErrChanged", err)
 	}
+	repinned := made.DeepCopy()
+	repinned.Spec.Affinity = probes.PinnedTo("another-node")
+	if err := l.Ours(repinned, recognise); !errors.Is(err, ErrChanged) {
+		t.Errorf("a made pod pinned to another node: %v, want ErrChanged", err)
+	}
+	reselected := made.DeepCopy()
+	reselected.Spec.NodeSelector = map[string]string{"pool": "b"}
+	if err := l.Ours(reselected, recognise); !errors.Is(err, ErrChanged) {
+		t.Errorf("a made pod with another node selector: %v, want ErrChanged", err)
+	}
+	bound := made.DeepCopy()
+	bound.Spec.NodeName = "node-1" // the scheduler binds every pod after its creation
+	if err := l.Ours(bound, recognise); err != nil {
+		t.Errorf("a made pod the scheduler bound: %v, want it still the manager's", err)
+	}
 	debugged := made.DeepCopy()
 	debugged.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debugger", Image: "busybox"}}}
 	if err := l.Ours(debugged, recognise); !errors.Is(err, ErrChanged) {

@@ -47,6 +47,11 @@ func TestCheck(t *testing.T) {
 		{"a node selector key beside the allowed one", withNodeSelectorKeys(configured, "kubernetes.io/os"), own, spec(&v1alpha1.ProbePodSpec{NodeSelector: map[string]string{"kubernetes.io/os": "linux", "x": "none"}}),
 			[]string{"spec.probePod.nodeSelector[x] is not allowed (--allowed-node-selector-keys: kubernetes.io/os)"}},
 		{"any node selector key", withNodeSelectorKeys(configured, "*"), own, spec(&v1alpha1.ProbePodSpec{NodeSelector: map[string]string{"x": "none"}}), nil},
+		{"from.nodes all needs no key", Default(), own, fromNodes(spec(nil, "a"), v1alpha1.NodeSelection{All: true}), nil},
+		{"a from.nodes selector key by default", Default(), own, fromNodes(spec(nil, "a", "b"), v1alpha1.NodeSelection{Selector: &v1alpha1.NodeLabelSelector{MatchLabels: map[string]string{"pool": "x"}}}),
+			[]string{"spec.edges[0].from.nodes.selector.matchLabels[pool] is not allowed (--allowed-node-selector-keys: none): remove it, or have the manager's operator allow the key",
+				"spec.edges[1].from.nodes.selector.matchLabels[pool] is not allowed"}},
+		{"an allowed from.nodes selector key", withNodeSelectorKeys(configured, "pool"), own, fromNodes(spec(nil, "a"), v1alpha1.NodeSelection{Selector: &v1alpha1.NodeLabelSelector{MatchLabels: map[string]string{"pool": "x"}}}), nil},
 		{"an allowed toleration key", configured, own, spec(&v1alpha1.ProbePodSpec{Tolerations: []corev1.Toleration{{Key: "dedicated", Value: "x"}}}), nil},
 		{"a keyless toleration with an allow-list", configured, own, spec(&v1alpha1.ProbePodSpec{Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}}}), []string{"--allowed-toleration-keys=*"}},
 		{"any toleration", Bounds{AllowedTolerationKeys: []string{"*"}}, own, spec(&v1alpha1.ProbePodSpec{Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}}}), nil},
@@ -130,6 +135,14 @@ func withGPU(r *corev1.ResourceRequirements) *corev1.ResourceRequirements {
 func withClaim(r *corev1.ResourceRequirements) *corev1.ResourceRequirements {
 	r.Claims = []corev1.ResourceClaim{{Name: "gpu"}}
 	return r
+}
+
+// fromNodes checks every edge of the spec from the nodes selected.
+func fromNodes(s v1alpha1.ReachabilityTestSpec, sel v1alpha1.NodeSelection) v1alpha1.ReachabilityTestSpec {
+	for i := range s.Edges {
+		s.Edges[i].From.Nodes = &sel
+	}
+	return s
 }
 
 func withNodeSelectorKeys(b Bounds, keys ...string) Bounds {

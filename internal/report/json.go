@@ -53,6 +53,9 @@ type jsonResult struct {
 	Target              string `json:"target,omitempty"`
 	LatencyMilliseconds int32  `json:"latencyMilliseconds,omitempty"`
 	Message             string `json:"message,omitempty"`
+	// Nodes and FailingNodes are those of an edge checked from nodes (from.nodes).
+	Nodes        int32    `json:"nodes,omitempty"`
+	FailingNodes []string `json:"failingNodes,omitempty"`
 }
 
 // JSON writes a stable, indented JSON document: every test with its summary and one
@@ -93,6 +96,7 @@ func newJSONTest(t test) jsonTest {
 			Expected: string(r.Expected), Observed: string(r.Observed), Verdict: string(r.Verdict),
 			Mismatch: e.outcome.mismatch(), Attempts: r.Attempts, Target: r.Target,
 			LatencyMilliseconds: r.LatencyMilliseconds, Message: r.Message,
+			Nodes: r.Nodes, FailingNodes: r.FailingNodes,
 		})
 	}
 	return jt

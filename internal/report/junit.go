@@ -131,6 +131,7 @@ func newJUnitCase(testName string, e edge) junitCase {
 	if r.Observed != "" {
 		p.Message += ", observed " + string(r.Observed)
 	}
+	p.Message += onNodes(r)
 	if r.Verdict == v1alpha1.VerdictFail {
 		c.Failure = p
 	} else {
@@ -149,6 +150,9 @@ func junitText(e edge) string {
 	}
 	if r.Target != "" {
 		lines = append(lines, fmt.Sprintf("target: %s, attempts: %d, last attempt: %dms", r.Target, r.Attempts, r.LatencyMilliseconds))
+	}
+	if len(r.FailingNodes) > 0 {
+		lines = append(lines, fmt.Sprintf("failing nodes: %s (of %d checked)", strings.Join(r.FailingNodes, ", "), r.Nodes))
 	}
 	if r.Message != "" {
 		lines = append(lines, r.Message)

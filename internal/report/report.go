@@ -74,6 +74,11 @@ func safeResult(r v1alpha1.EdgeResult) v1alpha1.EdgeResult {
 	r.Verdict = v1alpha1.Verdict(logsafe.Text(string(r.Verdict)))
 	r.Diagnosis = v1alpha1.Diagnosis(logsafe.Text(string(r.Diagnosis)))
 	r.Predicted = v1alpha1.Expectation(logsafe.Text(string(r.Predicted)))
+	nodes := make([]string, len(r.FailingNodes))
+	for i, n := range r.FailingNodes {
+		nodes[i] = logsafe.Text(n)
+	}
+	r.FailingNodes = nodes
 	return r
 }
 
@@ -246,6 +251,13 @@ func sourceLabel(s v1alpha1.Source) string {
 	if s.ServiceAccountName != "" {
 		l += " sa:" + s.ServiceAccountName
 	}
+	switch n := s.Nodes; {
+	case n == nil:
+	case n.Selector != nil:
+		l += " nodes:" + labels(n.Selector.MatchLabels)
+	default:
+		l += " nodes:all"
+	}
 	return l
 }
 
@@ -297,6 +309,7 @@ func observation(r v1alpha1.EdgeResult) string {
 	if r.Target != "" {
 		s += " (" + r.Target + ")"
 	}
+	s += onNodes(r)
 	if r.Message != "" {
 		s += ": " + r.Message
 	}
@@ -304,6 +317,19 @@ func observation(r v1alpha1.EdgeResult) string {
 		s += fmt.Sprintf(" [%s: the policies say %s: %s]", r.Diagnosis, r.Predicted, r.Explanation)
 	}
 	return s
+}
+
+// onNodes reads " on nodes b, c of 3" for an edge checked from nodes that did not pass
+// on some; empty otherwise.
+func onNodes(r v1alpha1.EdgeResult) string {
+	if len(r.FailingNodes) == 0 {
+		return ""
+	}
+	more := ""
+	if n := int(r.Nodes) - len(r.FailingNodes); n > 0 {
+		more = fmt.Sprintf(" of %d", r.Nodes)
+	}
+	return " on nodes " + strings.Join(r.FailingNodes, ", ") + more
 }
 
 // oneLine joins the lines and words of s with single spaces.

@@ -102,6 +102,8 @@ func setUp(ctx context.Context) error {
 		clusterRole("service-reader", rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get"}}),
 		clusterRole("slice-reader", rbacv1.PolicyRule{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list"}}),
 		clusterRole("policy-reader", rbacv1.PolicyRule{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"networkpolicies"}, Verbs: []string{"list"}}),
+		clusterRole("node-reader", rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"list"}}),
+		clusterBinding("node-reader", "node-reader", user("bob")),
 		clusterBinding("test-author", "test-author", user("alice"), user("bob"), user(managerSA)),
 		clusterBinding("pod-creator", "pod-creator", user("bob"), user(managerSA), user(gateSA)),
 	}

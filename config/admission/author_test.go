@@ -224,3 +224,20 @@ func TestAuthorWorstCases(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthorNeedsNodeRightsToCheckFromNodes: a test with from.nodes reports node names
+// and readiness, so its author must be able to list nodes; without from.nodes, nobody
+// needs to.
+func TestAuthorNeedsNodeRightsToCheckFromNodes(t *testing.T) {
+	requireAPIServer(t)
+	ctx := context.Background()
+	fromNodes := func(name string) *v1alpha1.ReachabilityTest {
+		rt := testWith(name, edgesFrom("a"))
+		rt.Spec.Edges[0].From.Nodes = &v1alpha1.NodeSelection{All: true}
+		return rt
+	}
+	wantRejected(t, "alice, who may not list nodes", as("alice").Create(ctx, fromNodes("nodes-alice"), client.DryRunAll),
+		"alice may not list nodes", "spec.edges[].from.nodes", "nodes: list", "or remove from.nodes")
+	wantAdmitted(t, "bob, who may list nodes", as("bob").Create(ctx, fromNodes("nodes-bob"), client.DryRunAll))
+	wantAdmitted(t, "alice without from.nodes", as("alice").Create(ctx, testWith("nodes-none", edgesFrom("a")), client.DryRunAll))
+}

@@ -136,4 +136,3 @@ func orNone(nodes []string) string {
 	}
 	return strings.Join(nodes, ",")
 }
-

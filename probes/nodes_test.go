@@ -135,7 +135,9 @@ func TestBuildPlanFromNodesErrors(t *testing.T) {
 
 func TestJudgeAcrossNodes(t *testing.T) {
 	edge := v1alpha1.Edge{Name: "web-api", Expect: v1alpha1.ExpectAllow}
-	check := func(node string) Check { return Check{Edge: "web-api", Kind: KindTCP, Host: "10.0.0.1", Port: 80, Node: node} }
+	check := func(node string) Check {
+		return Check{Edge: "web-api", Kind: KindTCP, Host: "10.0.0.1", Port: 80, Node: node}
+	}
 	ok := Result{Observation: v1alpha1.ObservedConnected, Attempts: 1, Target: "10.0.0.1:80"}
 	dropped := Result{Observation: v1alpha1.ObservedTimeout, Attempts: 3, Target: "10.0.0.1:80"}
 	none := func(Check, Result) (string, bool) { return "", false }

@@ -37,6 +37,13 @@ func (r *ReachabilityTestReconciler) nodesFor(test *v1alpha1.ReachabilityTest) f
 	}
 }
 
+// planOptions are the manager's planning options with the test's nodes.
+func (r *ReachabilityTestReconciler) planOptions(test *v1alpha1.ReachabilityTest) probes.PlanOptions {
+	opts := r.Options.Plan
+	opts.Nodes = r.nodesFor(test)
+	return opts
+}
+
 // refusedNoNodes checks, before a run starts, that every edge with from.nodes selects a
 // node. When one selects none, it says so on the status (Completed and Passed False,
 // reason NoMatchingNodes) and in an event, once, and returns true: no run starts, and a

@@ -58,7 +58,7 @@ func (r *ReachabilityTestReconciler) predictChanges(ctx context.Context, test *v
 		return fmt.Errorf("reading the policies to predict the edges after %s: %w", what, err) // retried
 	}
 	// Live reads: a pod that just came or went must count.
-	plan := probes.BuildPlan(ctx, test.Spec.Edges, apiResolver{reader: r.APIReader, now: r.Now}, r.Options.Plan)
+	plan := probes.BuildPlan(ctx, test.Spec.Edges, apiResolver{reader: r.APIReader, now: r.Now}, r.planOptions(test))
 	checks := map[string][]probes.Check{}
 	for _, source := range plan.Sources {
 		for _, c := range source.Checks {

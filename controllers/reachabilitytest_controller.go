@@ -620,9 +620,7 @@ func (r *ReachabilityTestReconciler) planFor(ctx context.Context, test *v1alpha1
 	if p, ok := r.plans.Load(key); ok {
 		return p.(probes.Plan)
 	}
-	opts := r.Options.Plan
-	opts.Nodes = r.nodesFor(test)
-	plan := probes.BuildPlan(ctx, test.Spec.Edges, apiResolver{reader: r.APIReader, recent: &r.recentReads, now: r.Now}, opts)
+	plan := probes.BuildPlan(ctx, test.Spec.Edges, apiResolver{reader: r.APIReader, recent: &r.recentReads, now: r.Now}, r.planOptions(test))
 	caps := probes.Caps{PerEdge: r.Options.MaxChecksPerEdge, PerRun: r.Options.MaxChecksPerRun}
 	if err := caps.Exceeded(plan); err != nil {
 		r.Events.Eventf(test, nil, corev1.EventTypeWarning, EventTooManyChecks, "PlanRun", "Run %s makes no check: %v", run.ID, err)

@@ -32,7 +32,7 @@ func (c Caps) Exceeded(p Plan) error {
 	}
 	for _, edge := range order {
 		if n := perEdge[edge]; c.PerEdge > 0 && n > c.PerEdge {
-			return fmt.Errorf("edge %s makes %d checks (one per ready destination pod), over the manager's cap of %d checks per edge: narrow the edge's to.pods.podLabels, or raise --max-checks-per-edge", edge, n, c.PerEdge)
+			return fmt.Errorf("edge %s makes %d checks (one per ready destination pod, from each of its from.nodes), over the manager's cap of %d checks per edge: narrow the edge's to.pods.podLabels or from.nodes, or raise --max-checks-per-edge", edge, n, c.PerEdge)
 		}
 	}
 	if c.PerRun > 0 && total > c.PerRun {

@@ -19,8 +19,8 @@ import (
 	"github.com/netconform/netconform/probes"
 )
 
-// FailureNodeUnavailable: the node a probe pod is pinned to went NotReady, was
-// cordoned or went away before the pod reported.
+// FailureNodeUnavailable is the reason when the node a probe pod is pinned to went
+// NotReady, was cordoned or went away before the pod reported.
 const FailureNodeUnavailable = "NodeUnavailable"
 
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch

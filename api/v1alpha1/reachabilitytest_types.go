@@ -171,9 +171,9 @@ type NodeLabelSelector struct {
 	MatchLabels map[string]string `json:"matchLabels"`
 }
 
-// ReasonNoMatchingNodes: an edge's from.nodes selects no node a probe pod may run on,
-// so no run starts until the spec or the nodes change. It is also the reason of the
-// warning event.
+// ReasonNoMatchingNodes is the reason when an edge's from.nodes selects no node a probe
+// pod may run on, so no run starts until the spec or the nodes change. It is also the
+// reason of the warning event.
 const ReasonNoMatchingNodes = "NoMatchingNodes"
 
 // Destination is exactly one kind of target.

@@ -17,10 +17,6 @@ import (
 	"github.com/netconform/netconform/probes"
 )
 
-// partialProfile: the enforcer runs on every node but one (the open node), as when one
-// node's agent is down.
-const partialProfile profile = "partial"
-
 // TestFromNodes: edges checked from every node (from.nodes all), whose denial is an
 // egress policy on the source, so that the source's node decides. On an enforcing
 // cluster they pass from every node; on a partially enforcing one the Deny edge fails
@@ -50,7 +46,7 @@ func TestFromNodes(t *testing.T) {
 	took := time.Since(started)
 
 	var want []string // the nodes the Deny edge must fail from
-	if cfg.profile == partialProfile {
+	if cfg.profile == partial {
 		want = []string{openNode(t)}
 	}
 	results := map[string]v1alpha1.EdgeResult{}

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/internal/bounds"
@@ -340,3 +341,35 @@ func resultsByEdge(rt *v1alpha1.ReachabilityTest) map[string]v1alpha1.EdgeResult
 }
 
 func ptrTo(p corev1.Pod) *corev1.Pod { return &p }
+
+// TestNodeChangesPassWhatMovesARun: a node's heartbeat wakes no test; a change to what
+// decides whether an edge is checked from it, or whether a probe can run there, does.
+func TestNodeChangesPassWhatMovesARun(t *testing.T) {
+	base := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: map[string]string{"pool": "a"}},
+		Status:     corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now()}}},
+	}
+	cases := map[string]struct {
+		change func(*corev1.Node)
+		want   bool
+	}{
+		"heartbeat": {func(n *corev1.Node) {
+			n.Status.Conditions[0].LastHeartbeatTime = metav1.NewTime(time.Now().Add(time.Minute))
+		}, false},
+		"label":     {func(n *corev1.Node) { n.Labels["pool"] = "b" }, true},
+		"cordon":    {func(n *corev1.Node) { n.Spec.Unschedulable = true }, true},
+		"not ready": {func(n *corev1.Node) { n.Status.Conditions[0].Status = corev1.ConditionUnknown }, true},
+		"taint": {func(n *corev1.Node) {
+			n.Spec.Taints = []corev1.Taint{{Key: "dedicated", Effect: corev1.TaintEffectNoSchedule}}
+		}, true},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			node := base.DeepCopy()
+			c.change(node)
+			if got := nodeChanges.Update(event.UpdateEvent{ObjectOld: base, ObjectNew: node}); got != c.want {
+				t.Errorf("nodeChanges passed %v, want %v", got, c.want)
+			}
+		})
+	}
+}

@@ -255,6 +255,9 @@ func (g *Gate) Wait(ctx context.Context, tests []v1alpha1.ReachabilityTest) ([]v
 				}
 				return false, err
 			}
+			if err := cannotStart(&done[i]); err != nil {
+				return false, err
+			}
 			if !completed(&done[i]) {
 				now = append(now, tests[i].Name)
 			}
@@ -292,6 +295,16 @@ func (g *Gate) read(ctx context.Context, applied, into *v1alpha1.ReachabilityTes
 		return fmt.Errorf("ReachabilityTest %s was edited while the gate waited for its run (generation %d, now %d): its results would not be of the test in your files; run again", applied.Name, applied.Generation, into.Generation)
 	}
 	return nil
+}
+
+// cannotStart says why a test's run will not start while the gate waits: its
+// from.nodes selects no node, which no wait fixes in a CI run. Nil otherwise.
+func cannotStart(t *v1alpha1.ReachabilityTest) error {
+	c := meta.FindStatusCondition(t.Status.Conditions, v1alpha1.ConditionCompleted)
+	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != v1alpha1.ReasonNoMatchingNodes || c.ObservedGeneration != t.Generation {
+		return nil
+	}
+	return fmt.Errorf("ReachabilityTest %s cannot run: %s", t.Name, logsafe.Text(c.Message))
 }
 
 // completed: the run of the test's current generation finished.

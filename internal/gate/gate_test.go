@@ -211,6 +211,9 @@ func TestWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	done, pending := rt("done", completes, passed), rt("pending")
+	noNodes := cond(v1alpha1.ConditionCompleted, metav1.ConditionFalse, 1)
+	noNodes.Reason, noNodes.Message = v1alpha1.ReasonNoMatchingNodes, "No run starts: spec.edges[0].from.nodes: edge web-to-api: from.nodes.selector pool=gpu matches no node"
+	stuck := rt("no-node", noNodes)
 	cases := []struct {
 		name  string
 		tests []string
@@ -219,6 +222,9 @@ func TestWait(t *testing.T) {
 		wantErr []string // parts of the error; none: Wait returns the tests
 	}{
 		{name: "all completed", tests: []string{"done"}, timeout: 10 * time.Second},
+		// A test no node can run fails the wait at once, not at the timeout.
+		{name: "one selects no node", tests: []string{"done", "no-node"}, timeout: time.Hour,
+			wantErr: []string{"ReachabilityTest no-node cannot run: No run starts: spec.edges[0].from.nodes", "matches no node"}},
 		{name: "one does not complete in time", tests: []string{"done", "pending"}, timeout: 100 * time.Millisecond,
 			wantErr: []string{"gave up waiting for [pending]", "raise --timeout", "kubectl describe reachabilitytest pending"}},
 		// Out of time before the first read: Wait must name the tests, not panic.
@@ -227,7 +233,7 @@ func TestWait(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(done.DeepCopy(), pending.DeepCopy()).
+			c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(done.DeepCopy(), pending.DeepCopy(), stuck.DeepCopy()).
 				WithInterceptorFuncs(interceptor.Funcs{
 					Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 						if err := ctx.Err(); err != nil {

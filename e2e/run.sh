@@ -8,8 +8,9 @@ ROOT=$(cd "$HERE/.." && pwd)
 CACHE=${NETCONFORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/netconform}
 DIR=${NETCONFORM_CLUSTER_DIR:-$CACHE/cluster}
 PROFILES=${E2E_PROFILES:-enforcing noop}
-# From this profile on the operator is installed with the Helm chart instead of kustomize.
-HELM_PROFILE=${E2E_HELM_PROFILE:-noop}
+# From this profile on the operator is installed with the Helm chart instead of kustomize
+# (E2E_HELM_PROFILE= for never).
+HELM_PROFILE=${E2E_HELM_PROFILE-noop}
 # E2E_RUN narrows the suites to the tests it matches (go test -run), such as TestFaults.
 RUN=()
 [ -n "${E2E_RUN:-}" ] && RUN=(-run "$E2E_RUN")

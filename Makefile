@@ -86,9 +86,11 @@ cluster-up: ## Start the local single-node cluster (PROFILE=enforcing|noop), or 
 cluster-down: ## Stop the local cluster, leaving no processes, mounts, rules or interfaces
 	e2e/cluster/cluster.sh down
 
+INSTALL ?= kustomize
+
 .PHONY: deploy
-deploy: ## Build the image without Docker, import it and install the operator on the local cluster
-	e2e/cluster/deploy.sh
+deploy: ## Build the image without Docker, import it and install the operator on the local cluster (INSTALL=kustomize|helm)
+	e2e/cluster/deploy.sh $(INSTALL)
 
 .PHONY: e2e
 e2e: ## Run the end-to-end suites on the local cluster, enforcing and no-op profiles

@@ -29,7 +29,8 @@ var helmOnlyLabels = []string{
 	"helm.sh/chart", "app.kubernetes.io/managed-by", "app.kubernetes.io/instance", "app.kubernetes.io/version",
 }
 
-// helmOnlyAnnotations mean something to Helm alone: keep the CRD on `helm uninstall`.
+// helmOnlyAnnotations mean something to Helm alone: keep the CRD and the namespace on
+// `helm uninstall`.
 var helmOnlyAnnotations = []string{"helm.sh/resource-policy"}
 
 // object is one rendered Kubernetes object.

@@ -104,6 +104,15 @@ func TestChartValues(t *testing.T) {
 			}
 		},
 	}, {
+		name: "the CRD and the namespace outlive the release",
+		check: func(t *testing.T, objs map[string]object) {
+			for _, k := range []string{"Namespace /tools", "CustomResourceDefinition /reachabilitytests.netconform.io"} {
+				if !mentions(objs[k]["metadata"], "helm.sh/resource-policy") {
+					t.Errorf("%s is not kept on uninstall", k)
+				}
+			}
+		},
+	}, {
 		name: "optional objects off",
 		set:  []string{"namespace.create=false", "networkPolicy.enabled=false", "crds.keep=false"},
 		check: func(t *testing.T, objs map[string]object) {

@@ -41,8 +41,14 @@ type object = map[string]any
 // differences allowed are Helm's own labels and annotations (helmOnlyLabels,
 // helmOnlyAnnotations), removed from the chart's objects before comparing.
 func TestChartInstallsWhatKustomizeInstalls(t *testing.T) {
-	fromHelm := byKey(t, render(t, "--namespace", namespace))
-	fromKustomize := byKey(t, kustomize(t, filepath.Join("..", "config", "default")))
+	compare(t, render(t, "--namespace", namespace), kustomize(t, filepath.Join("..", "config", "default")))
+}
+
+// compare fails on every object one rendering has and the other has not, and on every
+// difference between the objects both have, once Helm's own metadata is removed.
+func compare(t *testing.T, helmObjects, kustomizeObjects []object) {
+	t.Helper()
+	fromHelm, fromKustomize := byKey(t, helmObjects), byKey(t, kustomizeObjects)
 	if len(fromKustomize) < 20 {
 		t.Fatalf("kustomize rendered %d objects: config/default lost its manifests", len(fromKustomize))
 	}
@@ -54,12 +60,12 @@ func TestChartInstallsWhatKustomizeInstalls(t *testing.T) {
 		}
 		withoutHelmMetadata(got)
 		if diffs := diff(want, got, ""); len(diffs) > 0 {
-			t.Errorf("%s differs from config/default (chart vs kustomize):\n  %s", key, strings.Join(diffs, "\n  "))
+			t.Errorf("%s differs from kustomize's (chart vs kustomize):\n  %s", key, strings.Join(diffs, "\n  "))
 		}
 	}
 	for key := range fromHelm {
 		if _, ok := fromKustomize[key]; !ok {
-			t.Errorf("the chart installs %s, which config/default does not", key)
+			t.Errorf("the chart installs %s, which kustomize does not", key)
 		}
 	}
 }
@@ -99,9 +105,12 @@ func kustomize(t *testing.T, dir string) []object {
 	if assets == "" {
 		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make unit`, which builds kubectl and sets it")
 	}
-	out, err := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", dir).Output()
+	var stderr bytes.Buffer
+	cmd := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", dir)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("kubectl kustomize %s: %v", dir, err)
+		t.Fatalf("kubectl kustomize %s: %v: %s", dir, err, strings.TrimSpace(stderr.String()))
 	}
 	return objects(t, out)
 }
@@ -213,4 +222,36 @@ func compact(v any) string {
 		s = s[:200] + "..."
 	}
 	return s
+}
+
+// TestChartWithOpenReportsInstallsWhatKustomizeInstalls compares the chart with
+// openReports.enabled and config/default with the config/openreports component, the same
+// way as without it.
+func TestChartWithOpenReportsInstallsWhatKustomizeInstalls(t *testing.T) {
+	component, err := filepath.Abs(filepath.Join("..", "config", "openreports"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(component); err != nil {
+		t.Skip("no config/openreports component in this tree to compare with")
+	}
+	base, err := filepath.Abs(filepath.Join("..", "config", "default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// kustomize takes no absolute paths to other kustomizations.
+	overlay := t.TempDir()
+	relBase, err := filepath.Rel(overlay, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	relComponent, err := filepath.Rel(overlay, component)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kustomization := fmt.Sprintf("resources:\n  - %s\ncomponents:\n  - %s\n", relBase, relComponent)
+	if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(kustomization), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	compare(t, render(t, "--namespace", namespace, "--set", "openReports.enabled=true"), kustomize(t, overlay))
 }

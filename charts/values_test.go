@@ -94,11 +94,11 @@ func TestChartValues(t *testing.T) {
 			if !slices.Contains(managerContainer(t, objs)["args"].([]any), any("--openreports")) {
 				t.Error("the manager is not given --openreports")
 			}
-			role := yamlOf(t, objs["ClusterRole /netconform-manager-openreports"])
-			if !strings.Contains(role, "openreports.io") || !strings.Contains(role, "- reports") {
-				t.Errorf("the OpenReports ClusterRole grants no rights on reports:\n%s", role)
+			role := yamlOf(t, objs["ClusterRole /netconform-openreports"])
+			if !strings.Contains(role, "openreports.io") || !strings.Contains(role, "- clusterreports") {
+				t.Errorf("the OpenReports ClusterRole grants no rights on clusterreports:\n%s", role)
 			}
-			binding := yamlOf(t, objs["ClusterRoleBinding /netconform-manager-openreports"])
+			binding := yamlOf(t, objs["ClusterRoleBinding /netconform-openreports"])
 			if !strings.Contains(binding, "name: netconform-manager\n  namespace: tools") {
 				t.Errorf("the OpenReports role is not bound to the manager:\n%s", binding)
 			}

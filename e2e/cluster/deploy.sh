@@ -47,11 +47,13 @@ install_helm() {
     "$KUBECTL" delete -k "$HERE/deploy" --ignore-not-found --wait=true --timeout=120s >/dev/null
     existed=
   fi
-  local verb=install
+  local verb=install options=()
   [ -n "$release_of" ] && verb=upgrade
+  # The chart's options match those of the kustomize overlay in deploy/.
+  grep -q 'config/openreports' "$HERE/deploy/kustomization.yaml" && options+=(--set openReports.enabled=true)
   log "installing the operator: helm $verb netconform charts/netconform --namespace netconform-system (image $IMAGE)"
   "$helm" "$verb" netconform "$ROOT/charts/netconform" --namespace netconform-system --create-namespace \
-    --set image.repository="${IMAGE%:*}" --set image.tag="${IMAGE##*:}" --wait --timeout 2m >/dev/null
+    --set image.repository="${IMAGE%:*}" --set image.tag="${IMAGE##*:}" "${options[@]}" --wait --timeout 2m >/dev/null
   echo "install=helm chart=$("$helm" list --namespace netconform-system --filter '^netconform$' --output json | sed -n 's/.*"chart":"\([^"]*\)".*/\1/p')"
 }
 

@@ -13,12 +13,14 @@ K8S_VERSION ?= v1.37.2
 ETCD_VERSION ?= v3.6.16
 CONTROLLER_GEN_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
+HELM_VERSION ?= v4.3.1
 CONTROLLER_GEN := $(NETCONFORM_CACHE)/tools/controller-gen-$(CONTROLLER_GEN_VERSION)/controller-gen
 GOLANGCI_LINT := $(NETCONFORM_CACHE)/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
-export K8S_VERSION ETCD_VERSION
+export K8S_VERSION ETCD_VERSION HELM_VERSION
 
 LDFLAGS := -s -w -X github.com/netconform/netconform/internal/version.Version=$(VERSION)
-GENERATED := api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config/rbac/role.yaml config/prometheus/prometheusrule.yaml config/admission/reachabilitytest-author.yaml
+CHART_GENERATED := $(addprefix charts/netconform/,templates/crd.yaml templates/rbac/manager-clusterrole.yaml templates/admission templates/prometheusrule.yaml files)
+GENERATED := api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config/rbac/role.yaml config/prometheus/prometheusrule.yaml config/admission/reachabilitytest-author.yaml $(CHART_GENERATED)
 
 .PHONY: help
 help: ## Show the targets
@@ -33,12 +35,13 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code
 	$(CONTROLLER_GEN) object paths=./api/...
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate the CRD, the manager's ClusterRole, the PrometheusRule and the test authors' admission policies
+manifests: $(CONTROLLER_GEN) ## Generate the CRD, the manager's ClusterRole, the PrometheusRule, the test authors' admission policies and the chart's copies of them
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 	go run ./hack/crd-bounds
 	$(CONTROLLER_GEN) rbac:roleName=netconform-manager paths=./controllers/... output:rbac:artifacts:config=config/rbac
 	go run ./hack/gen-prometheus
 	go run ./hack/gen-admission
+	go run ./hack/gen-chart
 
 .PHONY: verify-generated
 verify-generated: generate manifests ## Fail when generated code or manifests drift from the code
@@ -56,6 +59,10 @@ lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint
 .PHONY: rules
 rules: ## Check and unit-test the Prometheus alert rules with promtool
 	hack/test-rules.sh
+
+.PHONY: chart-check
+chart-check: ## Lint the Helm chart (strict), render it with several values and compare it with config/default (part of make unit)
+	KUBEBUILDER_ASSETS=$$(hack/k8s-binaries.sh kubectl) NETCONFORM_HELM=$$(hack/helm.sh) go test -count=1 ./charts/
 
 .PHONY: envtest-assets
 envtest-assets: ## Build etcd, kube-apiserver and kubectl for the controller tests
@@ -81,9 +88,11 @@ cluster-up: ## Start the local cluster (PROFILE=enforcing|noop|partial, NODES=1.
 cluster-down: ## Stop the local cluster, leaving no processes, mounts, rules or interfaces
 	e2e/cluster/cluster.sh down
 
+INSTALL ?= kustomize
+
 .PHONY: deploy
-deploy: ## Build the image without Docker, import it and install the operator on the local cluster
-	e2e/cluster/deploy.sh
+deploy: ## Build the image without Docker, import it and install the operator on the local cluster (INSTALL=kustomize|helm)
+	e2e/cluster/deploy.sh $(INSTALL)
 
 .PHONY: e2e
 e2e: ## Run the end-to-end suites on the local cluster: enforcing, no-op and partial profiles, 3 nodes (E2E_NODES)

@@ -10,6 +10,9 @@ CACHE=${NETCONFORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/netconform}
 DIR=${NETCONFORM_CLUSTER_DIR:-$CACHE/cluster}
 PROFILES=${E2E_PROFILES:-enforcing noop partial}
 NODES=${E2E_NODES:-3}
+# From this profile on the operator is installed with the Helm chart instead of kustomize
+# (E2E_HELM_PROFILE= for never).
+HELM_PROFILE=${E2E_HELM_PROFILE-noop}
 # E2E_RUN narrows the suites to the tests it matches (go test -run), such as TestFaults.
 RUN=()
 [ -n "${E2E_RUN:-}" ] && RUN=(-run "$E2E_RUN")
@@ -47,9 +50,12 @@ for profile in $PROFILES; do
   if ! NODES=$NODES "$HERE/cluster/cluster.sh" up "$profile" >/dev/null; then
     collect "$profile"; failed=1; summaries+=("e2e profile=$profile: the cluster did not come up"); continue
   fi
-  if [ -z "$deployed" ]; then
-    "$HERE/cluster/deploy.sh" || { collect "$profile"; failed=1; break; }
-    deployed=1
+  install=${deployed:-kustomize}
+  [ "$profile" = "$HELM_PROFILE" ] && install=helm
+  if [ "$deployed" != "$install" ]; then
+    installed=$("$HERE/cluster/deploy.sh" "$install") || { collect "$profile"; failed=1; break; }
+    [ -n "$installed" ] && summaries+=("e2e profile=$profile $installed")
+    deployed=$install
   fi
   out=$(mktemp)
   NETCONFORM_E2E_PROFILE=$profile NETCONFORM_E2E_NODES=$NODES NETCONFORM_IMAGE=netconform.local/netconform:e2e NETCONFORM_E2E_NAMESPACE_PREFIX=e2e- \

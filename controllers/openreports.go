@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	orv1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
@@ -28,6 +29,9 @@ const (
 	// EventReportNotWritten: writing the report failed (denied, or the API server failed).
 	EventReportNotWritten = "ReportNotWritten"
 )
+
+// reportWriteTimeout bounds writing one report.
+const reportWriteTimeout = 30 * time.Second
 
 // openReportsCRD names the CustomResourceDefinition the reports need.
 const openReportsCRD = "clusterreports.openreports.io"
@@ -55,7 +59,11 @@ func (r *ReachabilityTestReconciler) syncReport(ctx context.Context, test *v1alp
 	if last, ok := r.reports.Load(test.Name); ok && openreports.Current(last.(*orv1.ClusterReport), want) {
 		return
 	}
-	err := r.putReport(ctx, test, want)
+	// The run is over and on the status: a manager stopping now (the gate stops its own
+	// as soon as the runs complete) still writes its report.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reportWriteTimeout)
+	defer cancel()
+	err := r.putReport(wctx, test, want)
 	if err == nil {
 		r.reports.Store(test.Name, want)
 		return

@@ -296,24 +296,28 @@ func Summarize(results []orv1.ReportResult) orv1.ReportSummary {
 	return s
 }
 
-// Trusted says why an existing report of the same name is not the one the manager
-// keeps for this test (nil when it is): the manager replaces only a report whose
-// controller is the test itself and that carries the manager's labels. Anything else
-// was made by someone else, and is neither read nor overwritten.
+// Trusted says why an existing report of the same name is not one the manager may
+// replace for this test (nil when it may): its controller must be a ReachabilityTest of
+// this name and it must carry the manager's label. The UID may differ: a test deleted
+// and created again (as `netconform run` does on every run) finds its predecessor's
+// report still waiting for garbage collection, and takes it over. Anything else was made
+// by someone else, and is neither read nor overwritten.
 func Trusted(existing *orv1.ClusterReport, test *v1alpha1.ReachabilityTest) error {
 	owner := metav1.GetControllerOfNoCopy(existing)
 	switch {
-	case owner == nil || owner.UID != test.UID || owner.Kind != "ReachabilityTest" || owner.APIVersion != v1alpha1.GroupVersion.String():
-		return fmt.Errorf("ClusterReport %s is not controlled by ReachabilityTest %s (uid %s)", existing.Name, test.Name, test.UID)
-	case existing.Labels[LabelManagedBy] != ManagedBy || existing.Labels[LabelTestUID] != string(test.UID):
-		return fmt.Errorf("ClusterReport %s lacks the labels %s=%s and %s=%s", existing.Name, LabelManagedBy, ManagedBy, LabelTestUID, test.UID)
+	case owner == nil || owner.Name != test.Name || owner.Kind != "ReachabilityTest" || owner.APIVersion != v1alpha1.GroupVersion.String():
+		return fmt.Errorf("ClusterReport %s is not controlled by ReachabilityTest %s", existing.Name, test.Name)
+	case existing.Labels[LabelManagedBy] != ManagedBy:
+		return fmt.Errorf("ClusterReport %s lacks the label %s=%s", existing.Name, LabelManagedBy, ManagedBy)
 	}
 	return nil
 }
 
 // Current says whether an existing report already holds what want would write.
 func Current(existing, want *orv1.ClusterReport) bool {
-	return existing.Source == want.Source &&
+	return equality.Semantic.DeepEqual(existing.OwnerReferences, want.OwnerReferences) &&
+		existing.Labels[LabelTestUID] == want.Labels[LabelTestUID] &&
+		existing.Source == want.Source &&
 		equality.Semantic.DeepEqual(existing.Scope, want.Scope) &&
 		equality.Semantic.DeepEqual(existing.Configuration, want.Configuration) &&
 		equality.Semantic.DeepEqual(existing.Summary, want.Summary) &&

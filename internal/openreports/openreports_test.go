@@ -167,13 +167,21 @@ func TestTrustedRefusesOthersReports(t *testing.T) {
 	test := completedTest()
 	mine := Build(test)
 	cases := map[string]func(*orv1.ClusterReport){
-		"no owner":           func(r *orv1.ClusterReport) { r.OwnerReferences = nil },
-		"another test's uid": func(r *orv1.ClusterReport) { r.OwnerReferences[0].UID = "uid-2" },
+		"no owner":     func(r *orv1.ClusterReport) { r.OwnerReferences = nil },
+		"another test": func(r *orv1.ClusterReport) { r.OwnerReferences[0].Name = "other" },
+		"another kind": func(r *orv1.ClusterReport) { r.OwnerReferences[0].Kind = "Deployment" },
 		"owner not controller": func(r *orv1.ClusterReport) {
 			r.OwnerReferences[0].Controller = nil
 		},
 		"no managed-by label": func(r *orv1.ClusterReport) { delete(r.Labels, LabelManagedBy) },
-		"wrong test label":    func(r *orv1.ClusterReport) { r.Labels[LabelTestUID] = "uid-2" },
+	}
+	predecessor := mine.DeepCopy()
+	predecessor.OwnerReferences[0].UID, predecessor.Labels[LabelTestUID] = "uid-0", "uid-0"
+	if err := Trusted(predecessor, test); err != nil {
+		t.Errorf("the report of an earlier test of the same name, awaiting garbage collection, is not taken over: %v", err)
+	}
+	if Current(predecessor, mine) {
+		t.Error("a predecessor's report counts as current: it would keep the old owner")
 	}
 	for name, forge := range cases {
 		t.Run(name, func(t *testing.T) {

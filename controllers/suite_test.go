@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 	_ = clientgoscheme.AddToScheme(testScheme)
 	_ = v1alpha1.AddToScheme(testScheme)
 	_ = policykinds.AddToScheme(testScheme)
-	_ = orv1.AddToScheme(testScheme)
+	_ = orv1.Install(testScheme)
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		noAPIServer = "KUBEBUILDER_ASSETS is not set: run `make test`, which builds kube-apiserver and etcd and sets it"

@@ -200,7 +200,7 @@ func connect() error {
 	if err := policykinds.AddToScheme(scheme); err != nil {
 		return err
 	}
-	if err := orv1.AddToScheme(scheme); err != nil {
+	if err := orv1.Install(scheme); err != nil {
 		return err
 	}
 	if policyKinds, err = policykinds.NewDiscoverer(rest); err != nil {

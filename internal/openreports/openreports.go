@@ -100,7 +100,7 @@ func Results(test *v1alpha1.ReachabilityTest) []orv1.ReportResult {
 	if status.LastRunCompletionTime == nil {
 		return nil
 	}
-	at := timestamp(status.LastRunCompletionTime.Time.Unix())
+	at := timestamp(status.LastRunCompletionTime.Unix())
 	results := make([]orv1.ReportResult, 0, len(status.Results)+2)
 	for _, r := range status.Results {
 		results = append(results, EdgeResult(test.Name, r, at))

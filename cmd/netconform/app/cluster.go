@@ -73,7 +73,7 @@ func newScheme() *runtime.Scheme {
 	if err := policykinds.AddToScheme(s); err != nil {
 		panic(err)
 	}
-	if err := orv1.AddToScheme(s); err != nil {
+	if err := orv1.Install(s); err != nil {
 		panic(err)
 	}
 	return s

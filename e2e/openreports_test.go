@@ -66,9 +66,16 @@ func (s *scenario) waitForReport(rt *v1alpha1.ReachabilityTest, n int) *orv1.Clu
 	return rep
 }
 
-// checkResults compares the report with the test's status, edge by edge.
+// checkResults checks the run against the profile's baseline, as the other suites do
+// (enforcing: every edge passes; noop: every Deny edge is caught), and compares the
+// report with the test's status, edge by edge.
 func (s *scenario) checkResults(rep *orv1.ClusterReport, rt *v1alpha1.ReachabilityTest) {
 	s.t.Helper()
+	counts, problems := s.compare(phase{name: rt.Name, edges: rt.Spec.Edges}, rt)
+	countEdges(len(rt.Spec.Edges), counts)
+	if len(problems) > 0 {
+		s.t.Errorf("ReachabilityTest %s on profile %s:\n  %s", rt.Name, cfg.profile, strings.Join(problems, "\n  "))
+	}
 	if owner := metav1.GetControllerOf(rep); owner == nil || owner.UID != rt.UID {
 		s.t.Errorf("report %s is controlled by %+v, want ReachabilityTest %s", rep.Name, owner, rt.Name)
 	}

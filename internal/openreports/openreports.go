@@ -94,7 +94,7 @@ func ownerOf(test *v1alpha1.ReachabilityTest) metav1.OwnerReference {
 // canary's findings. Nil when there is nothing to report.
 func Results(test *v1alpha1.ReachabilityTest) []orv1.ReportResult {
 	status := &test.Status
-	if refused := refusal(status); refused != nil {
+	if refused := refusal(test); refused != nil {
 		return skipped(test, refused)
 	}
 	if status.LastRunCompletionTime == nil {
@@ -109,10 +109,11 @@ func Results(test *v1alpha1.ReachabilityTest) []orv1.ReportResult {
 }
 
 // refusal is the Passed condition of a test the manager refused to run (NotAllowed),
-// when that is what the status says of the current generation.
-func refusal(status *v1alpha1.ReachabilityTestStatus) *metav1.Condition {
-	c := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionPassed)
-	if c == nil || c.Reason != v1alpha1.ReasonNotAllowed {
+// when that is what the status says of the current generation: the skips name the
+// edges of the spec the manager refused.
+func refusal(test *v1alpha1.ReachabilityTest) *metav1.Condition {
+	c := meta.FindStatusCondition(test.Status.Conditions, v1alpha1.ConditionPassed)
+	if c == nil || c.Reason != v1alpha1.ReasonNotAllowed || c.ObservedGeneration != test.Generation {
 		return nil
 	}
 	return c

@@ -145,8 +145,9 @@ func TestBuildNothingBeforeARun(t *testing.T) {
 
 func TestARefusedTestSkipsEveryEdge(t *testing.T) {
 	test := completedTest()
+	test.Generation = 2
 	test.Status = v1alpha1.ReachabilityTestStatus{Conditions: []metav1.Condition{{
-		Type: v1alpha1.ConditionPassed, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonNotAllowed,
+		Type: v1alpha1.ConditionPassed, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonNotAllowed, ObservedGeneration: 2,
 		Message: "The manager will not start this test's pods: image x", LastTransitionTime: metav1.NewTime(time.Unix(1700000100, 0)),
 	}}}
 	rep := Build(test)
@@ -160,6 +161,10 @@ func TestARefusedTestSkipsEveryEdge(t *testing.T) {
 	}
 	if rep.Summary != (orv1.ReportSummary{Skip: 2}) {
 		t.Errorf("summary %+v", rep.Summary)
+	}
+	test.Generation = 3 // a new spec, not yet checked: its edges were not refused
+	if rep := Build(test); rep != nil {
+		t.Errorf("a refusal of an older generation is reported for the new spec: %+v", rep.Results)
 	}
 }
 

@@ -266,3 +266,28 @@ func eventMessage(t *testing.T, rt *v1alpha1.ReachabilityTest, reason string) st
 	}
 	return ""
 }
+
+// TestOpenReportsSkipARefusedTest: a test the manager will not run (NotAllowed) gets a
+// skip per edge, saying why.
+func TestOpenReportsSkipARefusedTest(t *testing.T) {
+	requireAPIServer(t)
+	installOpenReports(t)
+	ns := newNamespace(t, "refused")
+	startManager(t, SetupOptions{Options: Options{OpenReports: true}})
+	rt := createTest(t, "refused", v1alpha1.ReachabilityTestSpec{
+		Edges: []v1alpha1.Edge{
+			hostEdge("web-to-api", ns, map[string]string{"app": "web"}, "10.0.0.1", 80, v1alpha1.ExpectAllow),
+			hostEdge("web-to-db", ns, map[string]string{"app": "web"}, "10.0.0.2", 5432, v1alpha1.ExpectDeny),
+		},
+		ProbePod: &v1alpha1.ProbePodSpec{Image: "evil.example/probe:1"},
+	})
+	rep := waitForReport(t, rt.Name, 2)
+	if rep.Summary != (orv1.ReportSummary{Skip: 2}) {
+		t.Errorf("summary %+v, want 2 skips", rep.Summary)
+	}
+	for _, r := range rep.Results {
+		if r.Result != openreports.Skip || r.Properties["reason"] != v1alpha1.ReasonNotAllowed || !strings.Contains(r.Description, "evil.example/probe:1") {
+			t.Errorf("result %+v, want a skip naming the refused image", r)
+		}
+	}
+}

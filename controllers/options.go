@@ -43,6 +43,10 @@ type Options struct {
 	// least time between the start of a test's last run and a triggered one.
 	Rerun trigger.Timing
 
+	// OpenReports writes an OpenReports ClusterReport for each test after each run (see
+	// openreports.go); it needs the CRD and the config/openreports component's RBAC.
+	OpenReports bool
+
 	// Bounds on a run's checks. A run over either makes no check: every edge is an
 	// Error that names the edge, the count, the cap and the fix.
 	//

@@ -87,6 +87,8 @@ type ReachabilityTestReconciler struct {
 	changes *changes
 	// trust tells the probe pods the manager made from pods made to look like them.
 	trust *provenance.Ledger
+	// reports holds the OpenReports report last written for each test.
+	reports reportsWritten
 }
 
 // +kubebuilder:rbac:groups=netconform.io,resources=reachabilitytests,verbs=get;list;watch;update;patch
@@ -199,6 +201,7 @@ func (r *ReachabilityTestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		if apierrors.IsNotFound(err) {
 			r.Metrics.Forget(req.Name)
 			r.completed.Delete(req.Name)
+			r.reports.Delete(req.Name)
 			for _, m := range r.Pool.ForgetTest(req.Name) {
 				r.forgetRunKey(runKey(m.UID, m.Run))
 			}
@@ -217,6 +220,9 @@ func (r *ReachabilityTestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		return ctrl.Result{}, err
 	}
 	res, err := r.reconcileRun(ctx, test)
+	if err == nil {
+		r.syncReport(ctx, test) // from the status as this reconcile wrote it
+	}
 	if predictAgain > 0 && (res.RequeueAfter == 0 || predictAgain < res.RequeueAfter) {
 		res.RequeueAfter = predictAgain
 	}

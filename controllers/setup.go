@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"time"
 
+	orv1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -56,6 +58,9 @@ func CacheOptions() cache.Options {
 // Setup registers the ReachabilityTest reconciler and its metrics with a manager.
 func Setup(mgr ctrl.Manager, opts SetupOptions) (*ReachabilityTestReconciler, error) {
 	opts.Options = opts.withDefaults()
+	if opts.OpenReports && !mgr.GetScheme().Recognizes(schema.GroupVersionKind{Group: orv1.GroupName, Version: orv1.GroupVersion.Version, Kind: "ClusterReport"}) {
+		return nil, fmt.Errorf("--openreports needs the manager's scheme to hold %s ClusterReport", orv1.GroupVersion)
+	}
 	if opts.PodLogs == nil {
 		var err error
 		if opts.PodLogs, err = podLogsFrom(mgr); err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	orv1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
@@ -44,6 +45,7 @@ func TestMain(m *testing.M) {
 	_ = clientgoscheme.AddToScheme(testScheme)
 	_ = v1alpha1.AddToScheme(testScheme)
 	_ = policykinds.AddToScheme(testScheme)
+	_ = orv1.Install(testScheme)
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		noAPIServer = "KUBEBUILDER_ASSETS is not set: run `make test`, which builds kube-apiserver and etcd and sets it"

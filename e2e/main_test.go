@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	orv1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -199,6 +200,9 @@ func connect() error {
 		return err
 	}
 	if err := policykinds.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := orv1.Install(scheme); err != nil {
 		return err
 	}
 	if policyKinds, err = policykinds.NewDiscoverer(rest); err != nil {

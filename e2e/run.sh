@@ -33,6 +33,7 @@ collect() {
   "$kubectl" get events -A --sort-by=.lastTimestamp >"$out/events.txt" 2>&1
   "$kubectl" get networkpolicies -A -o yaml >"$out/networkpolicies.yaml" 2>&1
   "$kubectl" get clusternetworkpolicies -o yaml >"$out/clusternetworkpolicies.yaml" 2>&1
+  "$kubectl" get clusterreports -o yaml >"$out/clusterreports.yaml" 2>&1
   "$kubectl" -n netconform-system logs deployment/netconform-manager --tail=-1 >"$out/manager.log" 2>&1
   log "saved component logs and kubectl describe output to $out"
 }

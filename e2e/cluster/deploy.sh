@@ -32,8 +32,15 @@ log "installing the ClusterNetworkPolicy CRDs from $NPAPI/config/crd/standard"
 "$KUBECTL" apply --server-side -f "$NPAPI/config/crd/standard/policy.networking.k8s.io_clusternetworkpolicies.yaml" >/dev/null
 "$KUBECTL" wait --for=condition=Established --timeout=60s crd/clusternetworkpolicies.policy.networking.k8s.io >/dev/null
 
+# OpenReports, from the module the build uses: the e2e overlay adds config/openreports,
+# so the manager writes a ClusterReport per test.
+ORAPI=$(cd "$ROOT" && go list -m -f '{{.Dir}}' github.com/openreports/reports-api)
+log "installing the OpenReports CRDs from $ORAPI/config/crd"
+"$KUBECTL" apply --server-side -f "$ORAPI/config/crd/openreports.io_clusterreports.yaml" -f "$ORAPI/config/crd/openreports.io_reports.yaml" >/dev/null
+"$KUBECTL" wait --for=condition=Established --timeout=60s crd/clusterreports.openreports.io crd/reports.openreports.io >/dev/null
+
 install_kustomize() {
-  log "installing the operator: kubectl apply -k config/default (image $IMAGE)"
+  log "installing the operator: kubectl apply -k config/default with config/openreports (image $IMAGE)"
   "$KUBECTL" apply -k "$HERE/deploy" >/dev/null
 }
 

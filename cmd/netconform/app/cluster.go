@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	orv1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -70,6 +71,9 @@ func newScheme() *runtime.Scheme {
 		panic(err)
 	}
 	if err := policykinds.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := orv1.Install(s); err != nil {
 		panic(err)
 	}
 	return s

@@ -33,6 +33,7 @@ func (f *reconcilerFlags) bind(fs *flag.FlagSet) {
 		"how long a check the NetworkPolicies have no verdict on waits before its first attempt, so that the policy enforcer has programmed the new probe pod")
 	fs.DurationVar(&o.Pod.MaxSettle, "probe-max-settle-time", o.Pod.MaxSettle,
 		"how long a check the NetworkPolicies have a verdict on is retried while the dataplane disagrees with them; raise it for slow enforcers")
+	fs.BoolVar(&o.OpenReports, "openreports", o.OpenReports, "write an OpenReports ClusterReport (openreports.io) for each test after each run; needs the CRD and the config/openreports RBAC")
 	f.bindBounds(fs)
 	f.bindCheckBounds(fs)
 }

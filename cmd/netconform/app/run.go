@@ -182,6 +182,9 @@ func (f *runFlags) execute(ctx context.Context, tests []v1alpha1.ReachabilityTes
 		return nil, err
 	}
 	if !waitOnly {
+		if f.reconciler.opts.OpenReports {
+			noteOpenReportsMissing(cfg, stderr)
+		}
 		stop, err := f.startReconciler(ctx, cfg, g.Applied())
 		if err != nil {
 			return nil, err

@@ -12,11 +12,13 @@ GORELEASER=${GORELEASER:?set GORELEASER to the goreleaser binary (make release d
 
 log() { printf '%s release: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
+# goreleaser knows no commit in a clone without a remote: name it for the version.
+commit=$(git rev-parse HEAD)
 log "goreleaser (snapshot)"
-"$GORELEASER" release --snapshot --clean >&2
+RELEASE_COMMIT=${commit:0:7} "$GORELEASER" release --snapshot --clean >&2
 
 log "image index for linux/amd64 and linux/arm64, and dist/values-release.yaml for charts/netconform"
-digest=$(go run ./hack/release-image --dist dist --out dist/image --repository "$REPOSITORY" --values dist/values-release.yaml)
+digest=$(go run ./hack/release-image --dist dist --out dist/image --repository "$REPOSITORY" --revision "$commit" --values dist/values-release.yaml)
 
 log "dist/install.yaml with $REPOSITORY@$digest"
 overlay=dist/install

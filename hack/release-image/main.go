@@ -57,6 +57,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	dist := fs.String("dist", "dist", "goreleaser's output directory, holding metadata.json and artifacts.json")
 	out := fs.String("out", "", "the OCI image layout directory to write, replaced if it exists (default DIST/image)")
 	repository := fs.String("repository", "ghcr.io/netconform/netconform", "the repository the image is to be pushed to, for --values")
+	revision := fs.String("revision", "", "the commit built, for the OCI revision label (default metadata.json's, which is none in a clone without a remote)")
 	values := fs.String("values", "", "also write values for charts/netconform here: image.repository, image.tag and image.digest")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -70,6 +71,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if _, err := name.NewTag("netconform:" + meta.Version); err != nil {
 		return fmt.Errorf("%s: version %q is not a valid image tag (set snapshot.version_template in .goreleaser.yaml): %w", filepath.Join(*dist, "metadata.json"), meta.Version, err)
+	}
+	if *revision != "" {
+		meta.Commit = *revision
 	}
 	var artifacts []artifact
 	if err := readJSON(filepath.Join(*dist, "artifacts.json"), &artifacts); err != nil {

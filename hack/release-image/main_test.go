@@ -40,7 +40,7 @@ func TestReleaseImage(t *testing.T) {
 	dist := fakeDist(t, "0.0.1-snapshot.abc123")
 	var stdout bytes.Buffer
 	values := filepath.Join(dist, "values-release.yaml")
-	if err := run([]string{"--dist", dist, "--values", values, "--repository", "registry.example/team/netconform"}, &stdout, io.Discard); err != nil {
+	if err := run([]string{"--dist", dist, "--values", values, "--repository", "registry.example/team/netconform", "--revision", "def456"}, &stdout, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	root, err := layout.ImageIndexFromPath(filepath.Join(dist, "image"))
@@ -63,8 +63,8 @@ func TestReleaseImage(t *testing.T) {
 	if got := strings.Join(platforms, ","); got != "linux/amd64,linux/arm64" {
 		t.Errorf("platforms %s, want the linux binaries only: linux/amd64,linux/arm64", got)
 	}
-	if m.Annotations["org.opencontainers.image.version"] != "0.0.1-snapshot.abc123" || m.Annotations["org.opencontainers.image.revision"] != "abc123" {
-		t.Errorf("annotations %v, want the version and commit of metadata.json", m.Annotations)
+	if m.Annotations["org.opencontainers.image.version"] != "0.0.1-snapshot.abc123" || m.Annotations["org.opencontainers.image.revision"] != "def456" {
+		t.Errorf("annotations %v, want metadata.json's version and the --revision commit", m.Annotations)
 	}
 
 	var chart struct {
@@ -83,7 +83,7 @@ func TestReleaseImage(t *testing.T) {
 
 	// The same binaries give the same digest.
 	var again bytes.Buffer
-	if err := run([]string{"--dist", dist}, &again, io.Discard); err != nil || again.String() != stdout.String() {
+	if err := run([]string{"--dist", dist, "--revision", "def456"}, &again, io.Discard); err != nil || again.String() != stdout.String() {
 		t.Errorf("second build printed %q (%v), want %q", again.String(), err, stdout.String())
 	}
 }

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -232,7 +233,7 @@ func runAction(t *testing.T, meta actionMetadata, work, summary string, inputs m
 		cmd.Stdout, cmd.Stderr = &out, &out
 		fmt.Fprintf(&out, "## step %q\n", step.Name)
 		if err := cmd.Run(); err != nil {
-			if exit, ok := err.(*exec.ExitError); ok {
+			if exit := (*exec.ExitError)(nil); errors.As(err, &exit) {
 				return exit.ExitCode(), out.String()
 			}
 			t.Fatalf("step %q: %v", step.Name, err)

@@ -147,7 +147,7 @@ func Build(spec Spec) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	imgBase, layerType := v1.Image(empty.Image), types.DockerLayer
+	imgBase, layerType := empty.Image, types.DockerLayer
 	if spec.OCI {
 		imgBase = mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
 		layerType = types.OCILayer

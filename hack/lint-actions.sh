@@ -57,5 +57,7 @@ YAML
 if out=$(cd "$project" && "$ACTIONLINT" -shellcheck= .github/workflows/wrong.yaml 2>&1); then
   echo "lint-actions: actionlint accepted an unknown input 'file' and a missing 'files': it did not read action.yml" >&2; exit 1
 fi
-grep -q 'missing input "files"' <<<"$out" && grep -q 'input "file" is not defined' <<<"$out" || { echo "lint-actions: unexpected actionlint output: $out" >&2; exit 1; }
+if ! grep -q 'missing input "files"' <<<"$out" || ! grep -q 'input "file" is not defined' <<<"$out"; then
+  echo "lint-actions: unexpected actionlint output: $out" >&2; exit 1
+fi
 echo "lint-actions: the example workflow and the README's pass actionlint $("$ACTIONLINT" -version | head -n 1) against action.yml; action.yml's ${#scripts[@]} scripts pass shellcheck"

@@ -4,7 +4,7 @@
 # manifests; it cannot run on a machine without them (the local cluster covers that case).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-# shellcheck source=calico.env
+# shellcheck source=e2e/kind/calico.env
 . "$ROOT/e2e/kind/calico.env"
 IMAGE=netconform:kind
 export KUBECONFIG=${KUBECONFIG:-$ROOT/bin/kind.kubeconfig}

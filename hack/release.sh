@@ -35,5 +35,7 @@ YAML
 kubectl=$(hack/k8s-binaries.sh kubectl)/kubectl
 "$kubectl" kustomize "$overlay" >dist/install.yaml
 rm -r "$overlay"
+grep -q "image: $REPOSITORY@$digest" dist/install.yaml ||
+  { echo "release: dist/install.yaml does not run $REPOSITORY@$digest" >&2; exit 1; }
 
 echo "release: $REPOSITORY@$digest ($(grep -o 'tag: .*' dist/values-release.yaml)), an OCI layout in dist/image, not pushed; dist/install.yaml and dist/values-release.yaml take it by digest"

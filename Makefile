@@ -115,3 +115,32 @@ $(CONTROLLER_GEN):
 
 $(GOLANGCI_LINT):
 	GOBIN=$(dir $@) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+# Releases, the GitHub Action and the kind + Calico files: goreleaser, its SBOM generator
+# and actionlint, built from their Go modules into the tool cache.
+GORELEASER_VERSION ?= v2.15.1
+CYCLONEDX_GOMOD_VERSION ?= v1.10.0
+ACTIONLINT_VERSION ?= v1.7.12
+GORELEASER := $(NETCONFORM_CACHE)/tools/goreleaser-$(GORELEASER_VERSION)/goreleaser
+CYCLONEDX_GOMOD := $(NETCONFORM_CACHE)/tools/cyclonedx-gomod-$(CYCLONEDX_GOMOD_VERSION)/cyclonedx-gomod
+ACTIONLINT := $(NETCONFORM_CACHE)/tools/actionlint-$(ACTIONLINT_VERSION)/actionlint
+
+.PHONY: release
+release: $(GORELEASER) $(CYCLONEDX_GOMOD) ## Snapshot release in dist/: binaries, archives, checksums, SBOMs, the image index (OCI layout), install.yaml and chart values by digest
+	PATH="$(dir $(CYCLONEDX_GOMOD)):$$PATH" GORELEASER=$(GORELEASER) hack/release.sh
+
+.PHONY: release-check
+release-check: $(GORELEASER) $(ACTIONLINT) ## Validate .goreleaser.yaml; actionlint the example workflow, action.yml's use and the README's workflow
+	$(GORELEASER) check
+	hack/lint-actions.sh $(ACTIONLINT)
+
+test: release-check
+
+$(GORELEASER):
+	GOBIN=$(dir $@) go install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
+
+$(CYCLONEDX_GOMOD):
+	GOBIN=$(dir $@) go install github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$(CYCLONEDX_GOMOD_VERSION)
+
+$(ACTIONLINT):
+	GOBIN=$(dir $@) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)

@@ -4,7 +4,8 @@
 # manifests; it cannot run on a machine without them (the local cluster covers that case).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-CALICO_VERSION=${CALICO_VERSION:-v3.30.3}
+# shellcheck source=e2e/kind/calico.env
+. "$ROOT/e2e/kind/calico.env"
 IMAGE=netconform:kind
 export KUBECONFIG=${KUBECONFIG:-$ROOT/bin/kind.kubeconfig}
 

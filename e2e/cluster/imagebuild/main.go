@@ -23,10 +23,13 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/netconform/netconform/internal/ociimage"
 )
 
-type fileFlags []File
+type fileFlags []ociimage.File
 
 func (f *fileFlags) String() string { return fmt.Sprint(*f) }
 
@@ -35,7 +38,7 @@ func (f *fileFlags) Set(v string) error {
 	if i <= 0 || i == len(v)-1 {
 		return fmt.Errorf("want SRC=DST, like bin/netconform=/netconform")
 	}
-	*f = append(*f, File{Src: v[:i], Dst: v[i+1:]})
+	*f = append(*f, ociimage.File{Src: v[:i], Dst: v[i+1:]})
 	return nil
 }
 
@@ -101,7 +104,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--entrypoint %q: %w", *entrypoint, err)
 	}
 
-	img, err := Build(files, ep, *user)
+	// The local cluster is linux/amd64.
+	img, err := ociimage.Build(ociimage.Spec{
+		Platform:   v1.Platform{OS: "linux", Architecture: "amd64"},
+		Files:      files,
+		Entrypoint: ep,
+		User:       *user,
+	})
 	if err != nil {
 		return err
 	}

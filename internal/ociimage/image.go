@@ -1,4 +1,6 @@
-package main
+// Package ociimage builds single-layer container images from static binaries, without a
+// Docker engine: the local cluster's image and the released multi-platform index.
+package ociimage
 
 import (
 	"archive/tar"
@@ -16,17 +18,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-const (
-	// The local e2e cluster is linux/amd64. containerd's importer copies the
-	// config's os/architecture onto the image's platform; if they are empty
-	// `ctr images import` drops the image ("image might be filtered out").
-	imageOS   = "linux"
-	imageArch = "amd64"
-
-	nonrootID = 65532
-)
+const nonrootID = 65532
 
 // epoch is used for every timestamp in the image, so the same inputs always
 // give the same image digest.
@@ -47,12 +42,33 @@ type entry struct {
 	data []byte
 }
 
-// Build returns a single-layer linux/amd64 image holding files plus a
+// Spec says what goes into an image.
+type Spec struct {
+	// Platform is the image's os/architecture. containerd's importer copies it onto
+	// the image's platform; left empty, `ctr images import` drops the image ("image
+	// might be filtered out"), so it is required.
+	Platform v1.Platform
+	Files    []File
+	// Entrypoint's first element must be one of the files' Dst.
+	Entrypoint []string
+	// User is the numeric "uid" or "uid:gid" the image runs as ("" means root).
+	User string
+	// Labels are the config's labels, such as org.opencontainers.image.version.
+	Labels map[string]string
+	// OCI gives the image OCI media types, for an OCI index; otherwise they are
+	// Docker's, which a docker-archive tarball keeps through a round trip.
+	OCI bool
+}
+
+// Build returns a single-layer image holding the spec's files plus a
 // world-writable /tmp and /etc/passwd and /etc/group that define root (0) and
-// nonroot (65532). user is the numeric "uid" or "uid:gid" the image runs as
-// ("" means root); entrypoint[0] must be one of the files' Dst. Errors name
-// the imagebuild flag (--file, --entrypoint, --user) the bad value came from.
-func Build(files []File, entrypoint []string, user string) (v1.Image, error) {
+// nonroot (65532). Errors name the flag (--file, --entrypoint, --user) the bad
+// value comes from in the commands that build images.
+func Build(spec Spec) (v1.Image, error) {
+	files, entrypoint, user := spec.Files, spec.Entrypoint, spec.User
+	if spec.Platform.OS == "" || spec.Platform.Architecture == "" {
+		return nil, fmt.Errorf("platform %q: want os/architecture, like linux/amd64", spec.Platform.String())
+	}
 	if len(entrypoint) == 0 || entrypoint[0] == "" {
 		return nil, fmt.Errorf("--entrypoint is empty")
 	}
@@ -131,13 +147,18 @@ func Build(files []File, entrypoint []string, user string) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	imgBase, layerType := empty.Image, types.DockerLayer
+	if spec.OCI {
+		imgBase = mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+		layerType = types.OCILayer
+	}
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(layerTar)), nil
-	}, tarball.WithCompressedCaching) // gzip the (possibly large) layer once, not once per read
+	}, tarball.WithCompressedCaching, tarball.WithMediaType(layerType)) // gzip the (possibly large) layer once, not once per read
 	if err != nil {
 		return nil, fmt.Errorf("creating layer: %w", err)
 	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
+	img, err := mutate.AppendLayers(imgBase, layer)
 	if err != nil {
 		return nil, fmt.Errorf("appending layer: %w", err)
 	}
@@ -147,15 +168,17 @@ func Build(files []File, entrypoint []string, user string) (v1.Image, error) {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
 	cfg = cfg.DeepCopy()
-	cfg.OS = imageOS
-	cfg.Architecture = imageArch
+	cfg.OS = spec.Platform.OS
+	cfg.Architecture = spec.Platform.Architecture
+	cfg.Variant = spec.Platform.Variant
 	cfg.Created = v1.Time{Time: epoch}
-	cfg.History = []v1.History{{Created: v1.Time{Time: epoch}, CreatedBy: "netconform e2e/cluster/imagebuild", Comment: "single layer"}}
+	cfg.History = []v1.History{{Created: v1.Time{Time: epoch}, CreatedBy: "netconform internal/ociimage", Comment: "single layer"}}
 	cfg.Config.Entrypoint = append([]string(nil), entrypoint...)
 	cfg.Config.Cmd = nil
 	cfg.Config.User = user
 	cfg.Config.Env = []string{"PATH=/"}
 	cfg.Config.WorkingDir = "/"
+	cfg.Config.Labels = spec.Labels
 	img, err = mutate.ConfigFile(img, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("setting config: %w", err)

@@ -38,6 +38,8 @@ var sources = []source{
 	// Every netconform-system of these policies is the default canary namespace.
 	{from: "config/admission/reachabilitytest-author.yaml", to: "templates/admission/reachabilitytest-author.yaml",
 		labels: helmLabels, namespace: `{{ include "netconform.canaryNamespace" . }}`},
+	{from: "config/admission/reachabilitytest-reads-nodes.yaml", to: "templates/admission/reachabilitytest-reads-nodes.yaml",
+		labels: helmLabels},
 	{from: "config/prometheus/prometheusrule.yaml", to: "templates/prometheusrule.yaml",
 		labels:    helmLabels + "\n    {{- with .Values.metrics.prometheusRule.labels }}{{ toYaml . | nindent 4 }}{{ end }}",
 		namespace: "{{ .Release.Namespace }}", when: ".Values.metrics.prometheusRule.enabled"},

@@ -44,6 +44,7 @@ func TestExplainFromANode(t *testing.T) {
 	}
 
 	code, out, errOut := runCLI("explain", "--from", "node/explain-node-1", "--to", "pod/node-local/web-0:8080", "--kubeconfig", envKubeconf)
+	t.Logf("explain --from node/explain-node-1:\n%s", out)
 	if code != ExitOK || !strings.Contains(out, "ALLOWED") || !strings.Contains(out, "traffic from the pod's own node is always allowed in (NetworkPolicy does not apply to it)") {
 		t.Errorf("explain from the pod's own node: exit %d, want 0 and the reason\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}

@@ -35,7 +35,6 @@ type canaryRun struct {
 	pairs []*canaryPair
 	// unchecked counts the schedulable nodes beyond canary.MaxNodes.
 	unchecked int
-	adminTier canary.TierCheck
 }
 
 // canaryPair is one client, the server it probes, and their phases.
@@ -110,7 +109,7 @@ func (r *ReachabilityTestReconciler) newCanaryRun(ctx context.Context, test *v1a
 	if err != nil {
 		return nil, err
 	}
-	state := &canaryRun{names: canary.NamesFor(test, r.canaryNamespace(spec)), adminTier: tier}
+	state := &canaryRun{names: canary.NamesFor(test, r.canaryNamespace(spec))}
 	if len(nodes) > canary.MaxNodes {
 		state.unchecked, nodes = len(nodes)-canary.MaxNodes, nodes[:canary.MaxNodes]
 	}

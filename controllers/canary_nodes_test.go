@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -91,7 +92,7 @@ func pinnedNode(pod *corev1.Pod) string {
 func createNodes(t *testing.T, names ...string) {
 	t.Helper()
 	ctx := context.Background()
-	for _, name := range append(names, names[0]+"-cordoned") {
+	for _, name := range slices.Concat(names, []string{names[0] + "-cordoned"}) {
 		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		node.Spec.Unschedulable = strings.HasSuffix(name, "-cordoned")
 		if err := k8s.Create(ctx, node); err != nil {
@@ -173,9 +174,11 @@ func labelsOf(m *dto.Metric) map[string]string {
 }
 
 func TestCanaryChecksEveryNode(t *testing.T) {
-	nodes := []string{"canary-node-a", "canary-node-b", "canary-node-c"}
+	three := []string{"canary-node-a", "canary-node-b", "canary-node-c"}
 	tests := []struct {
-		name                    string
+		name string
+		// nodes are the schedulable nodes; three unless set.
+		nodes                   []string
 		ingressOpen, egressOpen map[string]bool
 		reason                  string
 		// mention must be in the condition's message.
@@ -185,6 +188,7 @@ func TestCanaryChecksEveryNode(t *testing.T) {
 		nodeFinding map[string]string
 	}{
 		{name: "all enforce", reason: v1alpha1.ReasonEnforced, mention: "each of the 3 schedulable nodes"},
+		{name: "one node", nodes: three[:1], reason: v1alpha1.ReasonEnforced, mention: "NetworkPolicy is enforced for ingress and egress"},
 		{name: "one node's ingress open", ingressOpen: map[string]bool{"canary-node-b": true}, reason: v1alpha1.ReasonPartiallyEnforced,
 			mention: "canary-node-b does not enforce ingress", nodeFinding: map[string]string{"canary-node-b": "NotEnforced/Enforced"}},
 		{name: "none", ingressOpen: map[string]bool{"canary-node-a": true, "canary-node-b": true, "canary-node-c": true},
@@ -194,6 +198,10 @@ func TestCanaryChecksEveryNode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			nodes := three
+			if tt.nodes != nil {
+				nodes = tt.nodes
+			}
 			createNodes(t, nodes...)
 			ns := newNamespace(t, "canary")
 			plane := &nodesDataplane{ingressOpen: tt.ingressOpen, egressOpen: tt.egressOpen}

@@ -70,10 +70,12 @@ test: verify-generated lint rules unit ## Run every test: generated code, lint, 
 	e2e/run.sh
 
 PROFILE ?= enforcing
+# NODES: how many nodes cluster-up brings up; unset, as many as run, or 1.
+NODES ?=
 
 .PHONY: cluster-up
-cluster-up: ## Start the local single-node cluster (PROFILE=enforcing|noop), or switch its profile
-	e2e/cluster/cluster.sh up $(PROFILE)
+cluster-up: ## Start the local cluster (PROFILE=enforcing|noop|partial, NODES=1..20), or switch its profile or node count
+	NODES=$(NODES) e2e/cluster/cluster.sh up $(PROFILE)
 
 .PHONY: cluster-down
 cluster-down: ## Stop the local cluster, leaving no processes, mounts, rules or interfaces
@@ -84,7 +86,7 @@ deploy: ## Build the image without Docker, import it and install the operator on
 	e2e/cluster/deploy.sh
 
 .PHONY: e2e
-e2e: ## Run the end-to-end suites on the local cluster, enforcing and no-op profiles
+e2e: ## Run the end-to-end suites on the local cluster: enforcing, no-op and partial profiles, 3 nodes (E2E_NODES)
 	e2e/run.sh
 
 .PHONY: e2e-kind

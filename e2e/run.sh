@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# make e2e: the end-to-end suites on the local cluster, first enforcing NetworkPolicy,
-# then with no enforcer (where the suites must catch that Deny edges get through).
+# make e2e: the end-to-end suites on the local cluster of E2E_NODES nodes (3), first
+# enforcing NetworkPolicy, then with no enforcer (where the suites must catch that Deny
+# edges get through), then with an enforcer on every node but one.
 # Ends with one line per profile; on failure saves component logs and descriptions.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 CACHE=${NETCONFORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/netconform}
 DIR=${NETCONFORM_CLUSTER_DIR:-$CACHE/cluster}
-PROFILES=${E2E_PROFILES:-enforcing noop}
+PROFILES=${E2E_PROFILES:-enforcing noop partial}
+NODES=${E2E_NODES:-3}
 # E2E_RUN narrows the suites to the tests it matches (go test -run), such as TestFaults.
 RUN=()
 [ -n "${E2E_RUN:-}" ] && RUN=(-run "$E2E_RUN")
@@ -42,7 +44,7 @@ failed=0
 deployed=
 for profile in $PROFILES; do
   log "profile $profile"
-  if ! "$HERE/cluster/cluster.sh" up "$profile" >/dev/null; then
+  if ! NODES=$NODES "$HERE/cluster/cluster.sh" up "$profile" >/dev/null; then
     collect "$profile"; failed=1; summaries+=("e2e profile=$profile: the cluster did not come up"); continue
   fi
   if [ -z "$deployed" ]; then
@@ -54,7 +56,7 @@ for profile in $PROFILES; do
   open_node=
   [ "$profile" = partial ] && open_node=$(cat "$DIR/open-node" 2>/dev/null)
   started=$SECONDS
-  NETCONFORM_E2E_OPEN_NODE=$open_node NETCONFORM_E2E_PROFILE=$profile NETCONFORM_IMAGE=netconform.local/netconform:e2e NETCONFORM_E2E_NAMESPACE_PREFIX=e2e- \
+  NETCONFORM_E2E_OPEN_NODE=$open_node NETCONFORM_E2E_PROFILE=$profile NETCONFORM_E2E_NODES=$NODES NETCONFORM_IMAGE=netconform.local/netconform:e2e NETCONFORM_E2E_NAMESPACE_PREFIX=e2e- \
     NETCONFORM_E2E_ARTIFACTS="$ARTIFACTS/$profile" \
     go test -C "$ROOT" -tags e2e -count=1 -v -timeout 30m "${RUN[@]}" ./e2e/ >"$out" 2>&1
   rc=$?

@@ -1,18 +1,30 @@
 #!/usr/bin/env bash
-# The local single-node Kubernetes cluster the end-to-end suites and `make demo` run on:
-# etcd, kube-apiserver, controller-manager, scheduler, containerd and runc with the bridge
-# CNI, kubelet, kube-proxy, CoreDNS as a kube-system pod, and, in the enforcing profile,
-# kube-router enforcing NetworkPolicy. The noop profile is the same cluster without it.
+# The local Kubernetes cluster the end-to-end suites and `make demo` run on: etcd,
+# kube-apiserver, controller-manager, scheduler and CoreDNS, and one or more nodes, each
+# with containerd and runc with the bridge CNI, a kubelet, kube-proxy and, where the profile
+# says so, kube-router enforcing NetworkPolicy.
 #
-#   cluster.sh up [enforcing|noop]    start, or switch the profile of a running cluster
+# Node 1 (netconform-node) lives in the host's network namespace, pods in 10.244.0.0/24.
+# Node i > 1 (netconform-node-i) is a network namespace of its own with its own iptables,
+# ipsets, routes and bridge, reached from the host over a veth (host 10.250.i.1, node
+# 10.250.i.2); its pods are in 10.244.(i-1).0/24, routed through the host, so traffic
+# between pods of two nodes crosses both nodes' filters.
+#
+#   NODES=3 cluster.sh up [enforcing|noop|partial]
+#                                     start, or switch the profile or node count of a running
+#                                     cluster (NODES unset: as many as run, else 1)
 #   cluster.sh down                   stop everything and leave nothing behind
-#   cluster.sh status                 say what runs
-#   cluster.sh load IMAGE.tar         import an image into the cluster's containerd
+#   cluster.sh status                 say what runs, one line per node; open-node=NAME for partial
+#   cluster.sh load IMAGE.tar         import an image into every node's containerd
+#   cluster.sh guard-drops            packets the forwarding guard dropped since it was set up
+# Profiles: enforcing (kube-router on every node), noop (on none), partial (on every node
+# but the last, the open node, also written to $DIR/open-node).
 # Faults, for the fault suite (the cluster must be up):
 #   cluster.sh restart-apiserver      stop the API server and start it again
-#   cluster.sh kill-enforcer          SIGKILL kube-router, leaving its rules behind
-#   cluster.sh start-enforcer         start kube-router again and wait until it has synced
-#   cluster.sh kill-container ID      SIGKILL a container's process (a crash, not a stop)
+#   cluster.sh kill-enforcer [NODE]   SIGKILL kube-router (every running one), leaving its rules
+#   cluster.sh start-enforcer [NODE]  start kube-router again (on the profile's nodes) and wait
+#                                     until it has synced
+#   cluster.sh kill-container ID      SIGKILL a container's process, on whichever node runs it
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -26,6 +38,9 @@ KUBE_ROUTER_VERSION=${KUBE_ROUTER_VERSION:-v2.1.0}
 NODE=netconform-node
 POD_CIDR=10.244.0.0/24
 GATEWAY=10.244.0.1
+# CLUSTER_CIDR holds every node's pod range (10.244.(i-1).0/24).
+CLUSTER_CIDR=10.244.0.0/16
+MAX_NODES=20
 SERVICE_CIDR=10.96.0.0/24
 API_SERVICE_IP=10.96.0.1
 DNS_IP=10.96.0.10
@@ -37,7 +52,8 @@ SANDBOX_IMAGE=netconform.local/pause:1
 COREDNS_IMAGE=netconform.local/coredns:$COREDNS_VERSION
 
 export KUBECONFIG=$DIR/admin.kubeconfig
-CTR=(ctr --address "$DIR/containerd/containerd.sock" -n k8s.io)
+# Daemons inside a node's network namespace reach the API server on the host bridge.
+GATEWAY_KUBECONFIG=$DIR/gateway-admin.kubeconfig
 
 log() { printf '%s cluster: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -49,6 +65,74 @@ write_file() {
   tmp=$(mktemp "$1.XXXX")
   cat >"$tmp"
   if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv "$tmp" "$1"; fi
+}
+
+# ---------------------------------------------------------------- nodes
+
+node_name() { if [ "$1" -eq 1 ]; then echo "$NODE"; else echo "$NODE-$1"; fi; }
+
+# node_index is the inverse of node_name; it fails on a name that is no node's.
+node_index() {
+  case $1 in
+    "$NODE") echo 1 ;;
+    "$NODE"-[2-9] | "$NODE"-[1-9][0-9]) echo "${1#"$NODE"-}" ;;
+    *) return 1 ;;
+  esac
+}
+
+# use_node sets the N_* variables that describe node i. Node 1 keeps the paths and
+# process names of the single-node cluster.
+use_node() {
+  N_INDEX=$1
+  N_NAME=$(node_name "$1")
+  N_POD_CIDR=10.244.$(($1 - 1)).0/24
+  N_GATEWAY=10.244.$(($1 - 1)).1
+  N_CTR=()
+  if [ "$1" -eq 1 ]; then
+    N_DIR=$DIR N_NETNS= N_PROC= N_IP=$GATEWAY N_NETWORK=netconform
+    N_SERVER=https://127.0.0.1:6443 N_KUBECONFIG=$KUBECONFIG N_CGROUP=
+    N_EXEC=()
+  else
+    N_DIR=$DIR/nodes/$N_NAME N_NETNS=$N_NAME N_PROC=$N_NAME/ N_IP=10.250.$1.2 N_NETWORK=netconform-$N_NAME
+    N_SERVER=https://$GATEWAY:6443 N_KUBECONFIG=$GATEWAY_KUBECONFIG N_CGROUP=$N_NAME
+    # nsenter --net, not `ip netns exec`: the latter remounts /sys and hides the cgroup
+    # filesystems from the kubelet and containerd.
+    N_EXEC=(nsenter "--net=/run/netns/$N_NETNS" --)
+  fi
+  N_HOST_IP=10.250.$1.1
+  N_VETH=ncn$1
+  N_CTR=(ctr --address "$N_DIR/containerd/containerd.sock" -n k8s.io)
+}
+
+# nodes_up lists the indexes of the nodes of the running cluster (1 when none is recorded).
+nodes_up() {
+  local n=1
+  [ -f "$DIR/nodes/count" ] && n=$(cat "$DIR/nodes/count")
+  seq 1 "$n"
+}
+
+# nodes_present lists the indexes of every node that left anything behind: state folders
+# and network namespaces, whatever the recorded count says (a crash may have lost it).
+nodes_present() {
+  {
+    nodes_up
+    local d
+    # A folder only holds its containerd root (the image cache) once the node is down.
+    for d in "$DIR"/nodes/"$NODE"-*/; do
+      { [ -d "$d/kubelet" ] || [ -d "$d/containerd/state" ]; } && { node_index "$(basename "$d")" || true; }
+    done
+    for d in $(ip netns list 2>/dev/null | awk '{print $1}'); do node_index "$d" 2>/dev/null || true; done
+  } | sort -nu
+}
+
+# enforced says whether the profile runs kube-router on node i of n.
+enforced() {
+  local profile=$1 i=$2 n=$3
+  case $profile in
+    enforcing) return 0 ;;
+    partial) [ "$i" -lt "$n" ] ;;
+    *) return 1 ;;
+  esac
 }
 
 # ---------------------------------------------------------------- prerequisites
@@ -84,9 +168,11 @@ binaries() {
 
 # ---------------------------------------------------------------- processes
 
+# start runs a daemon in its own session; a name such as netconform-node-2/kubelet keeps
+# its log and pid file in a folder per node.
 start() {
   local name=$1; shift
-  mkdir -p "$DIR/logs" "$DIR/run"
+  mkdir -p "$(dirname "$DIR/logs/$name")" "$(dirname "$DIR/run/$name")"
   (close_inherited_fds; exec setsid "$@" >>"$DIR/logs/$name.log" 2>&1 </dev/null) &
   echo $! >"$DIR/run/$name.pid"
 }
@@ -135,38 +221,107 @@ wait_for() {
 # ---------------------------------------------------------------- network
 
 network_up() {
+  local n=$1 i
   sysctl -qw net.ipv4.ip_forward=1
+  modprobe br_netfilter 2>/dev/null || true
   sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || true
   if ! ip link show cni0 >/dev/null 2>&1; then
     ip link add cni0 type bridge
   fi
   ip addr replace "$GATEWAY/24" dev cni0
   ip link set cni0 up
-  guard_up
+  for i in $(seq 2 "$n"); do use_node "$i"; node_network_up; done
+  guard_up "$n"
   test_hosts_up
 }
 
-# guard keeps every packet from the pod network on the machine: forwarded traffic may
-# only go to pods, Services and the test hosts. It sits in the mangle table, which the
-# policy enforcer and kube-proxy do not touch, ahead of their filter rules.
+# node_network_up gives node i > 1 its network namespace: a veth to the host, a default
+# route through it, its own cni0 bridge, forwarding and bridge filtering switched on
+# inside, and a host route for its pod range.
+node_network_up() {
+  if [ ! -e "/run/netns/$N_NETNS" ]; then
+    ip netns add "$N_NETNS"
+  fi
+  if ! ip link show "$N_VETH" >/dev/null 2>&1; then
+    ip link add "$N_VETH" type veth peer name eth0 netns "$N_NETNS"
+  fi
+  ip addr replace "$N_HOST_IP/30" dev "$N_VETH"
+  ip link set "$N_VETH" up
+  ip -n "$N_NETNS" link set lo up
+  ip -n "$N_NETNS" addr replace "$N_IP/30" dev eth0
+  ip -n "$N_NETNS" link set eth0 up
+  ip -n "$N_NETNS" route replace default via "$N_HOST_IP"
+  ip -n "$N_NETNS" link show cni0 >/dev/null 2>&1 || ip -n "$N_NETNS" link add cni0 type bridge
+  ip -n "$N_NETNS" addr replace "$N_GATEWAY/24" dev cni0
+  ip -n "$N_NETNS" link set cni0 up
+  "${N_EXEC[@]}" sysctl -qw net.ipv4.ip_forward=1
+  "${N_EXEC[@]}" sysctl -qw net.bridge.bridge-nf-call-iptables=1
+  ip route replace "$N_POD_CIDR" via "$N_IP" dev "$N_VETH"
+}
+
+node_network_down() {
+  ip link del "$N_VETH" 2>/dev/null || true
+  ip route del "$N_POD_CIDR" 2>/dev/null || true
+  # Deleting the namespace takes its iptables rules, ipsets, routes and bridge with it.
+  ip netns del "$N_NETNS" 2>/dev/null || true
+}
+
+# guard keeps every packet from the cluster on the machine: traffic forwarded from a pod
+# range or a node address may only go to pods, node addresses, Services and the test
+# hosts. It sits in the mangle table, which the policy enforcer and kube-proxy do not
+# touch, ahead of their filter rules, and is rewritten in one iptables-restore so it is
+# never open while it changes. Nodes in network namespaces send everything through the
+# host, so this one guard covers every node.
 guard_up() {
-  iptables -t mangle -N NETCONFORM-GUARD 2>/dev/null || iptables -t mangle -F NETCONFORM-GUARD
-  for dst in "$POD_CIDR" "$SERVICE_CIDR" "$HOSTS_CIDR"; do
-    iptables -t mangle -A NETCONFORM-GUARD -d "$dst" -j RETURN
+  local n=$1 i sources=() allowed=("$SERVICE_CIDR" "$HOSTS_CIDR")
+  for i in $(seq 1 "$n"); do
+    use_node "$i"
+    sources+=("$N_POD_CIDR"); allowed+=("$N_POD_CIDR")
+    if [ "$i" -gt 1 ]; then sources+=("$N_HOST_IP/30"); allowed+=("$N_HOST_IP/30"); fi
   done
-  iptables -t mangle -A NETCONFORM-GUARD -j DROP
-  iptables -t mangle -C FORWARD -s "$POD_CIDR" -j NETCONFORM-GUARD 2>/dev/null ||
-    iptables -t mangle -I FORWARD 1 -s "$POD_CIDR" -j NETCONFORM-GUARD
+  iptables -t mangle -N NETCONFORM-GUARD 2>/dev/null || true
+  iptables -t mangle -N NETCONFORM-GUARD-DST 2>/dev/null || true
+  {
+    echo '*mangle'
+    echo ':NETCONFORM-GUARD - [0:0]'
+    echo ':NETCONFORM-GUARD-DST - [0:0]'
+    for src in "${sources[@]}"; do echo "-A NETCONFORM-GUARD -s $src -j NETCONFORM-GUARD-DST"; done
+    for dst in "${allowed[@]}"; do echo "-A NETCONFORM-GUARD-DST -d $dst -j RETURN"; done
+    echo '-A NETCONFORM-GUARD-DST -j DROP'
+    echo 'COMMIT'
+  } | iptables-restore --noflush
+  iptables -t mangle -C FORWARD -j NETCONFORM-GUARD 2>/dev/null ||
+    iptables -t mangle -I FORWARD 1 -j NETCONFORM-GUARD
+  # A guard of an older layout jumped from FORWARD by source: drop those jumps.
+  local rule
+  while read -r rule; do
+    [ "$rule" = "-A FORWARD -j NETCONFORM-GUARD" ] && continue
+    eval "iptables -t mangle ${rule/-A/-D}" 2>/dev/null || true
+  done < <(iptables -t mangle -S FORWARD | grep -- '-j NETCONFORM-GUARD$' || true)
 }
 
 guard_down() {
-  iptables -t mangle -D FORWARD -s "$POD_CIDR" -j NETCONFORM-GUARD 2>/dev/null || true
-  iptables -t mangle -F NETCONFORM-GUARD 2>/dev/null || true
-  iptables -t mangle -X NETCONFORM-GUARD 2>/dev/null || true
+  local rule
+  while read -r rule; do
+    eval "iptables -t mangle ${rule/-A/-D}" 2>/dev/null || true
+  done < <(iptables -t mangle -S FORWARD 2>/dev/null | grep -- '-j NETCONFORM-GUARD$' || true)
+  for chain in NETCONFORM-GUARD NETCONFORM-GUARD-DST; do
+    iptables -t mangle -F "$chain" 2>/dev/null || true
+  done
+  for chain in NETCONFORM-GUARD NETCONFORM-GUARD-DST; do
+    iptables -t mangle -X "$chain" 2>/dev/null || true
+  done
+}
+
+# guard_drops prints how many packets the guard dropped.
+guard_drops() {
+  iptables -t mangle -L NETCONFORM-GUARD-DST -v -x -n 2>/dev/null | awk '$3 == "DROP" {print $1; found=1} END {if (!found) exit 1}' ||
+    die "the forwarding guard is not set up: is the local cluster up?"
 }
 
 # Each test host is a network namespace with one address, reached through a veth pair
-# and a host route, serving TCP with `netconform serve`.
+# and a host route, serving TCP with `netconform serve`. Pods of every node reach it
+# through the host.
 test_hosts_up() {
   local i=0 entry name addr ip port ns
   for entry in "${TEST_HOSTS[@]}"; do
@@ -235,20 +390,39 @@ sign() {
     -days 3650 -extfile "$ext" -out "$d/$name.crt" 2>/dev/null
 }
 
+random_token() { head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+# tokens gives the admin and every node's kubelet a token of its own; a kubelet is
+# system:node:<name> in system:nodes, so the Node authorizer limits it to its own node.
+# The API server reads the file when it starts: tokens sets TOKENS_ADDED when it added one.
 tokens() {
-  [ -f "$DIR/tokens.csv" ] && return
-  local admin kubelet
-  admin=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-  kubelet=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-  printf '%s,admin,admin,"system:masters"\n%s,system:node:%s,kubelet,"system:nodes"\n' \
-    "$admin" "$kubelet" "$NODE" >"$DIR/tokens.csv"
-  kubeconfig admin "$admin" "https://127.0.0.1:6443"
-  kubeconfig kubelet "$kubelet" "https://127.0.0.1:6443"
+  local n=$1 i admin token
+  TOKENS_ADDED=
+  if [ ! -f "$DIR/tokens.csv" ]; then
+    admin=$(random_token)
+    printf '%s,admin,admin,"system:masters"\n' "$admin" >"$DIR/tokens.csv"
+  fi
+  admin=$(awk -F, '$2 == "admin" {print $1}' "$DIR/tokens.csv")
+  kubeconfig "$DIR/admin.kubeconfig" admin "$admin" "https://127.0.0.1:6443"
+  kubeconfig "$GATEWAY_KUBECONFIG" admin "$admin" "https://$GATEWAY:6443"
+  for i in $(seq 1 "$n"); do
+    use_node "$i"
+    token=$(awk -F, -v u="system:node:$N_NAME" '$2 == u {print $1}' "$DIR/tokens.csv")
+    if [ -z "$token" ]; then
+      token=$(random_token)
+      local uid=kubelet
+      [ "$i" -gt 1 ] && uid=kubelet-$i
+      printf '%s,system:node:%s,%s,"system:nodes"\n' "$token" "$N_NAME" "$uid" >>"$DIR/tokens.csv"
+      TOKENS_ADDED=1
+    fi
+    mkdir -p "$N_DIR"
+    kubeconfig "$N_DIR/kubelet.kubeconfig" "$N_NAME" "$token" "$N_SERVER"
+  done
 }
 
 kubeconfig() {
-  local name=$1 token=$2 server=$3
-  cat >"$DIR/$name.kubeconfig" <<KC
+  local file=$1 name=$2 token=$3 server=$4
+  write_file "$file" <<KC
 apiVersion: v1
 kind: Config
 clusters:
@@ -303,27 +477,30 @@ control_plane_up() {
 
 # ---------------------------------------------------------------- node
 
+# containerd_up starts the node's containerd with a root, state, socket and CNI
+# configuration of its own; the host-local IPAM plugin keeps its allocations under a
+# network name and data folder of the node's own.
 containerd_up() {
-  mkdir -p "$DIR/containerd" "$DIR/cni/conf" "$DIR/cni/data"
-  write_file "$DIR/cni/conf/10-netconform.conflist" <<CNI
+  mkdir -p "$N_DIR/containerd" "$N_DIR/cni/conf" "$N_DIR/cni/data"
+  write_file "$N_DIR/cni/conf/10-netconform.conflist" <<CNI
 {
   "cniVersion": "0.4.0",
-  "name": "netconform",
+  "name": "$N_NETWORK",
   "plugins": [
     {
       "type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-      "ipam": {"type": "host-local", "dataDir": "$DIR/cni/data", "ranges": [[{"subnet": "$POD_CIDR", "gateway": "$GATEWAY"}]], "routes": [{"dst": "0.0.0.0/0"}]}
+      "ipam": {"type": "host-local", "dataDir": "$N_DIR/cni/data", "ranges": [[{"subnet": "$N_POD_CIDR", "gateway": "$N_GATEWAY"}]], "routes": [{"dst": "0.0.0.0/0"}]}
     },
     {"type": "portmap", "capabilities": {"portMappings": true}}
   ]
 }
 CNI
-  write_file "$DIR/containerd/config.toml" <<TOML
+  write_file "$N_DIR/containerd/config.toml" <<TOML
 version = 2
-root = "$DIR/containerd/root"
-state = "$DIR/containerd/state"
+root = "$N_DIR/containerd/root"
+state = "$N_DIR/containerd/state"
 [grpc]
-  address = "$DIR/containerd/containerd.sock"
+  address = "$N_DIR/containerd/containerd.sock"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$SANDBOX_IMAGE"
   restrict_oom_score_adj = true
@@ -333,48 +510,103 @@ state = "$DIR/containerd/state"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        Root = "$DIR/containerd/state/runc"
+        Root = "$N_DIR/containerd/state/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
-    conf_dir = "$DIR/cni/conf"
+    conf_dir = "$N_DIR/cni/conf"
 TOML
-  running containerd || start containerd containerd --config "$DIR/containerd/config.toml"
-  wait_for "containerd" 60 containerd "${CTR[@]}" version
+  running "${N_PROC}containerd" || start "${N_PROC}containerd" "${N_EXEC[@]}" containerd --config "$N_DIR/containerd/config.toml"
+  wait_for "containerd on $N_NAME" 60 "${N_PROC}containerd" "${N_CTR[@]}" version
 }
 
+# images_up imports the sandbox and CoreDNS images where the node lacks them, building
+# each image at most once per run.
 images_up() {
-  local work=$DIR/images
-  mkdir -p "$work"
-  if ! has_image "$SANDBOX_IMAGE"; then
-    log "building the sandbox image"
-    (cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$work/pause" ./e2e/cluster/pause)
-    image "$SANDBOX_IMAGE" "$work/pause.tar" --file "$work/pause=/pause" --entrypoint /pause
+  mkdir -p "$DIR/images"
+  has_image "$SANDBOX_IMAGE" || load_built "$SANDBOX_IMAGE" "$DIR/images/pause.tar" build_pause
+  has_image "$COREDNS_IMAGE" || load_built "$COREDNS_IMAGE" "$DIR/images/coredns.tar" build_coredns
+}
+
+declare -A BUILT=()
+load_built() {
+  local ref=$1 tar=$2 build=$3
+  if [ -z "${BUILT[$ref]:-}" ]; then
+    "$build" "$ref" "$tar"
+    BUILT[$ref]=1
   fi
-  if ! has_image "$COREDNS_IMAGE"; then
-    log "building the CoreDNS image"
-    image "$COREDNS_IMAGE" "$work/coredns.tar" --file "$COREDNS=/coredns" --entrypoint /coredns
-  fi
+  load "$tar"
+}
+
+build_pause() {
+  log "building the sandbox image"
+  (cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$DIR/images/pause" ./e2e/cluster/pause)
+  image "$1" "$2" --file "$DIR/images/pause=/pause" --entrypoint /pause
+}
+
+build_coredns() {
+  log "building the CoreDNS image"
+  image "$1" "$2" --file "$COREDNS=/coredns" --entrypoint /coredns
 }
 
 has_image() {
-  "${CTR[@]}" images ls -q 2>/dev/null | grep -c "$1\$" >/dev/null
+  "${N_CTR[@]}" images ls -q 2>/dev/null | grep -c "$1\$" >/dev/null
 }
 
-# image builds a single-layer image with go-containerregistry and imports it.
+# image builds a single-layer image with go-containerregistry.
 image() {
   local ref=$1 out=$2; shift 2
   (cd "$ROOT" && go run ./e2e/cluster/imagebuild --name "$ref" --out "$out" "$@")
-  load "$out"
 }
 
+# load imports an image into the current node's containerd.
 load() {
-  "${CTR[@]}" images import --no-unpack=false "$1" >/dev/null
+  "${N_CTR[@]}" images import --no-unpack=false "$1" >/dev/null
+}
+
+# load_everywhere imports an image into every node's containerd: each has a content
+# store of its own.
+load_everywhere() {
+  [ -f "${1:-}" ] || die "load needs an image tar file, got '${1:-}'"
+  local i
+  for i in $(nodes_up); do use_node "$i"; load "$1"; done
+}
+
+# node_cgroups_up makes the node's cgroup root in every hierarchy: its kubelet refuses to
+# start until /<name> exists in each, and a new cpuset has no CPUs until given its parent's.
+node_cgroups_up() {
+  local h
+  for h in /sys/fs/cgroup/*/; do
+    [ -d "$h$N_CGROUP" ] || mkdir "$h$N_CGROUP"
+  done
+  local cpuset=/sys/fs/cgroup/cpuset
+  if [ -f "$cpuset/cpuset.cpus" ]; then
+    [ -n "$(cat "$cpuset/$N_CGROUP/cpuset.cpus")" ] || cat "$cpuset/cpuset.cpus" >"$cpuset/$N_CGROUP/cpuset.cpus"
+    [ -n "$(cat "$cpuset/$N_CGROUP/cpuset.mems")" ] || cat "$cpuset/cpuset.mems" >"$cpuset/$N_CGROUP/cpuset.mems"
+  fi
+}
+
+# cgroups_down removes a cgroup tree from every hierarchy, once its processes are gone.
+cgroups_down() {
+  local name=$1 h
+  for _ in $(seq 20); do
+    for h in /sys/fs/cgroup/*/; do
+      [ -d "$h$name" ] && { find "$h$name" -depth -type d -exec rmdir {} + 2>/dev/null || true; }
+    done
+    compgen -G "/sys/fs/cgroup/*/$name" >/dev/null || return 0
+    sleep 0.1
+  done
+  log "warning: cgroups left behind (processes still in them): $(compgen -G "/sys/fs/cgroup/*/$name" | tr '\n' ' ')"
 }
 
 kubelet_up() {
-  mkdir -p "$DIR/kubelet"
+  mkdir -p "$N_DIR/kubelet"
   printf 'nameserver %s\n' "$DNS_IP" | write_file "$DIR/resolv.conf"
-  write_file "$DIR/kubelet/config.yaml" <<YAML
+  local cgroup_root=
+  if [ -n "$N_CGROUP" ]; then
+    node_cgroups_up
+    cgroup_root="cgroupRoot: /$N_CGROUP"
+  fi
+  write_file "$N_DIR/kubelet/config.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 cgroupDriver: cgroupfs
@@ -383,7 +615,7 @@ failSwapOn: false
 clusterDNS: ["$DNS_IP"]
 clusterDomain: $CLUSTER_DOMAIN
 resolvConf: $DIR/resolv.conf
-containerRuntimeEndpoint: unix://$DIR/containerd/containerd.sock
+containerRuntimeEndpoint: unix://$N_DIR/containerd/containerd.sock
 authentication:
   anonymous: {enabled: false}
   webhook: {enabled: false}
@@ -393,23 +625,52 @@ serializeImagePulls: false
 imageGCHighThresholdPercent: 100
 evictionHard: {}
 maxPods: 250
+$cgroup_root
 YAML
-  running kubelet || start kubelet "$BIN/kubelet" --config "$DIR/kubelet/config.yaml" \
-    --kubeconfig "$DIR/kubelet.kubeconfig" --root-dir "$DIR/kubelet/root" --cert-dir "$DIR/kubelet/pki" \
-    --hostname-override "$NODE" --node-ip "$GATEWAY"
-  write_file "$DIR/kube-proxy.yaml" <<YAML
+  running "${N_PROC}kubelet" || start "${N_PROC}kubelet" "${N_EXEC[@]}" "$BIN/kubelet" --config "$N_DIR/kubelet/config.yaml" \
+    --kubeconfig "$N_DIR/kubelet.kubeconfig" --root-dir "$N_DIR/kubelet/root" --cert-dir "$N_DIR/kubelet/pki" \
+    --hostname-override "$N_NAME" --node-ip "$N_IP"
+  write_file "$N_DIR/kube-proxy.yaml" <<YAML
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
-clientConnection: {kubeconfig: $KUBECONFIG}
+clientConnection: {kubeconfig: $N_KUBECONFIG}
 mode: iptables
-clusterCIDR: $POD_CIDR
-hostnameOverride: $NODE
+clusterCIDR: $CLUSTER_CIDR
+hostnameOverride: $N_NAME
 conntrack: {maxPerCore: 0}
 metricsBindAddress: 127.0.0.1:10249
 healthzBindAddress: 127.0.0.1:10256
 YAML
-  running kube-proxy || start kube-proxy "$BIN/kube-proxy" --config "$DIR/kube-proxy.yaml"
-  wait_for "node $NODE to be Ready" 120 kubelet "$KUBECTL" wait --for=condition=Ready "node/$NODE" --timeout=1s
+  running "${N_PROC}kube-proxy" || start "${N_PROC}kube-proxy" "${N_EXEC[@]}" "$BIN/kube-proxy" --config "$N_DIR/kube-proxy.yaml"
+}
+
+node_ready() {
+  wait_for "node $N_NAME to be Ready" 120 "${N_PROC}kubelet" "$KUBECTL" wait --for=condition=Ready "node/$N_NAME" --timeout=1s
+}
+
+# node_down stops a node's daemons and pods. A node in a network namespace also loses
+# its mounts, namespace (with its rules, ipsets and bridge), cgroups and state; node 1's
+# are the host's, which down clears.
+node_down() {
+  if [ "$N_INDEX" -eq 1 ]; then enforcer_down; else stop "${N_PROC}kube-router"; fi
+  # Pods first, so that they do not outlive containerd.
+  if running "${N_PROC}kubelet" && running "${N_PROC}containerd"; then
+    stop "${N_PROC}kubelet"
+    local task
+    for task in $("${N_CTR[@]}" tasks ls -q 2>/dev/null || true); do
+      "${N_CTR[@]}" tasks kill -s KILL "$task" >/dev/null 2>&1 || true
+    done
+  fi
+  local name
+  for name in kubelet kube-proxy containerd; do stop "${N_PROC}$name"; done
+  pkill -KILL -f "containerd-shim-runc-v2 .*-address $N_DIR/containerd/containerd.sock" 2>/dev/null || true
+  [ "$N_INDEX" -eq 1 ] && return
+  local m
+  for m in $(awk -v d="$N_DIR/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done
+  node_network_down
+  cgroups_down "$N_CGROUP"
+  # The containerd root stays, as node 1's does: it holds the imported images.
+  rm -rf "$N_DIR/containerd/state" "$N_DIR/kubelet" "$N_DIR/cni/data" "$DIR/run/$N_NAME"
 }
 
 coredns_up() {
@@ -421,28 +682,49 @@ coredns_up() {
 
 # ---------------------------------------------------------------- policy enforcer
 
+# kube-router of node i runs in the node's network namespace and programs only its
+# iptables and ipsets: it filters the traffic of the node's own pods.
 enforcer_up() {
-  running kube-router && return
-  log "starting kube-router (NetworkPolicy enforcement only)"
-  start kube-router "$KUBE_ROUTER" --kubeconfig "$KUBECONFIG" --hostname-override "$NODE" \
+  running "${N_PROC}kube-router" && return
+  log "starting kube-router on $N_NAME (NetworkPolicy enforcement only)"
+  start "${N_PROC}kube-router" "${N_EXEC[@]}" "$KUBE_ROUTER" --kubeconfig "$N_KUBECONFIG" --hostname-override "$N_NAME" \
     --run-firewall=true --run-router=false --run-service-proxy=false --metrics-port 0 --health-port 20244
-  wait_for "kube-router to sync its policies" 60 kube-router curl -sf http://127.0.0.1:20244/healthz
+}
+
+enforcer_synced() {
+  wait_for "kube-router on $N_NAME to sync its policies" 60 "${N_PROC}kube-router" "${N_EXEC[@]}" curl -sf http://127.0.0.1:20244/healthz
 }
 
 enforcer_down() {
-  if running kube-router; then
-    log "stopping kube-router and removing its rules"
+  if running "${N_PROC}kube-router"; then
+    log "stopping kube-router on $N_NAME and removing its rules"
   fi
-  stop kube-router
+  stop "${N_PROC}kube-router"
   # kube-router leaves its chains and ipsets behind when it stops, and its own
   # --cleanup-config crashes on a kernel without IPVS: remove them here.
   local rules
-  rules=$(iptables-save)
+  rules=$("${N_EXEC[@]}" iptables-save)
   if grep -qE 'KUBE-ROUTER-|KUBE-NWPLCY|KUBE-POD-FW' <<<"$rules"; then
-    grep -vE 'KUBE-ROUTER-|KUBE-NWPLCY|KUBE-POD-FW' <<<"$rules" | iptables-restore
+    grep -vE 'KUBE-ROUTER-|KUBE-NWPLCY|KUBE-POD-FW' <<<"$rules" | "${N_EXEC[@]}" iptables-restore
   fi
   local set
-  for set in $(ipset list -n 2>/dev/null | grep -E '^KUBE-(SRC|DST)-' || true); do ipset destroy "$set" 2>/dev/null || true; done
+  for set in $("${N_EXEC[@]}" ipset list -n 2>/dev/null | grep -E '^KUBE-(SRC|DST)-' || true); do
+    "${N_EXEC[@]}" ipset destroy "$set" 2>/dev/null || true
+  done
+}
+
+# enforcers_match starts kube-router on the nodes the profile enforces, stops it on the
+# others, and waits until every one started has synced.
+enforcers_match() {
+  local profile=$1 n=$2 i
+  for i in $(seq 1 "$n"); do
+    use_node "$i"
+    if enforced "$profile" "$i" "$n"; then enforcer_up; else enforcer_down; fi
+  done
+  for i in $(seq 1 "$n"); do
+    use_node "$i"
+    if enforced "$profile" "$i" "$n"; then enforcer_synced; fi
+  done
 }
 
 # ---------------------------------------------------------------- faults
@@ -456,6 +738,15 @@ alive() {
   kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
 }
 
+# nodes_named lists the index of the node named, or of every node when no name is given.
+nodes_named() {
+  if [ -z "${1:-}" ]; then nodes_up; return; fi
+  local i
+  i=$(node_index "$1") && nodes_up | grep -qx "$i" ||
+    die "no node '$1' in the local cluster: its nodes are $(for j in $(nodes_up); do node_name "$j"; done | tr '\n' ' ')"
+  echo "$i"
+}
+
 restart_apiserver() {
   need_up
   binaries
@@ -464,22 +755,43 @@ restart_apiserver() {
   apiserver_up
 }
 
-# kill_enforcer crashes kube-router: SIGKILL, so its rules stay behind as after a crash.
+# kill_enforcer crashes kube-router on the node named, or on every node where it runs:
+# SIGKILL, so its rules stay behind as after a crash.
 kill_enforcer() {
   need_up
-  running kube-router || die "kube-router is not running: the fault needs the enforcing profile"
-  local pid
-  pid=$(cat "$DIR/run/kube-router.pid")
-  log "killing kube-router (pid $pid) with SIGKILL"
-  kill -KILL "$pid"
-  while alive "$pid"; do sleep 0.1; done
-  rm -f "$DIR/run/kube-router.pid"
+  local i pid killed=0
+  for i in $(nodes_named "${1:-}"); do
+    use_node "$i"
+    if ! running "${N_PROC}kube-router"; then
+      [ -n "${1:-}" ] && die "kube-router is not running on $N_NAME"
+      continue
+    fi
+    pid=$(cat "$DIR/run/${N_PROC}kube-router.pid")
+    log "killing kube-router on $N_NAME (pid $pid) with SIGKILL"
+    kill -KILL "$pid"
+    while alive "$pid"; do sleep 0.1; done
+    rm -f "$DIR/run/${N_PROC}kube-router.pid"
+    killed=$((killed + 1))
+  done
+  [ "$killed" -gt 0 ] || die "kube-router is not running on any node: the fault needs the enforcing or partial profile"
 }
 
+# start_enforcer starts kube-router on the node named, or on every node the profile
+# enforces, and waits until each has synced.
 start_enforcer() {
   need_up
   binaries
-  enforcer_up
+  local profile n i targets=()
+  profile=$(cat "$DIR/profile")
+  n=$(nodes_up | wc -l)
+  if [ -n "${1:-}" ]; then
+    targets=("$(nodes_named "$1")")
+  else
+    for i in $(nodes_up); do enforced "$profile" "$i" "$n" && targets+=("$i"); done
+    [ ${#targets[@]} -gt 0 ] || die "the $profile profile runs no enforcer: name the node to start one on"
+  fi
+  for i in "${targets[@]}"; do use_node "$i"; enforcer_up; done
+  for i in "${targets[@]}"; do use_node "$i"; enforcer_synced; done
 }
 
 # kill_container sends SIGKILL to a container's process, as the kernel's OOM killer or a
@@ -487,61 +799,98 @@ start_enforcer() {
 kill_container() {
   need_up
   [ -n "${1:-}" ] || die "kill-container needs a container ID (a pod's status.containerStatuses[].containerID without containerd://)"
-  log "killing container ${1:0:12} with SIGKILL"
-  "${CTR[@]}" tasks kill -s SIGKILL "$1" >/dev/null
+  local i
+  for i in $(nodes_up); do
+    use_node "$i"
+    if "${N_CTR[@]}" tasks ls -q 2>/dev/null | grep -qx "$1"; then
+      log "killing container ${1:0:12} on $N_NAME with SIGKILL"
+      "${N_CTR[@]}" tasks kill -s SIGKILL "$1" >/dev/null
+      return
+    fi
+  done
+  die "no running container ${1:0:12} on any node"
 }
 
 # ---------------------------------------------------------------- commands
 
+# node_count is NODES, or the running cluster's count, or 1.
+node_count() {
+  local n=${NODES:-}
+  if [ -z "$n" ]; then
+    n=1
+    [ -f "$DIR/profile" ] && n=$(nodes_up | wc -l)
+  fi
+  [[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le $MAX_NODES ] ||
+    die "NODES=$n: want a whole number of nodes from 1 to $MAX_NODES"
+  echo "$n"
+}
+
 up() {
-  local profile=${1:-enforcing} t0=$SECONDS
-  case $profile in enforcing|noop) ;; *) die "unknown profile '$profile': use enforcing or noop" ;; esac
+  local profile=${1:-enforcing} t0=$SECONDS n i
+  case $profile in enforcing|noop|partial) ;; *) die "unknown profile '$profile': use enforcing, noop or partial" ;; esac
   [ "$(id -u)" -eq 0 ] || die "the local cluster needs root (network namespaces, iptables, containerd)"
+  n=$(node_count)
+  [ "$profile" != partial ] || [ "$n" -ge 2 ] ||
+    die "the partial profile leaves the last node without an enforcer, so it needs NODES=2 or more (NODES=$n)"
   install_packages
   binaries
   NETCONFORM_BIN=$DIR/bin/netconform
-  mkdir -p "$DIR/bin"
+  mkdir -p "$DIR/bin" "$DIR/nodes"
   (cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$NETCONFORM_BIN" ./cmd/netconform)
   if [ -f "$DIR/profile" ] && ! healthy; then
     log "found a cluster that is not healthy (a crash?): cleaning it up first"
     down
   fi
-  mkdir -p "$DIR"
-  network_up
+  local extra
+  extra=$(nodes_present | awk -v n="$n" '$1 > n')
+  mkdir -p "$DIR/nodes"
+  echo "$n" >"$DIR/nodes/count"
+  network_up "$n"
   pki
-  tokens
+  local apiserver_was_up=
+  running kube-apiserver && apiserver_was_up=1
+  tokens "$n"
+  if [ -n "$TOKENS_ADDED" ] && [ -n "$apiserver_was_up" ]; then
+    log "restarting the API server to read the new nodes' tokens"
+    stop kube-apiserver
+  fi
   control_plane_up
-  containerd_up
-  images_up
-  kubelet_up
+  for i in $extra; do
+    use_node "$i"
+    log "removing node $N_NAME"
+    node_down
+    "$KUBECTL" delete node "$N_NAME" --ignore-not-found >/dev/null
+  done
+  for i in $(seq 1 "$n"); do use_node "$i"; containerd_up; images_up; kubelet_up; done
+  for i in $(seq 1 "$n"); do use_node "$i"; node_ready; done
   coredns_up
-  if [ "$profile" = enforcing ]; then enforcer_up; else enforcer_down; fi
+  enforcers_match "$profile" "$n"
   echo "$profile" >"$DIR/profile"
-  log "cluster up, profile $profile, in $((SECONDS - t0))s"
+  if [ "$profile" = partial ]; then node_name "$n" >"$DIR/open-node"; else rm -f "$DIR/open-node"; fi
+  log "cluster up, profile $profile, $n node(s), in $((SECONDS - t0))s"
   echo "export KUBECONFIG=$KUBECONFIG"
 }
 
 healthy() {
-  running etcd && running kube-apiserver && running containerd && running kubelet &&
-    "$BIN/kubectl" get --raw /readyz >/dev/null 2>&1
+  running etcd && running kube-apiserver || return 1
+  local i
+  for i in $(nodes_up); do
+    use_node "$i"
+    running "${N_PROC}containerd" && running "${N_PROC}kubelet" || return 1
+  done
+  "$BIN/kubectl" get --raw /readyz >/dev/null 2>&1
 }
 
 down() {
   # Only binaries already built: taking the cluster down never builds anything.
   BIN=$CACHE/k8s-$K8S_VERSION-etcd-${ETCD_VERSION:-v3.6.16}/bin
   log "stopping the local cluster"
-  enforcer_down
-  # Pods first, so that containerd tears down their network namespaces through the CNI.
-  if running kubelet && running containerd; then
-    stop kubelet
-    local pods
-    pods=$(crictl_pods)
-    [ -n "$pods" ] && for p in $pods; do "${CTR[@]}" tasks kill -s KILL "$p" >/dev/null 2>&1 || true; done
-  fi
-  for name in kubelet kube-proxy kube-scheduler kube-controller-manager kube-apiserver etcd containerd; do
+  local i
+  for i in $(nodes_present | sort -rn); do use_node "$i"; node_down; done
+  for name in kube-scheduler kube-controller-manager kube-apiserver etcd; do
     stop "$name"
   done
-  pkill -KILL -f "containerd-shim-runc-v2 .*-address $DIR/containerd" 2>/dev/null || true
+  pkill -KILL -f "containerd-shim-runc-v2 .*-address $DIR/" 2>/dev/null || true
   [ -n "${BIN:-}" ] && "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
   test_hosts_down
   guard_down
@@ -556,21 +905,30 @@ down() {
   for m in $(awk -v d="$DIR/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^cni-' || true); do ip netns del "$ns" || true; done
   ip link del cni0 2>/dev/null || true
-  rm -rf "$DIR/containerd/state" "$DIR/etcd" "$DIR/kubelet" "$DIR/cni/data" "$DIR/profile" "$DIR/run" \
-    "$DIR/tokens.csv" "$DIR"/*.kubeconfig
+  cgroups_down kubepods
+  # The CNI library's cache of the pods' networks (loopback and each node's network).
+  rm -f /var/lib/cni/results/cni-loopback-* /var/lib/cni/results/netconform-*
+  rm -rf "$DIR/containerd/state" "$DIR/etcd" "$DIR/kubelet" "$DIR/cni/data" "$DIR/profile" "$DIR/open-node" "$DIR/run" \
+    "$DIR/nodes/count" "$DIR/tokens.csv" "$DIR"/*.kubeconfig "$DIR"/nodes/*/*.kubeconfig
   log "the local cluster is down"
 }
 
-crictl_pods() {
-  "${CTR[@]}" tasks ls -q 2>/dev/null || true
-}
-
 status() {
-  local name
+  local name i
   for name in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy kube-router; do
     if running "$name"; then echo "$name: running"; else echo "$name: stopped"; fi
   done
   [ -f "$DIR/profile" ] && echo "profile: $(cat "$DIR/profile")"
+  echo "nodes: $(nodes_up | wc -l)"
+  for i in $(nodes_up); do
+    use_node "$i"
+    printf 'node=%s ip=%s pod-cidr=%s' "$N_NAME" "$N_IP" "$N_POD_CIDR"
+    for name in containerd kubelet kube-proxy kube-router; do
+      if running "${N_PROC}$name"; then printf ' %s=running' "$name"; else printf ' %s=stopped' "$name"; fi
+    done
+    echo
+  done
+  [ -f "$DIR/open-node" ] && echo "open-node=$(cat "$DIR/open-node")"
   echo "kubeconfig: $KUBECONFIG"
 }
 
@@ -578,10 +936,11 @@ case ${1:-} in
   up) shift; up "$@" ;;
   down) down ;;
   status) status ;;
-  load) shift; load "$1" ;;
+  load) shift; load_everywhere "${1:-}" ;;
+  guard-drops) guard_drops ;;
   restart-apiserver) restart_apiserver ;;
-  kill-enforcer) kill_enforcer ;;
-  start-enforcer) start_enforcer ;;
+  kill-enforcer) shift; kill_enforcer "${1:-}" ;;
+  start-enforcer) shift; start_enforcer "${1:-}" ;;
   kill-container) shift; kill_container "${1:-}" ;;
-  *) echo "usage: $0 up [enforcing|noop] | down | status | load IMAGE.tar | restart-apiserver | kill-enforcer | start-enforcer | kill-container ID" >&2; exit 2 ;;
+  *) echo "usage: $0 up [enforcing|noop|partial] (NODES=n) | down | status | load IMAGE.tar | guard-drops | restart-apiserver | kill-enforcer [NODE] | start-enforcer [NODE] | kill-container ID" >&2; exit 2 ;;
 esac

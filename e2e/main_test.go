@@ -260,7 +260,7 @@ func preflight(ctx context.Context) error {
 		return fmt.Errorf("no pods labelled k8s-app=kube-dns in kube-system: the suites' DNS egress policies select the cluster DNS by that label")
 	}
 	var err error
-	if cfg.nodes, err = schedulableNodes(ctx); err != nil {
+	if cfg.nodes, err = waitForNodes(ctx, os.Getenv("NETCONFORM_E2E_NODES")); err != nil {
 		return err
 	}
 	if cfg.openNode != "" && !slices.Contains(cfg.nodes, cfg.openNode) {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -71,6 +72,24 @@ func (s *scenario) place(pod *corev1.Pod) {
 			},
 		}},
 	}}
+}
+
+// waitForNodes returns the schedulable nodes once there are as many as want says (any
+// number when want is empty), waiting for nodes that are still joining.
+func waitForNodes(ctx context.Context, want string) ([]string, error) {
+	var nodes []string
+	var err error
+	wait := pollUntil(ctx, func(ctx context.Context) (bool, error) {
+		nodes, err = schedulableNodes(ctx)
+		return err == nil && (want == "" || strconv.Itoa(len(nodes)) == want), nil
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case wait != nil:
+		return nil, fmt.Errorf("NETCONFORM_E2E_NODES=%s, but %d nodes take pods after %s (%v): start the cluster with that many nodes (make cluster-up NODES=%s)", want, len(nodes), waitTimeout, nodes, want)
+	}
+	return nodes, nil
 }
 
 // schedulableNodes are the Ready nodes that take pods, sorted by name.

@@ -159,7 +159,7 @@ func runSuites(m *testing.M) int {
 	tally.Lock()
 	fmt.Println(summaryLine())
 	if problem := spreadProblem(); problem != "" {
-		fmt.Fprintf(os.Stderr, "e2e: %s\n", problem)
+		fmt.Printf("e2e profile=%s FAIL: %s\n", cfg.profile, problem)
 		code = max(code, 1)
 	}
 	fmt.Printf("e2e profile=%s predicted=%d prediction-matches-dataplane=%d\n", cfg.profile, tally.predicted, tally.agreed)

@@ -334,15 +334,17 @@ func (s *scenario) expect(p phase, rt *v1alpha1.ReachabilityTest) expectation {
 			ex.problems = append(ex.problems, fmt.Sprintf("edge %s: no probe pod of it was seen scheduled, so which node it ran on is unknown", e.Name))
 			continue
 		}
-		enforced, onPartial := st.path.Reach(nil), st.path.Reach([]string{cfg.openNode})
-		switch {
-		case onPartial == enforced:
-		case onPartial == placement.Unsettled:
+		onPartial := st.path.Reach([]string{cfg.openNode})
+		if onPartial == st.path.Reach(nil) {
+			continue
+		}
+		switch onPartial {
+		case placement.Unsettled:
 			ex.problems = append(ex.problems, fmt.Sprintf("edge %s: its Service's or the cluster DNS's backends sit on open and enforcing nodes and disagree, so its result cannot be computed: give the fixture one backend", e.Name))
-		case onPartial == placement.Connects:
+		case placement.Connects:
 			ex.opened[e.Name] = true
 			ex.wants[e.Name] = throughOutcome(e)
-		case onPartial == placement.Blocked:
+		case placement.Blocked:
 			ex.wants[e.Name] = blockedOutcome(e)
 		}
 	}

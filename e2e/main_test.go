@@ -45,6 +45,8 @@ const (
 	// noop: no enforcer; policies are stored and nothing happens, so the suites must
 	// see every Deny edge fail with Connected.
 	noop profile = "noop"
+	// partial: an enforcer on every node but one, the open node.
+	partial profile = "partial"
 )
 
 const (
@@ -157,8 +159,8 @@ func loadConfig() (config, error) {
 	if p := c.namespacePrefix; p != "" && (len(p) > 40 || !namespacePrefixPattern.MatchString(p)) {
 		return c, fmt.Errorf("NETCONFORM_E2E_NAMESPACE_PREFIX=%q: want at most 40 lowercase letters, digits and '-', starting with a letter, such as e2e-", p)
 	}
-	if c.profile != enforcing && c.profile != noop {
-		return c, fmt.Errorf("NETCONFORM_E2E_PROFILE=%q: want %q or %q", c.profile, enforcing, noop)
+	if c.profile != enforcing && c.profile != noop && c.profile != partial {
+		return c, fmt.Errorf("NETCONFORM_E2E_PROFILE=%q: want %q, %q or %q", c.profile, enforcing, noop, partial)
 	}
 	port, err := strconv.ParseInt(envOr("NETCONFORM_E2E_EXTERNAL_PORT", "443"), 10, 32)
 	if err != nil || port < 1 || port > 65535 {

@@ -113,12 +113,3 @@ func schedulableNodes(ctx context.Context) ([]string, error) {
 	slices.Sort(names)
 	return names, nil
 }
-
-func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}

@@ -45,10 +45,11 @@ func spreadFor(n int, nodes []string) spread {
 }
 
 // place puts a fixture pod of the scenario on the next node, and keeps the scenario's
-// probe pods off that node unless it is the probe node.
+// probe pods off that node unless it is the probe node. A fixture that chose its node
+// keeps it.
 func (s *scenario) place(pod *corev1.Pod) {
 	sp := &s.spread
-	if len(sp.order) == 0 {
+	if len(sp.order) == 0 || pod.Spec.NodeName != "" || pod.Spec.NodeSelector[hostnameLabel] != "" {
 		return
 	}
 	node := sp.order[sp.next%len(sp.order)]

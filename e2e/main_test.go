@@ -159,7 +159,7 @@ func runSuites(m *testing.M) int {
 	tally.Lock()
 	fmt.Println(summaryLine())
 	if problem := spreadProblem(); problem != "" {
-		fmt.Fprintf(os.Stderr, "e2e: %s\n", problem)
+		fmt.Printf("e2e profile=%s FAIL: %s\n", cfg.profile, problem)
 		code = max(code, 1)
 	}
 	fmt.Printf("e2e profile=%s predicted=%d prediction-matches-dataplane=%d\n", cfg.profile, tally.predicted, tally.agreed)
@@ -260,7 +260,7 @@ func preflight(ctx context.Context) error {
 		return fmt.Errorf("no pods labelled k8s-app=kube-dns in kube-system: the suites' DNS egress policies select the cluster DNS by that label")
 	}
 	var err error
-	if cfg.nodes, err = schedulableNodes(ctx); err != nil {
+	if cfg.nodes, err = waitForNodes(ctx, os.Getenv("NETCONFORM_E2E_NODES")); err != nil {
 		return err
 	}
 	if cfg.openNode != "" && !slices.Contains(cfg.nodes, cfg.openNode) {

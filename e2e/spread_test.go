@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -44,10 +45,11 @@ func spreadFor(n int, nodes []string) spread {
 }
 
 // place puts a fixture pod of the scenario on the next node, and keeps the scenario's
-// probe pods off that node unless it is the probe node.
+// probe pods off that node unless it is the probe node. A fixture that chose its node
+// keeps it.
 func (s *scenario) place(pod *corev1.Pod) {
 	sp := &s.spread
-	if len(sp.order) == 0 {
+	if len(sp.order) == 0 || pod.Spec.NodeName != "" || pod.Spec.NodeSelector[hostnameLabel] != "" {
 		return
 	}
 	node := sp.order[sp.next%len(sp.order)]
@@ -73,6 +75,24 @@ func (s *scenario) place(pod *corev1.Pod) {
 	}}
 }
 
+// waitForNodes returns the schedulable nodes once there are as many as want says (any
+// number when want is empty), waiting for nodes that are still joining.
+func waitForNodes(ctx context.Context, want string) ([]string, error) {
+	var nodes []string
+	var err error
+	wait := pollUntil(ctx, func(ctx context.Context) (bool, error) {
+		nodes, err = schedulableNodes(ctx)
+		return err == nil && (want == "" || strconv.Itoa(len(nodes)) == want), nil
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case wait != nil:
+		return nil, fmt.Errorf("NETCONFORM_E2E_NODES=%s, but %d nodes take pods after %s (%v): start the cluster with that many nodes (make cluster-up NODES=%s)", want, len(nodes), waitTimeout, nodes, want)
+	}
+	return nodes, nil
+}
+
 // schedulableNodes are the Ready nodes that take pods, sorted by name.
 func schedulableNodes(ctx context.Context) ([]string, error) {
 	var nodes corev1.NodeList
@@ -93,13 +113,4 @@ func schedulableNodes(ctx context.Context) ([]string, error) {
 	}
 	slices.Sort(names)
 	return names, nil
-}
-
-func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }

@@ -117,4 +117,3 @@ func dialFromHost(t *testing.T, target string) string {
 	_ = conn.Close()
 	return "Connected"
 }
-

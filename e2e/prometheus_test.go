@@ -165,8 +165,11 @@ func allowScraper(ctx context.Context, target string) error {
 	_ = conn.Close()
 	labels := map[string]string{"app.kubernetes.io/name": "netconform", "app.kubernetes.io/component": "manager"}
 	var pods corev1.PodList
-	if err := k8s.List(ctx, &pods, client.MatchingLabels(labels)); err != nil || len(pods.Items) == 0 {
-		return fmt.Errorf("finding the manager's namespace: %v (%d pods)", err, len(pods.Items))
+	if err := k8s.List(ctx, &pods, client.MatchingLabels(labels)); err != nil {
+		return fmt.Errorf("finding the manager's namespace: %w", err)
+	}
+	if len(pods.Items) == 0 {
+		return errors.New("finding the manager's namespace: no manager pod")
 	}
 	port := intstr.FromInt32(metricsserving.Port)
 	policy := &networkingv1.NetworkPolicy{

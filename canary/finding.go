@@ -43,16 +43,23 @@ func (m *Machine) Finding() Finding {
 }
 
 func (m *Machine) verdict() (string, string) {
+	if m.failure != "" {
+		return v1alpha1.ReasonCanaryFailed, fmt.Sprintf("The canary could not run: %s. Whether this cluster enforces NetworkPolicy is unknown.", m.failure)
+	}
+	return directionVerdict(m.ingress, m.egress, m.latency)
+}
+
+// directionVerdict is the reason and message for what the dataplane enforces, the same
+// everywhere it was checked.
+func directionVerdict(ingress, egress v1alpha1.Enforcement, latency time.Duration) (string, string) {
 	const untrusted = "Deny verdicts on this cluster say nothing about the policies: the traffic they expect to be denied gets through no matter what the policies say."
 	switch {
-	case m.failure != "":
-		return v1alpha1.ReasonCanaryFailed, fmt.Sprintf("The canary could not run: %s. Whether this cluster enforces NetworkPolicy is unknown.", m.failure)
-	case m.ingress == v1alpha1.NotEnforced && m.egress == v1alpha1.NotEnforced:
+	case ingress == v1alpha1.NotEnforced && egress == v1alpha1.NotEnforced:
 		return v1alpha1.ReasonNotEnforced, fmt.Sprintf("The dataplane does not enforce NetworkPolicy: the canary's traffic still got through after its allow was removed and a deny-all put in place. Is the CNI's policy agent installed and running? %s", untrusted)
-	case m.egress == v1alpha1.NotEnforced:
+	case egress == v1alpha1.NotEnforced:
 		return v1alpha1.ReasonEgressNotEnforced, "Egress policy is not enforced: an ingress allow alone let the canary's traffic through, so egress rules (including a default-deny egress) restrict nothing on this cluster. Ingress policy is enforced."
-	case m.ingress == v1alpha1.NotEnforced:
+	case ingress == v1alpha1.NotEnforced:
 		return v1alpha1.ReasonIngressNotEnforced, "Ingress policy is not enforced: an egress allow alone let the canary's traffic through, so a destination's ingress rules protect nothing on this cluster. Egress policy is enforced."
 	}
-	return v1alpha1.ReasonEnforced, fmt.Sprintf("NetworkPolicy is enforced for ingress and egress: the canary's traffic stopped %s after its allow was removed, and neither half of an allow let it through alone.", m.latency.Round(time.Millisecond))
+	return v1alpha1.ReasonEnforced, fmt.Sprintf("NetworkPolicy is enforced for ingress and egress: the canary's traffic stopped %s after its allow was removed, and neither half of an allow let it through alone.", latency.Round(time.Millisecond))
 }

@@ -28,6 +28,9 @@ import (
 const (
 	LabelCanary = "netconform.io/canary"
 	LabelRole   = "netconform.io/canary-role"
+	// LabelPair numbers a client and the server it probes; each pair has policies of
+	// its own, so the pairs run their phases side by side.
+	LabelPair = "netconform.io/canary-pair"
 
 	RoleServer = "server"
 	RoleClient = "client"
@@ -46,6 +49,9 @@ const (
 type Names struct {
 	ID        string
 	Namespace string
+	// Pair numbers the client and server these names are of; pair 0 keeps the names of
+	// a canary of one pair.
+	Pair int
 }
 
 // NamesFor returns the canary names of a test.
@@ -54,7 +60,27 @@ func NamesFor(test *v1alpha1.ReachabilityTest, namespace string) Names {
 	return Names{ID: hex.EncodeToString(sum[:5]), Namespace: namespace}
 }
 
-func (n Names) prefix() string { return "netconform-canary-" + n.ID }
+// ForPair returns the names of pair i of the same canary.
+func (n Names) ForPair(i int) Names {
+	n.Pair = i
+	return n
+}
+
+func (n Names) prefix() string {
+	if n.Pair == 0 {
+		return "netconform-canary-" + n.ID
+	}
+	return "netconform-canary-" + n.ID + "-" + strconv.Itoa(n.Pair)
+}
+
+// PairOf is the pair a canary pod belongs to, from its label (0 when it has none).
+func PairOf(pod *corev1.Pod) int {
+	i, err := strconv.Atoi(pod.Labels[LabelPair])
+	if err != nil || i < 0 {
+		return 0
+	}
+	return i
+}
 
 // Server is the server pod's name.
 func (n Names) Server() string { return n.prefix() + "-server" }
@@ -68,7 +94,7 @@ func (n Names) allowIngress() string { return n.prefix() + "-allow-ingress" }
 func (n Names) allowEgress() string  { return n.prefix() + "-allow-egress" }
 
 func (n Names) selector(role string) metav1.LabelSelector {
-	s := metav1.LabelSelector{MatchLabels: map[string]string{LabelCanary: n.ID}}
+	s := metav1.LabelSelector{MatchLabels: map[string]string{LabelCanary: n.ID, LabelPair: strconv.Itoa(n.Pair)}}
 	if role != "" {
 		s.MatchLabels[LabelRole] = role
 	}
@@ -237,6 +263,8 @@ type PodSettings struct {
 	// Deadline bounds each pod's life, should the manager never delete it.
 	Deadline time.Duration
 	Override *v1alpha1.ProbePodSpec
+	// Node pins the pod to a node; empty leaves it to the scheduler.
+	Node string
 }
 
 // ServerPod listens on Port.
@@ -265,7 +293,7 @@ func pod(n Names, name, role string, s PodSettings, args []string) *corev1.Pod {
 			Name:      name,
 			Namespace: n.Namespace,
 			Labels: map[string]string{
-				LabelCanary: n.ID, LabelRole: role,
+				LabelCanary: n.ID, LabelRole: role, LabelPair: strconv.Itoa(n.Pair),
 				// The probe pod labels put the pod in the manager's cache and let the run
 				// find and clean it up with its probe pods.
 				probes.TestLabel(s.TestUID): s.RunID, probes.LabelRun: s.RunID,
@@ -278,6 +306,7 @@ func pod(n Names, name, role string, s PodSettings, args []string) *corev1.Pod {
 			AutomountServiceAccountToken:  ptr.To(false),
 			EnableServiceLinks:            ptr.To(false),
 			NodeSelector:                  override.NodeSelector,
+			Affinity:                      onNode(s.Node),
 			Tolerations:                   override.Tolerations,
 			PriorityClassName:             override.PriorityClassName,
 			SecurityContext:               probes.RestrictedPodSecurity(),
@@ -292,6 +321,19 @@ func pod(n Names, name, role string, s PodSettings, args []string) *corev1.Pod {
 			}},
 		},
 	}
+}
+
+// onNode pins a pod to a node the way DaemonSets do, by the node's name as a field, so
+// the scheduler still checks taints and resources.
+func onNode(node string) *corev1.Affinity {
+	if node == "" {
+		return nil
+	}
+	return &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+			MatchFields: []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{node}}},
+		}}},
+	}}
 }
 
 // ContainerName is the canary pods' container.

@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	cnp "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
@@ -27,6 +29,17 @@ type PodLogs func(ctx context.Context, namespace, pod, container string) ([]byte
 // canaryRun is the state of one run's canary. It lives in memory only: a restarted
 // manager starts the canary over, which costs seconds and loses nothing.
 type canaryRun struct {
+	names canary.Names
+	// pairs are the ring's client and server pairs, each running the phases with
+	// policies of its own, all at once.
+	pairs []*canaryPair
+	// unchecked counts the schedulable nodes beyond canary.MaxNodes.
+	unchecked int
+}
+
+// canaryPair is one client, the server it probes, and their phases.
+type canaryPair struct {
+	pair    canary.Pair
 	names   canary.Names
 	machine canary.Machine
 	applied *canary.Policies
@@ -55,32 +68,80 @@ func (r *ReachabilityTestReconciler) advanceCanary(ctx context.Context, test *v1
 	key := planKey(test, run)
 	state, ok := r.canaries.get(key)
 	if !ok {
-		tier, err := r.adminTierCheck(ctx, spec)
-		if err != nil {
+		var err error
+		if state, err = r.newCanaryRun(ctx, test); err != nil {
 			return nil, 0, err
 		}
-		state = &canaryRun{names: canary.NamesFor(test, r.canaryNamespace(spec)), machine: canary.Machine{Timeout: canaryTimeout(spec), AdminTier: tier}}
 		// Pods left by a run this manager does not remember are stale: start over.
 		if stale := canaryPods(pods, state.names); len(stale) > 0 {
 			return nil, time.Second, r.releasePods(ctx, test, stale, "")
 		}
 		r.canaries.Store(key, state)
 	}
-	if !state.machine.Done() {
-		if err := r.stepCanary(ctx, test, run, state, pods); err != nil {
-			return nil, 0, err
+	done := true
+	for _, p := range state.pairs {
+		if !p.machine.Done() {
+			if err := r.stepCanary(ctx, test, run, p, pods); err != nil {
+				return nil, 0, err
+			}
 		}
+		done = done && p.machine.Done()
 	}
-	if !state.machine.Done() {
-		return nil, state.machine.RecheckAfter(), nil
+	if !done {
+		return nil, state.pairs[0].machine.RecheckAfter(), nil
 	}
-	f := state.machine.Finding()
+	findings := make([]canary.PairFinding, len(state.pairs))
+	for i, p := range state.pairs {
+		findings[i] = canary.PairFinding{Pair: p.pair, Finding: p.machine.Finding()}
+	}
+	f := canary.Combine(findings, state.unchecked)
 	return &f, 0, nil
 }
 
-// stepCanary sets the canary up, or feeds the machine the client's timeline and applies
-// the policies it asks for.
-func (r *ReachabilityTestReconciler) stepCanary(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, state *canaryRun, pods []corev1.Pod) error {
+// newCanaryRun lays the ring over the nodes the canary's pods may run on.
+func (r *ReachabilityTestReconciler) newCanaryRun(ctx context.Context, test *v1alpha1.ReachabilityTest) (*canaryRun, error) {
+	spec := test.Spec.Canary
+	tier, err := r.adminTierCheck(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := r.canaryNodes(ctx, test)
+	if err != nil {
+		return nil, err
+	}
+	state := &canaryRun{names: canary.NamesFor(test, r.canaryNamespace(spec))}
+	if len(nodes) > canary.MaxNodes {
+		state.unchecked, nodes = len(nodes)-canary.MaxNodes, nodes[:canary.MaxNodes]
+	}
+	for i, pair := range canary.Ring(nodes) {
+		state.pairs = append(state.pairs, &canaryPair{
+			pair: pair, names: state.names.ForPair(i),
+			machine: canary.Machine{Timeout: canaryTimeout(spec), AdminTier: tier},
+		})
+	}
+	return state, nil
+}
+
+// +kubebuilder:rbac:groups="",resources=nodes,verbs=list
+
+// canaryNodes are the names of the nodes the test's canary pods may run on. A manager
+// that may not list nodes runs one unpinned pair, as the scheduler places it.
+func (r *ReachabilityTestReconciler) canaryNodes(ctx context.Context, test *v1alpha1.ReachabilityTest) ([]string, error) {
+	var nodes corev1.NodeList
+	if err := r.APIReader.List(ctx, &nodes); err != nil {
+		if apierrors.IsForbidden(err) {
+			ctrl.LoggerFrom(ctx).Info("Cannot list nodes: the canary runs one unpinned pair", "error", err.Error())
+			return nil, nil
+		}
+		return nil, fmt.Errorf("listing the nodes for the canary: %w", err)
+	}
+	override := ptr.Deref(test.Spec.ProbePod, v1alpha1.ProbePodSpec{})
+	return canary.Schedulable(nodes.Items, override.NodeSelector, override.Tolerations), nil
+}
+
+// stepCanary sets a pair up, or feeds its machine the client's timeline and applies the
+// policies it asks for.
+func (r *ReachabilityTestReconciler) stepCanary(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, state *canaryPair, pods []corev1.Pod) error {
 	if !state.probing {
 		return r.setUpCanary(ctx, test, run, state, pods)
 	}
@@ -106,7 +167,7 @@ func (r *ReachabilityTestReconciler) stepCanary(ctx context.Context, test *v1alp
 
 // failCanaryOnRejection ends the canary when the API server refuses its objects for
 // good (a missing namespace, admission), and passes on errors worth retrying.
-func (r *ReachabilityTestReconciler) failCanaryOnRejection(state *canaryRun, err error) error {
+func (r *ReachabilityTestReconciler) failCanaryOnRejection(state *canaryPair, err error) error {
 	if err == nil || !probepool.IsRejection(err) {
 		return err
 	}
@@ -120,7 +181,7 @@ func (r *ReachabilityTestReconciler) failCanaryOnRejection(state *canaryRun, err
 
 // setUpCanary puts the policies with both allows in place, then starts the server, then
 // the client, which needs the server's address. The phases start once the client runs.
-func (r *ReachabilityTestReconciler) setUpCanary(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, state *canaryRun, pods []corev1.Pod) error {
+func (r *ReachabilityTestReconciler) setUpCanary(ctx context.Context, test *v1alpha1.ReachabilityTest, run v1alpha1.Run, state *canaryPair, pods []corev1.Pod) error {
 	n := state.names
 	if state.applied == nil {
 		if err := r.ensureCanaryNamespace(ctx, n.Namespace); err != nil {
@@ -134,6 +195,7 @@ func (r *ReachabilityTestReconciler) setUpCanary(ctx context.Context, test *v1al
 	settings := r.canaryPodSettings(test, run)
 	server := findPod(pods, n.Namespace, n.Server())
 	if server == nil {
+		settings.Node = state.pair.ServerNode
 		return r.createCanaryPod(ctx, test, state, canary.ServerPod(n, settings))
 	}
 	if problem := canaryPodProblem(server, r.Now(), r.Options.PodStartTimeout); problem != "" {
@@ -145,6 +207,7 @@ func (r *ReachabilityTestReconciler) setUpCanary(ctx context.Context, test *v1al
 	}
 	client := findPod(pods, n.Namespace, n.Client())
 	if client == nil {
+		settings.Node = state.pair.ClientNode
 		return r.createCanaryPod(ctx, test, state, canary.ClientPod(n, settings, server.Status.PodIP))
 	}
 	if problem := canaryPodProblem(client, r.Now(), r.Options.PodStartTimeout); problem != "" {
@@ -158,7 +221,7 @@ func (r *ReachabilityTestReconciler) setUpCanary(ctx context.Context, test *v1al
 	return nil
 }
 
-func (r *ReachabilityTestReconciler) createCanaryPod(ctx context.Context, test *v1alpha1.ReachabilityTest, state *canaryRun, pod *corev1.Pod) error {
+func (r *ReachabilityTestReconciler) createCanaryPod(ctx context.Context, test *v1alpha1.ReachabilityTest, state *canaryPair, pod *corev1.Pod) error {
 	pod.OwnerReferences = []metav1.OwnerReference{probes.OwnerReference(test)}
 	r.trust.Creating(pod)
 	err := r.Client.Create(ctx, pod)
@@ -182,7 +245,7 @@ func (r *ReachabilityTestReconciler) createCanaryPod(ctx context.Context, test *
 // deletions first, so that a switch from one half of the allow to the other never
 // passes through both. The first time, the cluster's state is unknown (a restarted
 // manager) and every policy is written.
-func (r *ReachabilityTestReconciler) applyCanaryPolicies(ctx context.Context, test *v1alpha1.ReachabilityTest, state *canaryRun) error {
+func (r *ReachabilityTestReconciler) applyCanaryPolicies(ctx context.Context, test *v1alpha1.ReachabilityTest, state *canaryPair) error {
 	want, first := state.machine.Policies(), state.applied == nil
 	had := canary.Policies{}
 	if !first {
@@ -214,7 +277,7 @@ func (r *ReachabilityTestReconciler) applyCanaryPolicies(ctx context.Context, te
 // deleteCanaryPolicies removes the canary's policies once its run is over. The
 // ClusterNetworkPolicies are cluster-scoped and owned by the cluster-scoped test, so
 // garbage collection also removes them when the test goes, should the manager not.
-func (r *ReachabilityTestReconciler) deleteCanaryPolicies(ctx context.Context, state *canaryRun) error {
+func (r *ReachabilityTestReconciler) deleteCanaryPolicies(ctx context.Context, state *canaryPair) error {
 	for _, w := range canary.Objects(state.names, canary.Policies{}, state.machine.AdminTier == canary.TierRun) {
 		if err := r.Client.Delete(ctx, w.Object); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("deleting canary policy %s: %w", objectName(w.Object), err)
@@ -316,7 +379,12 @@ func (r *ReachabilityTestReconciler) cleanUpCanary(ctx context.Context, test *v1
 		return nil
 	}
 	r.canaries.Delete(planKey(test, run))
-	return r.deleteCanaryPolicies(ctx, state)
+	for _, p := range state.pairs {
+		if err := r.deleteCanaryPolicies(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // forget drops the canary state of a test's earlier runs.

@@ -484,7 +484,7 @@ func assertCanaryClusterPolicies(t *testing.T, plane *simulatedDataplane, rt *v1
 	}
 	onlyCanary := &cnp.NamespacedPod{
 		NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: ns}},
-		PodSelector:       metav1.LabelSelector{MatchLabels: map[string]string{canary.LabelCanary: names.ID}},
+		PodSelector:       metav1.LabelSelector{MatchLabels: map[string]string{canary.LabelCanary: names.ID, canary.LabelPair: "0"}},
 	}
 	for name, s := range plane.clusterPolicies {
 		p := s.policy

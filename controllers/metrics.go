@@ -46,8 +46,8 @@ var (
 		"When a scheduled test's next run is due, in seconds since the epoch.",
 		[]string{"test"}, nil)
 	canaryEnforcementDesc = prometheus.NewDesc("netconform_canary_enforcement",
-		"What the test's enforcement canary found in its last completed run, per direction (ingress, egress): 1 for the current state (Enforced, NotEnforced or Unknown), 0 for the others.",
-		[]string{"test", "direction", "state"}, nil)
+		"What the test's enforcement canary found in its last completed run, per direction (ingress, egress): 1 for the current state (Enforced, NotEnforced or Unknown), 0 for the others. With node=\"\" (no node label) for the whole cluster, Enforced only where every node enforces; and per node it checked.",
+		[]string{"test", "direction", "state", "node"}, nil)
 	canaryTierEnforcementDesc = prometheus.NewDesc("netconform_canary_cluster_network_policy_enforcement",
 		"What the test's enforcement canary found about ClusterNetworkPolicy in its last completed run, per tier (Admin, Baseline): 1 for the current state (Enforced, NotEnforced or Unknown), 0 for the others. Absent where the API is not served or the test skips it.",
 		[]string{"test", "tier", "state"}, nil)
@@ -251,10 +251,10 @@ func collectCanary(ch chan<- prometheus.Metric, t *v1alpha1.ReachabilityTest) {
 	if c == nil {
 		return
 	}
-	for direction, found := range map[string]v1alpha1.Enforcement{"ingress": c.Ingress, "egress": c.Egress} {
-		for _, state := range enforcementStates {
-			ch <- prometheus.MustNewConstMetric(canaryEnforcementDesc, prometheus.GaugeValue, boolValue(found == state), t.Name, direction, string(state))
-		}
+	collectEnforcement(ch, t.Name, "", c.Ingress, c.Egress)
+	// Series per node come and go with status.canary.nodes: a removed node's go at once.
+	for _, n := range c.Nodes {
+		collectEnforcement(ch, t.Name, n.Name, n.Ingress, n.Egress)
 	}
 	if ms := c.EnforcementLatencyMilliseconds; ms != nil {
 		ch <- prometheus.MustNewConstMetric(canaryLatencyDesc, prometheus.GaugeValue, float64(*ms)/1000, t.Name)
@@ -264,6 +264,14 @@ func collectCanary(ch chan<- prometheus.Metric, t *v1alpha1.ReachabilityTest) {
 			for _, state := range enforcementStates {
 				ch <- prometheus.MustNewConstMetric(canaryTierEnforcementDesc, prometheus.GaugeValue, boolValue(found == state), t.Name, tier, string(state))
 			}
+		}
+	}
+}
+
+func collectEnforcement(ch chan<- prometheus.Metric, test, node string, ingress, egress v1alpha1.Enforcement) {
+	for direction, found := range map[string]v1alpha1.Enforcement{"ingress": ingress, "egress": egress} {
+		for _, state := range enforcementStates {
+			ch <- prometheus.MustNewConstMetric(canaryEnforcementDesc, prometheus.GaugeValue, boolValue(found == state), test, direction, string(state), node)
 		}
 	}
 }

@@ -363,3 +363,30 @@ netconform_test_passed{test="not-served"} 1
 		t.Fatal(err)
 	}
 }
+
+// The canary's series: the whole cluster's (node="", which Prometheus stores as no node
+// label) and one set per node, so a node that leaves status.canary.nodes leaves the
+// metrics with it.
+func TestMetricsCanaryPerNode(t *testing.T) {
+	partial := unitCompleted("nightly", unitNow)
+	partial.Status.Canary = &v1alpha1.CanaryStatus{Ingress: v1alpha1.NotEnforced, Egress: v1alpha1.Enforced, Nodes: []v1alpha1.CanaryNode{
+		{Name: "node-a", Ingress: v1alpha1.Enforced, Egress: v1alpha1.Enforced},
+		{Name: "node-b", Ingress: v1alpha1.NotEnforced, Egress: v1alpha1.Enforced},
+	}}
+	_, reg := unitMetrics(t, partial)
+	var want strings.Builder
+	want.WriteString(`
+# HELP netconform_canary_enforcement What the test's enforcement canary found in its last completed run, per direction (ingress, egress): 1 for the current state (Enforced, NotEnforced or Unknown), 0 for the others. With node="" (no node label) for the whole cluster, Enforced only where every node enforces; and per node it checked.
+# TYPE netconform_canary_enforcement gauge
+`)
+	for _, node := range []struct{ label, ingress, egress string }{{`node="",`, "NotEnforced", "Enforced"}, {`node="node-a",`, "Enforced", "Enforced"}, {`node="node-b",`, "NotEnforced", "Enforced"}} {
+		for _, d := range []struct{ direction, found string }{{"egress", node.egress}, {"ingress", node.ingress}} {
+			for _, state := range []string{"Enforced", "NotEnforced", "Unknown"} {
+				fmt.Fprintf(&want, "netconform_canary_enforcement{direction=%q,%sstate=%q,test=\"nightly\"} %d\n", d.direction, node.label, state, map[bool]int{true: 1}[state == d.found])
+			}
+		}
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want.String()), "netconform_canary_enforcement"); err != nil {
+		t.Error(err)
+	}
+}

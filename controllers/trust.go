@@ -82,7 +82,7 @@ func (r *ReachabilityTestReconciler) recogniseCanaryPod(ctx context.Context, pod
 	if err != nil || test == nil || test.Spec.Canary == nil {
 		return errors.New("its test does not exist or has no canary")
 	}
-	n := canary.NamesFor(test, r.canaryNamespace(test.Spec.Canary))
+	n := canary.NamesFor(test, r.canaryNamespace(test.Spec.Canary)).ForPair(canary.PairOf(pod))
 	if pod.Namespace != n.Namespace || (pod.Name != n.Server() && pod.Name != n.Client()) || pod.Labels[canary.LabelCanary] != n.ID {
 		return fmt.Errorf("it is not named as the canary of test %s", test.Name)
 	}

@@ -129,6 +129,10 @@ func TestBookstoreLockdown(t *testing.T) {
 	s.create(allowEgress(ns, "storefront-egress", selector(storefront),
 		egressTo(peers(podPeer(appIn("catalog", "orders"))), tcpPorts(8080))))
 
+	if cfg.profile == partial {
+		t.Log("partial profile: the drift alert needs a test that passes before the drift, and the open node lets Deny edges through; it runs on enforcing")
+		return
+	}
 	// Drift: redis is kept private by the default deny alone, so deleting it opens redis
 	// to every pod whose egress no policy limits, such as the ingress controller's.
 	drift := append(slices.Clone(edges), deny("ingress-to-redis", fromIngress, toPods(ns, redis, intstr.FromInt32(6379))))

@@ -5,6 +5,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,11 +21,14 @@ import (
 )
 
 // TestEnforcementCanary: a ReachabilityTest with only a canary, in the manager's
-// namespace. On the enforcing profile it finds NetworkPolicy enforced in both directions
-// and times the dataplane; on the noop profile it finds it not enforced, and the real
-// Prometheus fires NetconformNetworkPolicyNotEnforced. On both, with the
-// ClusterNetworkPolicy CRDs that deploy.sh installs from sigs.k8s.io/network-policy-api,
-// it finds the admin tier not enforced: kube-router does not implement it.
+// namespace, which checks every schedulable node. On the enforcing profile it finds
+// NetworkPolicy enforced on each node and times the dataplane; on the noop profile it
+// finds it enforced on none; on the partial profile it finds it PartiallyEnforced, naming
+// the open node in both directions and no other. Where a node does not enforce, the real
+// Prometheus fires NetconformNetworkPolicyNotEnforced naming that node. On every profile,
+// with the ClusterNetworkPolicy CRDs that deploy.sh installs from
+// sigs.k8s.io/network-policy-api, it finds the admin tier not enforced: kube-router does
+// not implement it.
 func TestEnforcementCanary(t *testing.T) {
 	s := newScenario(t)
 	const name = "e2e-canary"
@@ -34,15 +39,19 @@ func TestEnforcementCanary(t *testing.T) {
 	if cond == nil || rt.Status.Canary == nil {
 		s.fatalf("ReachabilityTest %s completed without a canary finding: %+v", name, rt.Status)
 	}
-	t.Logf("canary: %s: %s; phases: %+v", cond.Reason, cond.Message, rt.Status.Canary.Phases)
+	t.Logf("canary: %s: %s; nodes: %+v; phases: %+v", cond.Reason, cond.Message, rt.Status.Canary.Nodes, rt.Status.Canary.Phases)
 
 	want, wantStatus := v1alpha1.ReasonEnforced, metav1.ConditionTrue
-	if cfg.profile == noop {
+	switch cfg.profile {
+	case noop:
 		want, wantStatus = v1alpha1.ReasonNotEnforced, metav1.ConditionFalse
+	case partial:
+		want, wantStatus = v1alpha1.ReasonPartiallyEnforced, metav1.ConditionFalse
 	}
 	if cond.Reason != want || cond.Status != wantStatus {
 		s.fatalf("NetworkPolicyEnforced=%s (%s) on profile %s, want %s (%s): %s", cond.Status, cond.Reason, cfg.profile, wantStatus, want, cond.Message)
 	}
+	open := checkCanaryNodes(s, rt, cond.Message)
 	latency := "none"
 	if ms := rt.Status.Canary.EnforcementLatencyMilliseconds; ms != nil {
 		latency = (time.Duration(*ms) * time.Millisecond).String()
@@ -51,23 +60,77 @@ func TestEnforcementCanary(t *testing.T) {
 	}
 	adminTier := checkAdminTierCanary(s, rt)
 	took := rt.Status.LastRunCompletionTime.Sub(rt.Status.LastRunStartTime.Time)
-	report("canary=%s enforcement-latency=%s admin-tier=%s canary-run=%s", cond.Reason, latency, adminTier, took.Round(100*time.Millisecond))
+	report("canary=%s nodes=%d open-nodes=%s enforcement-latency=%s admin-tier=%s canary-run=%s",
+		cond.Reason, len(rt.Status.Canary.Nodes), orNone(strings.Join(open, ",")), latency, adminTier, took.Round(100*time.Millisecond))
 
 	prom := prometheus(t)
 	prom.waitForSeries(t, fmt.Sprintf(`netconform_canary_enforcement{test=%q}`, name))
 	if cfg.profile == enforcing {
-		if n, err := prom.query(t.Context(), fmt.Sprintf(`netconform_canary_enforcement{test=%q,state="Enforced"} == 1`, name)); err != nil || n != 2 {
-			t.Fatalf("Prometheus shows %d directions enforced for %s (%v), want ingress and egress", n, name, err)
+		// The whole cluster's two directions (no node label) and each node's.
+		for expr, want := range map[string]int{
+			fmt.Sprintf(`netconform_canary_enforcement{test=%q,state="Enforced",node=""} == 1`, name):  2,
+			fmt.Sprintf(`netconform_canary_enforcement{test=%q,state="Enforced",node!=""} == 1`, name): 2 * len(cfg.nodes),
+		} {
+			if n, err := prom.query(t.Context(), expr); err != nil || n != want {
+				t.Fatalf("Prometheus has %d series for %s (%v), want %d", n, expr, err, want)
+			}
 		}
 		return
 	}
 	completed := rt.Status.LastRunCompletionTime.Time
-	fired := prom.waitForAlert(t, 2*time.Minute, "NetconformNetworkPolicyNotEnforced", map[string]string{"test": name, "direction": "ingress"}, true)
+	fired := prom.waitForAlert(t, 2*time.Minute, "NetconformNetworkPolicyNotEnforced", map[string]string{"test": name, "direction": "ingress", "node": open[0]}, true)
 	// The alert needs a scrape, its `for:` and an evaluation after the run completed.
 	if bound := alertFor + 10*scrapeInterval; fired.Sub(completed) > bound {
 		t.Errorf("NetconformNetworkPolicyNotEnforced fired %s after the canary's run, want within %s", fired.Sub(completed).Round(100*time.Millisecond), bound)
 	}
-	report("alert=NetconformNetworkPolicyNotEnforced fired=%s after-run (for: %s)", fired.Sub(completed).Round(100*time.Millisecond), alertFor)
+	if cfg.profile == partial {
+		// An enforcing node must not alert: exactly the open node's two directions fire.
+		expr := fmt.Sprintf(`ALERTS{alertname="NetconformNetworkPolicyNotEnforced",alertstate="firing",test=%q}`, name)
+		n := 0
+		err := wait.PollUntilContextTimeout(t.Context(), 250*time.Millisecond, alertFor+10*scrapeInterval, true, func(ctx context.Context) (bool, error) {
+			var err error
+			n, err = prom.query(ctx, expr)
+			return n >= 2, err
+		})
+		if err != nil || n != 2 {
+			t.Errorf("%d alerts firing for %s (%v), want 2: the open node's ingress and egress, no other node", n, expr, err)
+		}
+	}
+	report("alert=NetconformNetworkPolicyNotEnforced node=%s fired=%s after-run (for: %s)", open[0], fired.Sub(completed).Round(100*time.Millisecond), alertFor)
+}
+
+// checkCanaryNodes asserts status.canary.nodes: one finding per schedulable node, each
+// enforcing both directions on enforcing, neither on noop, and on partial all but the
+// open node, which the message names. It returns the nodes found not to enforce.
+func checkCanaryNodes(s *scenario, rt *v1alpha1.ReachabilityTest, message string) []string {
+	var found, open []string
+	for _, n := range rt.Status.Canary.Nodes {
+		found = append(found, n.Name)
+		wantOpen := cfg.profile == noop || (cfg.profile == partial && n.Name == cfg.openNode)
+		want := v1alpha1.Enforced
+		if wantOpen {
+			want = v1alpha1.NotEnforced
+			open = append(open, n.Name)
+		}
+		if n.Ingress != want || n.Egress != want {
+			s.fatalf("node %s: ingress %s, egress %s on profile %s, want both %s: %s", n.Name, n.Ingress, n.Egress, cfg.profile, want, message)
+		}
+		if cfg.profile == partial && wantOpen != strings.Contains(message, n.Name+" does not enforce") {
+			s.fatalf("the canary's message names the nodes that do not enforce, and only those (open node %s): %s", cfg.openNode, message)
+		}
+	}
+	slices.Sort(found)
+	if !slices.Equal(found, cfg.nodes) {
+		s.fatalf("the canary checked nodes %v, want every schedulable node %v", found, cfg.nodes)
+	}
+	return open
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 // checkAdminTierCanary asserts the admin-tier finding on the local cluster: neither

@@ -154,7 +154,8 @@ func (s *scenario) runAgain(rt *v1alpha1.ReachabilityTest) *v1alpha1.Reachabilit
 func (fs *faultSuite) check(s *scenario, rt *v1alpha1.ReachabilityTest, judge bool) {
 	s.t.Helper()
 	p := phase{name: rt.Name, edges: fs.edges}
-	s.t.Logf("ReachabilityTest %s, generation %d:\n%s", rt.Name, rt.Generation, resultTable(p, rt))
+	counts, problems, ex := s.compare(p, rt)
+	s.t.Logf("ReachabilityTest %s, generation %d:\n%s", rt.Name, rt.Generation, resultTable(p, rt, ex))
 	results := map[string]v1alpha1.EdgeResult{}
 	for _, r := range rt.Status.Results {
 		results[r.Edge] = r
@@ -174,7 +175,6 @@ func (fs *faultSuite) check(s *scenario, rt *v1alpha1.ReachabilityTest, judge bo
 	if !judge {
 		return
 	}
-	counts, problems := s.compare(p, rt)
 	countEdges(len(fs.edges), counts)
 	if len(problems) > 0 {
 		s.t.Errorf("ReachabilityTest %s after the fault:\n  %s\nstate saved in %s", rt.Name, strings.Join(problems, "\n  "), s.dump(rt.Name))

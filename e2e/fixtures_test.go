@@ -31,13 +31,15 @@ type scenario struct {
 	namespaces []string
 	tests      []string
 	dumps      int
+	// spread is where its fixtures go on a cluster of several nodes.
+	spread spread
 }
 
 // newScenario counts a scenario and creates its namespaces.
 func newScenario(t *testing.T, namespaces ...string) *scenario {
 	t.Helper()
-	countScenario()
-	s := &scenario{t: t, ctx: t.Context()}
+	n := countScenario()
+	s := &scenario{t: t, ctx: t.Context(), spread: spreadFor(n, cfg.nodes)}
 	for _, ns := range namespaces {
 		s.createNamespace(ns)
 	}
@@ -102,6 +104,7 @@ func (s *scenario) deploy(ns string, ws ...workload) map[string]*corev1.Pod {
 		if w.edit != nil {
 			w.edit(pod)
 		}
+		s.place(pod)
 		s.create(pod)
 		if !w.noService {
 			s.create(fixtureService(ns, w))
@@ -128,6 +131,13 @@ func (s *scenario) deploy(ns string, ws ...workload) map[string]*corev1.Pod {
 		}
 		return len(notReady) == 0, strings.Join(notReady, "; "), nil
 	})
+	if s.spread.probeNode != "" {
+		var where []string
+		for _, w := range ws {
+			where = append(where, w.name+"@"+pods[w.name].Spec.NodeName)
+		}
+		s.t.Logf("fixtures in %s: %s; the scenario leaves %s to its probe pods", ns, strings.Join(where, " "), s.spread.probeNode)
+	}
 	return pods
 }
 

@@ -78,7 +78,7 @@ func TestFromNodes(t *testing.T) {
 		failing = append(failing, r.FailingNodes...)
 	}
 	countEdges(len(edges), runCounts{asExpected: len(edges)})
-	report("from-nodes edges=%d nodes=%d failing-nodes=%s run=%s", len(edges), len(nodes), orNone(failing), took.Round(100*time.Millisecond))
+	report("from-nodes edges=%d nodes=%d failing-nodes=%s run=%s", len(edges), len(nodes), joinedOrNone(failing), took.Round(100*time.Millisecond))
 }
 
 // schedulableNodes are the nodes from.nodes all checks from: Ready, not cordoned, and
@@ -126,9 +126,6 @@ func openNode(t *testing.T) string {
 	return strings.TrimSpace(string(data))
 }
 
-func orNone(nodes []string) string {
-	if len(nodes) == 0 {
-		return "none"
-	}
-	return strings.Join(nodes, ",")
+func joinedOrNone(nodes []string) string {
+	return orNone(strings.Join(nodes, ","))
 }

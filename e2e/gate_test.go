@@ -26,8 +26,9 @@ import (
 )
 
 // gateVerdicts checks `netconform run` on a scenario's edges, as a CI pipeline runs it:
-// exit 0 when every edge passed (enforcing), 1 when the no-op cluster let Deny edges
-// through, and JUnit that names exactly the failing edges. It returns the verdicts.
+// exit 0 when every edge passed (enforcing), 1 when the no-op cluster or the open node
+// let Deny edges through, and JUnit that names exactly the failing edges. It returns the
+// verdicts.
 func (s *scenario) gateVerdicts(name string, edges []v1alpha1.Edge) map[string]v1alpha1.Verdict {
 	s.t.Helper()
 	dir := s.t.TempDir()
@@ -40,7 +41,7 @@ func (s *scenario) gateVerdicts(name string, edges []v1alpha1.Edge) map[string]v
 	code := app.Run([]string{"run", "--wait-only", "-f", file, "--junit", junit, "--timeout", "3m"}, &stdout, &stderr)
 	s.t.Logf("netconform run exited %d:\n%s%s", code, stdout.String(), stderr.String())
 
-	wantFailed := expectedFailures(edges)
+	wantFailed := s.expectedFailures(name, edges)
 	if want := map[bool]int{true: app.ExitOK, false: app.ExitFail}[len(wantFailed) == 0]; code != want {
 		s.fatalf("netconform run exited %d on profile %s, want %d", code, cfg.profile, want)
 	}
@@ -51,7 +52,8 @@ func (s *scenario) gateVerdicts(name string, edges []v1alpha1.Edge) map[string]v
 }
 
 // gateJob runs the same edges through the in-cluster Job of config/job and checks that it
-// ends as the CLI did, with the same verdicts.
+// ends as the CLI did, with the same verdicts; on partial, where its probes may have run
+// on other nodes than the CLI's, with the verdicts its own placement calls for.
 func (s *scenario) gateJob(name string, edges []v1alpha1.Edge, want map[string]v1alpha1.Verdict) {
 	s.t.Helper()
 	// A Job's template cannot change: delete an earlier one, then apply everything.
@@ -76,10 +78,15 @@ func (s *scenario) gateJob(name string, edges []v1alpha1.Edge, want map[string]v
 		}
 		return job.Status.Succeeded+job.Status.Failed > 0, fmt.Sprintf("active %d", job.Status.Active), nil
 	})
-	if passed := len(expectedFailures(edges)) == 0; (job.Status.Succeeded > 0) != passed {
+	if passed := len(s.expectedFailures(name, edges)) == 0; (job.Status.Succeeded > 0) != passed {
 		s.fatalf("the gate Job succeeded=%d failed=%d on profile %s, want it to pass=%t", job.Status.Succeeded, job.Status.Failed, cfg.profile, passed)
 	}
-	if got := verdictsOf(s.ctx, s, name); !mapsEqual(got, want) {
+	got := verdictsOf(s.ctx, s, name)
+	if cfg.profile == partial {
+		if placed := s.expectVerdicts(name, edges); !mapsEqual(got, placed) {
+			s.fatalf("the Job's verdicts %v differ from those its probes' nodes call for %v", got, placed)
+		}
+	} else if !mapsEqual(got, want) {
 		s.fatalf("the Job's verdicts %v differ from the CLI's %v", got, want)
 	}
 	// The suite installs the operator: the Job must have seen it and left the runs to it.
@@ -101,16 +108,32 @@ func gateJobLog(s *scenario) string {
 	return string(body)
 }
 
-// expectedFailures: on the no-op profile every Deny edge fails; on enforcing none.
-func expectedFailures(edges []v1alpha1.Edge) []string {
+// expectedFailures are the edges of the completed test that must fail: on the no-op
+// profile every Deny edge; on enforcing none; on partial those the open node let through.
+func (s *scenario) expectedFailures(name string, edges []v1alpha1.Edge) []string {
+	s.t.Helper()
 	var names []string
-	for _, e := range edges {
-		if cfg.profile == noop && e.Expect == v1alpha1.ExpectDeny {
-			names = append(names, e.Name)
+	for edge, verdict := range s.expectVerdicts(name, edges) {
+		if verdict != v1alpha1.VerdictPass {
+			names = append(names, edge)
 		}
 	}
 	slices.Sort(names)
 	return names
+}
+
+// expectVerdicts are the verdicts the completed test's edges must get on this profile.
+func (s *scenario) expectVerdicts(name string, edges []v1alpha1.Edge) map[string]v1alpha1.Verdict {
+	s.t.Helper()
+	var rt v1alpha1.ReachabilityTest
+	if err := k8s.Get(s.ctx, client.ObjectKey{Name: name}, &rt); err != nil {
+		s.fatalf("reading %s: %v", name, err)
+	}
+	ex := s.expect(phase{name: name, edges: edges}, &rt)
+	if len(ex.problems) > 0 {
+		s.fatalf("%s: %s", name, strings.Join(ex.problems, "; "))
+	}
+	return ex.wantVerdicts()
 }
 
 func junitFailures(s *scenario, path string) []string {

@@ -6,7 +6,9 @@
 //	go test -tags e2e ./e2e/ -count=1 -v -timeout 30m
 //
 // On the enforcing profile every declared edge must behave as declared; on the noop
-// profile (a cluster that enforces nothing) the same suites must catch every Deny edge.
+// profile (a cluster that enforces nothing) the same suites must catch every Deny edge;
+// on the partial profile (one node without an enforcer, NETCONFORM_E2E_OPEN_NODE) they
+// must catch exactly the Deny edges whose denial sits on that node.
 package e2e
 
 import (
@@ -16,7 +18,9 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -46,7 +50,9 @@ const (
 	// noop: no enforcer; policies are stored and nothing happens, so the suites must
 	// see every Deny edge fail with Connected.
 	noop profile = "noop"
-	// partial: the enforcer runs on every node but one, the open node ($DIR/open-node).
+	// partial: an enforcer on every node but one, the open node; the suites must see
+	// the Deny edges whose denial the open node should apply fail with Connected, and
+	// every other edge behave as declared.
 	partial profile = "partial"
 )
 
@@ -71,6 +77,10 @@ type config struct {
 	// namespacePrefix is put before every namespace the suites create, for clusters that
 	// already use the scenarios' names (a real ingress-nginx, or `make demo`'s bookstore).
 	namespacePrefix string
+	// openNode is the node without an enforcer, on the partial profile.
+	openNode string
+	// nodes are the schedulable nodes, sorted by name, as the suites found them.
+	nodes []string
 }
 
 var (
@@ -85,6 +95,10 @@ var (
 var tally struct {
 	sync.Mutex
 	scenarios, edges, asExpected int
+	// crossNode counts edges whose probe ran on another node than every destination it
+	// may have reached; caught, Deny edges reported as let through, and caughtOnOpen,
+	// those of them with an end on the open node.
+	crossNode, caught, caughtOnOpen int
 	// predicted counts edges the policies settled; agreed, those the dataplane agreed with.
 	predicted, agreed int
 	// findings are closing lines of the canary and alert suites, "key=value ...".
@@ -122,8 +136,14 @@ func runSuites(m *testing.M) int {
 			return 2
 		}
 	}
-	fmt.Printf("e2e: profile=%s image=%s external=%s:%d artifacts on failure: %s\n",
-		cfg.profile, cfg.image, cfg.externalHost, cfg.externalPort, cfg.artifacts)
+	fmt.Printf("e2e: profile=%s nodes=%s open-node=%s image=%s external=%s:%d artifacts on failure: %s\n",
+		cfg.profile, strings.Join(cfg.nodes, ","), cfg.openNode, cfg.image, cfg.externalHost, cfg.externalPort, cfg.artifacts)
+	stop := make(chan struct{})
+	defer close(stop)
+	if probePlacements, err = watchPlacements(ctx, stop); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		return 2
+	}
 
 	code := m.Run()
 	stopPrometheus(code != 0)
@@ -138,7 +158,11 @@ func runSuites(m *testing.M) int {
 		}
 	}
 	tally.Lock()
-	fmt.Printf("e2e profile=%s scenarios=%d edges=%d as-expected=%d\n", cfg.profile, tally.scenarios, tally.edges, tally.asExpected)
+	fmt.Println(summaryLine())
+	if problem := spreadProblem(); problem != "" {
+		fmt.Printf("e2e profile=%s FAIL: %s\n", cfg.profile, problem)
+		code = max(code, 1)
+	}
 	fmt.Printf("e2e profile=%s predicted=%d prediction-matches-dataplane=%d\n", cfg.profile, tally.predicted, tally.agreed)
 	for _, f := range tally.findings {
 		fmt.Printf("e2e profile=%s %s\n", cfg.profile, f)
@@ -162,6 +186,10 @@ func loadConfig() (config, error) {
 	}
 	if c.profile != enforcing && c.profile != noop && c.profile != partial {
 		return c, fmt.Errorf("NETCONFORM_E2E_PROFILE=%q: want %q, %q or %q", c.profile, enforcing, noop, partial)
+	}
+	c.openNode = os.Getenv("NETCONFORM_E2E_OPEN_NODE")
+	if (c.profile == partial) != (c.openNode != "") {
+		return c, fmt.Errorf("NETCONFORM_E2E_OPEN_NODE=%q on profile %s: set it to the node without an enforcer on the partial profile only (e2e/run.sh reads it from the cluster's open-node file)", c.openNode, c.profile)
 	}
 	port, err := strconv.ParseInt(envOr("NETCONFORM_E2E_EXTERNAL_PORT", "443"), 10, 32)
 	if err != nil || port < 1 || port > 65535 {
@@ -235,8 +263,15 @@ func preflight(ctx context.Context) error {
 	if len(dns.Items) == 0 {
 		return fmt.Errorf("no pods labelled k8s-app=kube-dns in kube-system: the suites' DNS egress policies select the cluster DNS by that label")
 	}
+	var err error
+	if cfg.nodes, err = waitForNodes(ctx, os.Getenv("NETCONFORM_E2E_NODES")); err != nil {
+		return err
+	}
+	if cfg.openNode != "" && !slices.Contains(cfg.nodes, cfg.openNode) {
+		return fmt.Errorf("NETCONFORM_E2E_OPEN_NODE=%s is not among the schedulable nodes %v: name the node that runs no enforcer", cfg.openNode, cfg.nodes)
+	}
 	state := "no Deployment labelled app.kubernetes.io/name=netconform,app.kubernetes.io/component=manager"
-	err := wait.PollUntilContextTimeout(ctx, pollInterval, waitTimeout, true, func(ctx context.Context) (bool, error) {
+	err = wait.PollUntilContextTimeout(ctx, pollInterval, waitTimeout, true, func(ctx context.Context) (bool, error) {
 		var deps appsv1.DeploymentList
 		err := k8s.List(ctx, &deps, client.MatchingLabels{"app.kubernetes.io/name": "netconform", "app.kubernetes.io/component": "manager"})
 		if err != nil {
@@ -301,11 +336,12 @@ func pollUntil(ctx context.Context, cond wait.ConditionWithContextFunc) error {
 	return wait.PollUntilContextTimeout(ctx, pollInterval, waitTimeout, true, cond)
 }
 
-// countScenario records one scenario for the closing line.
-func countScenario() {
+// countScenario records one scenario for the closing line and returns its number.
+func countScenario() int {
 	tally.Lock()
 	defer tally.Unlock()
 	tally.scenarios++
+	return tally.scenarios
 }
 
 // report adds a closing line.
@@ -323,4 +359,31 @@ func countEdges(checked int, c runCounts) {
 	tally.asExpected += c.asExpected
 	tally.predicted += c.predicted
 	tally.agreed += c.agreed
+	tally.crossNode += c.crossNode
+	tally.caught += c.caught
+	tally.caughtOnOpen += c.caughtOnOpen
+}
+
+// summaryLine is the profile's closing line; on partial it says how many Deny edges the
+// suites caught and how many of them had an end on the open node. The tally is locked.
+func summaryLine() string {
+	line := fmt.Sprintf("e2e profile=%s nodes=%d scenarios=%d edges=%d cross-node=%d as-expected=%d",
+		cfg.profile, len(cfg.nodes), tally.scenarios, tally.edges, tally.crossNode, tally.asExpected)
+	if cfg.profile == partial {
+		line += fmt.Sprintf(" caught=%d caught-on-open-node=%d open-node=%s", tally.caught, tally.caughtOnOpen, cfg.openNode)
+	}
+	return line
+}
+
+// spreadProblem says what is wrong when a full run on several nodes crossed nodes on
+// fewer than half its edges: the fixtures are spread so that most do. The tally is
+// locked.
+func spreadProblem() string {
+	if len(cfg.nodes) < 2 || tally.edges == 0 || flag.Lookup("test.run").Value.String() != "" {
+		return ""
+	}
+	if 2*tally.crossNode < tally.edges {
+		return fmt.Sprintf("only %d of %d edges crossed nodes on %d nodes, want at least half: see how the fixtures are spread (e2e/spread_test.go)", tally.crossNode, tally.edges, len(cfg.nodes))
+	}
+	return ""
 }

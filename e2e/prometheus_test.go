@@ -20,7 +20,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -67,6 +69,14 @@ func stopPrometheus(failed bool) {
 	}
 	_ = p.cmd.Process.Kill()
 	_ = p.cmd.Wait()
+	var policies networkingv1.NetworkPolicyList
+	if k8s.List(context.Background(), &policies, client.MatchingLabels{e2eLabel: "true"}) == nil {
+		for i := range policies.Items {
+			if policies.Items[i].Name == scraperPolicy {
+				_ = k8s.Delete(context.Background(), &policies.Items[i])
+			}
+		}
+	}
 	if failed && os.MkdirAll(cfg.artifacts, 0o755) == nil {
 		for _, f := range []string{"prometheus.log", "prometheus.yml", "rules.yaml"} {
 			if b, err := os.ReadFile(filepath.Join(p.dir, f)); err == nil {
@@ -84,6 +94,9 @@ func startPrometheus(ctx context.Context) (*prometheusServer, error) {
 	}
 	target, err := managerMetricsTarget(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := allowScraper(ctx, target); err != nil {
 		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "netconform-prometheus-")
@@ -136,6 +149,50 @@ func managerMetricsTarget(ctx context.Context) (string, error) {
 	return "", fmt.Errorf("no running manager pod labelled app.kubernetes.io/component=manager")
 }
 
+// scraperPolicy lets the suites' Prometheus in to the manager's metrics.
+const scraperPolicy = "e2e-prometheus-scrape"
+
+// allowScraper lets the suites' Prometheus, on this machine's host network, through the
+// manager's NetworkPolicy. Traffic from a pod's own node always gets in, but the manager
+// may run on another node than this one: there the host is an address like any other,
+// so it gets an ipBlock of the address it scrapes from.
+func allowScraper(ctx context.Context, target string) error {
+	conn, err := net.Dial("udp", target) // sends nothing: the kernel only picks the route
+	if err != nil {
+		return fmt.Errorf("finding the address that reaches the manager at %s: %w", target, err)
+	}
+	src := conn.LocalAddr().(*net.UDPAddr).IP.String()
+	_ = conn.Close()
+	labels := map[string]string{"app.kubernetes.io/name": "netconform", "app.kubernetes.io/component": "manager"}
+	var pods corev1.PodList
+	if err := k8s.List(ctx, &pods, client.MatchingLabels(labels)); err != nil {
+		return fmt.Errorf("finding the manager's namespace: %w", err)
+	}
+	if len(pods.Items) == 0 {
+		return errors.New("finding the manager's namespace: no manager pod")
+	}
+	port := intstr.FromInt32(metricsserving.Port)
+	policy := &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: pods.Items[0].Namespace, Name: scraperPolicy, Labels: map[string]string{e2eLabel: "true"}},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: labels},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+			Ingress: []networkingv1.NetworkPolicyIngressRule{{
+				From:  []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: src + "/32"}}},
+				Ports: []networkingv1.NetworkPolicyPort{{Port: &port}},
+			}},
+		},
+	}
+	// A leftover may name another address: replace it.
+	if err := k8s.Delete(ctx, policy); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("deleting an earlier %s: %w", scraperPolicy, err)
+	}
+	if err := k8s.Create(ctx, policy); err != nil {
+		return fmt.Errorf("letting Prometheus at %s in to the manager's metrics: %w", src, err)
+	}
+	return nil
+}
+
 var forDuration = regexp.MustCompile(`(?m)^(\s+for:) \S+$`)
 
 // scraperTokenTTL is how long the suites' Prometheus may scrape: longer than any run.
@@ -143,8 +200,7 @@ const scraperTokenTTL = 3 * time.Hour
 
 // writeScraperToken gives the suites' Prometheus what a real one needs to scrape the
 // manager: a service account bound to netconform-metrics-reader, whose token it sends.
-// It runs on this machine, the manager pod's node, which the manager's NetworkPolicy
-// lets through as it does the kubelet's probes.
+// It runs on this machine's host network (see allowScraper).
 func writeScraperToken(ctx context.Context, file string) error {
 	ns := namespace("prometheus")
 	err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{e2eLabel: "true"}}})

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -89,7 +90,8 @@ func (o outcome) String() string {
 }
 
 // baseline is what the profile expects of an edge when nothing is broken on purpose:
-// enforcing, every edge passes; noop, every Deny edge is caught as an unexpected allow.
+// enforcing, every edge passes; noop, every Deny edge is caught as an unexpected allow;
+// partial, as enforcing, before expect moves the edges the open node lets through.
 func baseline(e v1alpha1.Edge) outcome {
 	switch {
 	case e.Expect == v1alpha1.ExpectAllow:
@@ -124,8 +126,8 @@ func (p phase) want(e v1alpha1.Edge) outcome {
 }
 
 // run runs the phase, checks every edge and the Passed condition, counts the edges and
-// reports mismatches with the saved state.
-func (s *scenario) run(p phase) {
+// reports mismatches with the saved state. It returns what the last run was held to.
+func (s *scenario) run(p phase) expectation {
 	s.t.Helper()
 	runs := 1
 	if p.afterChange {
@@ -137,8 +139,8 @@ func (s *scenario) run(p phase) {
 			name = fmt.Sprintf("%s-%d", p.name, i)
 		}
 		rt := s.runTest(name, p.edges)
-		counts, problems := s.compare(p, rt)
-		s.t.Logf("ReachabilityTest %s (run %d of at most %d):\n%s", name, i, runs, resultTable(p, rt))
+		counts, problems, ex := s.compare(p, rt)
+		s.t.Logf("ReachabilityTest %s (run %d of at most %d):\n%s", name, i, runs, resultTable(p, rt, ex))
 		if len(problems) > 0 && i < runs {
 			s.t.Logf("%s: not yet what the policy change should show (%s); running again while the dataplane converges", name, strings.Join(problems, "; "))
 			continue
@@ -147,7 +149,7 @@ func (s *scenario) run(p phase) {
 		if len(problems) > 0 {
 			s.t.Errorf("ReachabilityTest %s on profile %s:\n  %s\nstate saved in %s", name, cfg.profile, strings.Join(problems, "\n  "), s.dump(name))
 		}
-		return
+		return ex
 	}
 }
 
@@ -197,17 +199,22 @@ func (s *scenario) waitCompleted(rt *v1alpha1.ReachabilityTest) {
 // compare checks each declared edge's result and the Passed condition against the phase.
 // runCounts are what one run adds to the closing lines.
 type runCounts struct {
-	asExpected, predicted, agreed int
+	asExpected, predicted, agreed   int
+	crossNode, caught, caughtOnOpen int
 }
 
-func (s *scenario) compare(p phase, rt *v1alpha1.ReachabilityTest) (counts runCounts, problems []string) {
+func (s *scenario) compare(p phase, rt *v1alpha1.ReachabilityTest) (counts runCounts, problems []string, ex expectation) {
+	s.t.Helper()
 	results := map[string]v1alpha1.EdgeResult{}
 	for _, r := range rt.Status.Results {
 		results[r.Edge] = r
 	}
+	ex = s.expect(p, rt)
+	ex.count(p.edges, rt, &counts)
+	problems = append(problems, ex.problems...)
 	passed := true
 	for _, e := range p.edges {
-		want := p.want(e)
+		want := ex.wants[e.Name]
 		passed = passed && want.verdict == v1alpha1.VerdictPass
 		r, ok := results[e.Name]
 		switch {
@@ -227,7 +234,7 @@ func (s *scenario) compare(p phase, rt *v1alpha1.ReachabilityTest) (counts runCo
 				counts.agreed++
 			}
 		}
-		if problem := oracle(e, r); problem != "" {
+		if problem := oracle(e, r, ex.opened[e.Name]); problem != "" {
 			problems = append(problems, problem)
 		}
 	}
@@ -243,20 +250,24 @@ func (s *scenario) compare(p phase, rt *v1alpha1.ReachabilityTest) (counts runCo
 	case c.Status != wantPassed || c.ObservedGeneration != rt.Generation:
 		problems = append(problems, fmt.Sprintf("condition Passed=%s for generation %d (%s), want Passed=%s for generation %d", c.Status, c.ObservedGeneration, c.Message, wantPassed, rt.Generation))
 	}
-	return counts, problems
+	return counts, problems, ex
 }
 
 // oracle checks the prediction from the policies against the dataplane: on an enforcing
 // cluster they agree on every edge, and every failure is the policies' (PolicyMismatch);
-// on a cluster that enforces nothing, every Deny edge is the dataplane's.
-func oracle(e v1alpha1.Edge, r v1alpha1.EdgeResult) string {
+// on a cluster that enforces nothing, every Deny edge is the dataplane's; on a partial
+// one, exactly the edges the open node let through (opened) are the dataplane's, and the
+// rest is as on an enforcing one.
+func oracle(e v1alpha1.Edge, r v1alpha1.EdgeResult, opened bool) string {
 	var want v1alpha1.Diagnosis
 	switch {
 	case cfg.profile == noop && e.Expect == v1alpha1.ExpectDeny:
 		want = v1alpha1.DiagnosisDataplaneMismatch
-	case cfg.profile == enforcing && r.Verdict == v1alpha1.VerdictFail:
+	case cfg.profile == partial && opened:
+		want = v1alpha1.DiagnosisDataplaneMismatch
+	case cfg.profile != noop && r.Verdict == v1alpha1.VerdictFail:
 		want = v1alpha1.DiagnosisPolicyMismatch
-	case cfg.profile == enforcing && r.Diagnosis == v1alpha1.DiagnosisDataplaneMismatch:
+	case cfg.profile != noop && r.Diagnosis == v1alpha1.DiagnosisDataplaneMismatch:
 		return fmt.Sprintf("edge %s: the policies predict %s but the dataplane did otherwise (%s): %s", e.Name, r.Predicted, r.Observed, r.Explanation)
 	default:
 		return ""
@@ -267,22 +278,25 @@ func oracle(e v1alpha1.Edge, r v1alpha1.EdgeResult) string {
 	return ""
 }
 
-// resultTable renders a run's results beside what the phase expects of them.
-func resultTable(p phase, rt *v1alpha1.ReachabilityTest) string {
+// resultTable renders a run's results beside what is expected of them, with the nodes
+// the probe and the destinations ran on.
+func resultTable(p phase, rt *v1alpha1.ReachabilityTest, ex expectation) string {
 	results := map[string]v1alpha1.EdgeResult{}
 	for _, r := range rt.Status.Results {
 		results[r.Edge] = r
 	}
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "EDGE\tEXPECT\tOBSERVED\tVERDICT\tWANT\tATTEMPTS\tTARGET\t")
+	fmt.Fprintln(w, "EDGE\tEXPECT\tOBSERVED\tVERDICT\tWANT\tATTEMPTS\tTARGET\tNODES\t")
 	for _, e := range p.edges {
-		r := results[e.Name]
+		r, want := results[e.Name], ex.wants[e.Name]
 		mark := ""
-		if !p.want(e).matches(r) {
+		if !want.matches(r) {
 			mark = "  <-- mismatch"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", e.Name, e.Expect, r.Observed, r.Verdict, p.want(e), r.Attempts, r.Target, mark)
+		ends := ex.sites[e.Name].ends
+		nodes := fmt.Sprintf("%s -> %s", cmp.Or(ends.Probe, "?"), strings.Join(ends.Destinations, ","))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", e.Name, e.Expect, r.Observed, r.Verdict, want, r.Attempts, r.Target, nodes, mark)
 	}
 	_ = w.Flush()
 	if c := meta.FindStatusCondition(rt.Status.Conditions, v1alpha1.ConditionPassed); c != nil {

@@ -59,10 +59,15 @@ for profile in $PROFILES; do
     deployed=$install
   fi
   out=$(mktemp)
-  NETCONFORM_E2E_PROFILE=$profile NETCONFORM_E2E_NODES=$NODES NETCONFORM_IMAGE=netconform.local/netconform:e2e NETCONFORM_E2E_NAMESPACE_PREFIX=e2e- \
+  # On partial the suites compute which Deny edges the node without an enforcer lets through.
+  open_node=
+  [ "$profile" = partial ] && open_node=$(cat "$DIR/open-node" 2>/dev/null)
+  started=$SECONDS
+  NETCONFORM_E2E_OPEN_NODE=$open_node NETCONFORM_E2E_PROFILE=$profile NETCONFORM_E2E_NODES=$NODES NETCONFORM_IMAGE=netconform.local/netconform:e2e NETCONFORM_E2E_NAMESPACE_PREFIX=e2e- \
     NETCONFORM_E2E_ARTIFACTS="$ARTIFACTS/$profile" \
     go test -C "$ROOT" -tags e2e -count=1 -v -timeout 30m "${RUN[@]}" ./e2e/ >"$out" 2>&1
   rc=$?
+  log "profile $profile: the suites took $(((SECONDS - started) / 60))m$(((SECONDS - started) % 60))s"
   grep -E '^(=== RUN|--- |ok|FAIL|PASS)|_test\.go:[0-9]+:' "$out" | grep -vE '^=== RUN' >&2
   line=$(grep -E '^e2e profile=.* scenarios=' "$out" | tail -n 1)
   summaries+=("${line:-e2e profile=$profile: no summary (see $ARTIFACTS/$profile/go-test.log)}")
@@ -70,8 +75,9 @@ for profile in $PROFILES; do
   if [ $rc -ne 0 ]; then
     failed=1
     collect "$profile"
-    cp "$out" "$ARTIFACTS/$profile/go-test.log"
   fi
+  # The verbose log shows each run's table, with the nodes every edge ran between.
+  mkdir -p "$ARTIFACTS/$profile" && cp "$out" "$ARTIFACTS/$profile/go-test.log"
   rm -f "$out"
 done
 [ -n "$was_up" ] || "$HERE/cluster/cluster.sh" down >/dev/null 2>&1

@@ -448,6 +448,9 @@ const (
 	ReasonEgressNotEnforced = "EgressNotEnforced"
 	// ReasonCanaryFailed: the canary could not run, so enforcement is unknown.
 	ReasonCanaryFailed = "CanaryFailed"
+	// ReasonPartiallyEnforced: some nodes enforce and others do not; the message names
+	// the nodes that do not, and in which direction.
+	ReasonPartiallyEnforced = "PartiallyEnforced"
 )
 
 // Reasons of the ClusterNetworkPolicyEnforced condition, besides Enforced, NotEnforced
@@ -537,7 +540,8 @@ type CanaryStatus struct {
 	// +optional
 	EnforcementLatencyMilliseconds *int32 `json:"enforcementLatencyMilliseconds,omitempty"`
 
-	// phases are the canary's steps in order, with what each saw.
+	// phases are the canary's steps in order, with what each saw; on several nodes,
+	// those of the client on the first node.
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=8
 	// +optional
@@ -546,6 +550,43 @@ type CanaryStatus struct {
 	// adminTier is what the canary found about ClusterNetworkPolicy, when it checked.
 	// +optional
 	AdminTier *AdminTierStatus `json:"adminTier,omitempty"`
+
+	// nodes is what the canary found on each schedulable node it checked; ingress and
+	// egress above are Enforced only where every node enforces them. Empty when the
+	// canary could not list the nodes and ran unpinned.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=100
+	// +optional
+	Nodes []CanaryNode `json:"nodes,omitempty"`
+}
+
+// CanaryNode is the canary's finding on one node. The canary's clients probe the
+// servers in a ring (the client on each node probes the server on the next), so a node's
+// egress is seen by its client and its ingress by its server.
+type CanaryNode struct {
+	// name is the node's name.
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Name string `json:"name"`
+
+	// ingress says whether the node enforces ingress policy on its pods.
+	// +required
+	Ingress Enforcement `json:"ingress"`
+
+	// egress says whether the node enforces egress policy on its pods.
+	// +required
+	Egress Enforcement `json:"egress"`
+
+	// enforcementLatencyMilliseconds is how long the deny took to stop the traffic of
+	// the client on this node.
+	// +optional
+	EnforcementLatencyMilliseconds *int32 `json:"enforcementLatencyMilliseconds,omitempty"`
+
+	// message says why the node's finding is Unknown, when it is.
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // AdminTierStatus is the canary's finding on ClusterNetworkPolicy.

@@ -17,6 +17,7 @@
 #   cluster.sh status                 say what runs, one line per node; open-node=NAME for partial
 #   cluster.sh load IMAGE.tar         import an image into every node's containerd
 #   cluster.sh guard-drops            packets the forwarding guard dropped since it was set up
+#   cluster.sh leftovers              list what the cluster left on the machine; fails if anything
 # Profiles: enforcing (kube-router on every node), noop (on none), partial (on every node
 # but the last, the open node, also written to $DIR/open-node).
 # Faults, for the fault suite (the cluster must be up):
@@ -46,7 +47,8 @@ API_SERVICE_IP=10.96.0.1
 DNS_IP=10.96.0.10
 CLUSTER_DOMAIN=cluster.local
 # Off-cluster test hosts: documentation-range addresses in network namespaces of their own.
-HOSTS_CIDR=192.0.2.0/24
+# The machine's own network may use the same range (here eth0 is 192.0.2.2/24 with its
+# gateway at 192.0.2.1), so the guard admits each test host's address, not the range.
 TEST_HOSTS=("api.partner.example=192.0.2.10:443")
 SANDBOX_IMAGE=netconform.local/pause:1
 COREDNS_IMAGE=netconform.local/coredns:$COREDNS_VERSION
@@ -268,12 +270,13 @@ node_network_down() {
 
 # guard keeps every packet from the cluster on the machine: traffic forwarded from a pod
 # range or a node address may only go to pods, node addresses, Services and the test
-# hosts. It sits in the mangle table, which the policy enforcer and kube-proxy do not
+# hosts' addresses. It sits in the mangle table, which the policy enforcer and kube-proxy do not
 # touch, ahead of their filter rules, and is rewritten in one iptables-restore so it is
 # never open while it changes. Nodes in network namespaces send everything through the
 # host, so this one guard covers every node.
 guard_up() {
-  local n=$1 i sources=() allowed=("$SERVICE_CIDR" "$HOSTS_CIDR")
+  local n=$1 i entry sources=() allowed=("$SERVICE_CIDR")
+  for entry in "${TEST_HOSTS[@]}"; do entry=${entry#*=}; allowed+=("${entry%:*}/32"); done
   for i in $(seq 1 "$n"); do
     use_node "$i"
     sources+=("$N_POD_CIDR"); allowed+=("$N_POD_CIDR")
@@ -661,8 +664,9 @@ node_down() {
       "${N_CTR[@]}" tasks kill -s KILL "$task" >/dev/null 2>&1 || true
     done
   fi
-  local name
-  for name in kubelet kube-proxy containerd; do stop "${N_PROC}$name"; done
+  local name pids=()
+  for name in kubelet kube-proxy containerd; do stop "${N_PROC}$name" & pids+=($!); done
+  wait "${pids[@]}"
   pkill -KILL -f "containerd-shim-runc-v2 .*-address $N_DIR/containerd/containerd.sock" 2>/dev/null || true
   [ "$N_INDEX" -eq 1 ] && return
   local m
@@ -759,8 +763,9 @@ restart_apiserver() {
 # SIGKILL, so its rules stay behind as after a crash.
 kill_enforcer() {
   need_up
-  local i pid killed=0
-  for i in $(nodes_named "${1:-}"); do
+  local i pid killed=0 targets
+  targets=$(nodes_named "${1:-}") || exit 1
+  for i in $targets; do
     use_node "$i"
     if ! running "${N_PROC}kube-router"; then
       [ -n "${1:-}" ] && die "kube-router is not running on $N_NAME"
@@ -785,7 +790,7 @@ start_enforcer() {
   profile=$(cat "$DIR/profile")
   n=$(nodes_up | wc -l)
   if [ -n "${1:-}" ]; then
-    targets=("$(nodes_named "$1")")
+    targets=("$(nodes_named "$1")") || exit 1
   else
     for i in $(nodes_up); do enforced "$profile" "$i" "$n" && targets+=("$i"); done
     [ ${#targets[@]} -gt 0 ] || die "the $profile profile runs no enforcer: name the node to start one on"
@@ -885,11 +890,14 @@ down() {
   # Only binaries already built: taking the cluster down never builds anything.
   BIN=$CACHE/k8s-$K8S_VERSION-etcd-${ETCD_VERSION:-v3.6.16}/bin
   log "stopping the local cluster"
-  local i
-  for i in $(nodes_present | sort -rn); do use_node "$i"; node_down; done
-  for name in kube-scheduler kube-controller-manager kube-apiserver etcd; do
-    stop "$name"
-  done
+  # Nodes, then the control plane, each group at once: stopping a daemon may wait for it.
+  local i pids=()
+  for i in $(nodes_present); do (use_node "$i"; node_down) & pids+=($!); done
+  wait "${pids[@]}"
+  pids=()
+  for name in kube-scheduler kube-controller-manager kube-apiserver; do stop "$name" & pids+=($!); done
+  wait "${pids[@]}"
+  stop etcd
   pkill -KILL -f "containerd-shim-runc-v2 .*-address $DIR/" 2>/dev/null || true
   [ -n "${BIN:-}" ] && "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
   test_hosts_down
@@ -911,6 +919,29 @@ down() {
   rm -rf "$DIR/containerd/state" "$DIR/etcd" "$DIR/kubelet" "$DIR/cni/data" "$DIR/profile" "$DIR/open-node" "$DIR/run" \
     "$DIR/nodes/count" "$DIR/tokens.csv" "$DIR"/*.kubeconfig "$DIR"/nodes/*/*.kubeconfig
   log "the local cluster is down"
+}
+
+# leftovers lists what the cluster left on the machine, by kind, and fails when
+# anything is left: what `down` must remove.
+leftovers() {
+  local left=0
+  found() {
+    [ -n "$2" ] || return 0
+    printf '%s:\n' "$1"; sed 's/^/  /' <<<"$2"; left=1
+  }
+  found processes "$(pgrep -a -f "(etcd|kube-[a-z-]+|kubelet|containerd[a-z0-9-]*|netconform) .*$DIR/" || true)"
+  found mounts "$(awk -v d="$DIR/" 'index($2, d) == 1 {print $2}' /proc/mounts)"
+  found "network namespaces" "$(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^(cni-|nc-host-|$NODE)" || true)"
+  found interfaces "$(ip -o link show | awk -F': ' '{print $2}' | grep -E '^(cni0|ncn[0-9]+|nch[0-9]+)(@|$)' || true)"
+  found routes "$(ip route show | grep -E '^(10\.244\.|10\.250\.)|dev (cni0|ncn[0-9]+|nch[0-9]+) ' || true)"
+  found "iptables rules" "$({ iptables-save; ip6tables-save; } 2>/dev/null | grep -E 'KUBE-|NETCONFORM' || true)"
+  found ipsets "$(ipset list -n 2>/dev/null | grep -E '^KUBE-' || true)"
+  found cgroups "$(compgen -G "/sys/fs/cgroup/*/kubepods" || true; compgen -G "/sys/fs/cgroup/*/$NODE*" || true)"
+  found "pod network state" "$(compgen -G "$DIR/cni/data/*" || true; compgen -G "$DIR/nodes/*/cni/data" || true
+    compgen -G "/var/lib/cni/results/netconform-*" || true; compgen -G "/var/lib/cni/results/cni-loopback-*" || true)"
+  found "cluster state" "$(for f in etcd run profile open-node tokens.csv nodes/count kubelet containerd/state; do [ -e "$DIR/$f" ] && echo "$DIR/$f"; done; true)"
+  [ "$left" -eq 0 ] && echo "nothing left behind"
+  return "$left"
 }
 
 status() {
@@ -938,9 +969,10 @@ case ${1:-} in
   status) status ;;
   load) shift; load_everywhere "${1:-}" ;;
   guard-drops) guard_drops ;;
+  leftovers) leftovers ;;
   restart-apiserver) restart_apiserver ;;
   kill-enforcer) shift; kill_enforcer "${1:-}" ;;
   start-enforcer) shift; start_enforcer "${1:-}" ;;
   kill-container) shift; kill_container "${1:-}" ;;
-  *) echo "usage: $0 up [enforcing|noop|partial] (NODES=n) | down | status | load IMAGE.tar | guard-drops | restart-apiserver | kill-enforcer [NODE] | start-enforcer [NODE] | kill-container ID" >&2; exit 2 ;;
+  *) echo "usage: $0 up [enforcing|noop|partial] (NODES=n) | down | status | load IMAGE.tar | guard-drops | leftovers | restart-apiserver | kill-enforcer [NODE] | start-enforcer [NODE] | kill-container ID" >&2; exit 2 ;;
 esac

@@ -40,6 +40,9 @@ const (
 type Query struct {
 	// From is the source: a pod of From.Namespace carrying From.PodLabels.
 	From v1alpha1.Source
+	// FromNode, when set, is the source instead of From: the node of that name, from its
+	// InternalIP.
+	FromNode string
 	// Kind is what the destination is.
 	Kind Kind
 	// Namespace and Name name the Service or the pod.
@@ -115,15 +118,15 @@ func Connection(ctx context.Context, r client.Reader, kinds policykinds.Source, 
 	default:
 		return Answer{}, fmt.Errorf("unknown kind of destination %q: want %s, %s or %s", q.Kind, Service, Pod, Address)
 	}
-	c, err := prediction.Snapshot(ctx, r, kinds, edges)
+	// A node source has no namespace of its own to read.
+	c, err := prediction.SnapshotOf(ctx, r, kinds, slices.DeleteFunc(prediction.NamespacesOf(edges), func(ns string) bool { return ns == "" }))
 	if err != nil {
 		return Answer{}, fmt.Errorf("reading the cluster: %w", err)
 	}
-	if !c.HasNamespace(q.From.Namespace) {
-		return Answer{}, fmt.Errorf("--from: namespace %s does not exist in the cluster", q.From.Namespace)
+	src, err := source(c, q)
+	if err != nil {
+		return Answer{}, err
 	}
-	// A name no real pod can have, so the source is never taken for the destination.
-	src := netpol.PodPeer(prediction.Source(q.From, "["+labelString(q.From.PodLabels)+"]", ""))
 	var decisions []netpol.Decision
 	var notes []string
 	switch q.Kind {
@@ -132,7 +135,9 @@ func Connection(ctx context.Context, r client.Reader, kinds policykinds.Source, 
 		if err != nil {
 			return Answer{}, fmt.Errorf("--to: %w", err)
 		}
-		notes = serviceNotes(c, src, decisions)
+		if q.FromNode == "" { // a node resolves names through its own resolver
+			notes = serviceNotes(c, src, decisions)
+		}
 	case Pod:
 		i := slices.IndexFunc(c.Pods, func(p corev1.Pod) bool { return p.Namespace == q.Namespace && p.Name == q.Name })
 		if i < 0 {
@@ -143,6 +148,27 @@ func Connection(ctx context.Context, r client.Reader, kinds policykinds.Source, 
 		decisions = []netpol.Decision{c.Evaluate(netpol.Connection{From: src, To: netpol.AddressPeer(q.IP), Port: q.Port, Protocol: q.Protocol})}
 	}
 	return answerOf(c, decisions, notes), nil
+}
+
+// source is the query's source: a node at its InternalIP, or a pod of the source
+// identity.
+func source(c *netpol.Cluster, q Query) (netpol.Peer, error) {
+	if q.FromNode != "" {
+		i := slices.IndexFunc(c.Nodes, func(n corev1.Node) bool { return n.Name == q.FromNode })
+		if i < 0 {
+			return netpol.Peer{}, fmt.Errorf("--from: node %s not found (or the nodes may not be listed with these credentials)", q.FromNode)
+		}
+		ip := netpol.NodeAddress(&c.Nodes[i])
+		if ip == "" {
+			return netpol.Peer{}, fmt.Errorf("--from: node %s has no InternalIP in status.addresses: give its address as the source instead", q.FromNode)
+		}
+		return netpol.AddressPeer(ip), nil
+	}
+	if !c.HasNamespace(q.From.Namespace) {
+		return netpol.Peer{}, fmt.Errorf("--from: namespace %s does not exist in the cluster", q.From.Namespace)
+	}
+	// A name no real pod can have, so the source is never taken for the destination.
+	return netpol.PodPeer(prediction.Source(q.From, "["+labelString(q.From.PodLabels)+"]", "")), nil
 }
 
 // answerOf sums the decisions up: allowed only when each is decided and allowed.
@@ -179,6 +205,8 @@ func tierOf(side string, dd netpol.DirectionDecision) string {
 		return side + " undecided"
 	case dd.Pod == "":
 		return side + " not judged (not a pod)"
+	case dd.OwnNode != "":
+		return fmt.Sprintf("%s allowed: from its own node %s, which no tier governs", side, dd.OwnNode)
 	case dd.ClusterRule != nil:
 		return fmt.Sprintf("%s %s in tier %s by %s %s", side, verdict, dd.Tier, dd.ClusterRule.Kind, dd.ClusterRule.Policy)
 	case dd.Tier == netpol.TierNetworkPolicy:

@@ -129,3 +129,62 @@ func TestAnswerShowsTheTier(t *testing.T) {
 		})
 	}
 }
+
+// shopWithNodes is the shop with db-0 running on node-1, and a second node.
+func shopWithNodes() client.Reader {
+	objs := netpoltest.Shop()
+	for _, o := range objs {
+		if p, ok := o.(*corev1.Pod); ok && p.Name == "db-0" {
+			p.Spec.NodeName = "node-1"
+		}
+	}
+	for _, n := range []struct{ name, ip string }{{"node-1", "192.168.0.1"}, {"node-2", "192.168.0.2"}, {"no-address", ""}} {
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.name}}
+		if n.ip != "" {
+			node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: n.ip}}
+		}
+		objs = append(objs, node)
+	}
+	return fake.NewClientBuilder().WithRuntimeObjects(objs...).Build()
+}
+
+// A node reaches its own pods whatever the policies say; another node is an address.
+func TestConnectionFromANode(t *testing.T) {
+	r := shopWithNodes()
+	tests := []struct {
+		node    string
+		allowed bool
+		want    []string
+		wantErr string
+	}{
+		{node: "node-1", allowed: true, want: []string{"ALLOWED", "192.168.0.1 to shop/db-0 port 5432/TCP is allowed",
+			"allowed: traffic from the pod's own node is always allowed in (NetworkPolicy does not apply to it)"}},
+		{node: "node-2", want: []string{"DENIED", "192.168.0.2 to shop/db-0 port 5432/TCP is denied", "shop/default-deny"}},
+		{node: "nope", wantErr: "--from: node nope not found"},
+		{node: "no-address", wantErr: "--from: node no-address has no InternalIP"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.node, func(t *testing.T) {
+			q := Query{FromNode: tt.node, Kind: Pod, Namespace: "shop", Name: "db-0", Port: 5432, Protocol: corev1.ProtocolTCP}
+			a, err := Connection(context.Background(), r, policykinds.Fixed{}, q)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := strings.Join(a.Lines(), "\n")
+			if a.Allowed != tt.allowed {
+				t.Errorf("allowed = %v, want %v:\n%s", a.Allowed, tt.allowed, out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}

@@ -31,6 +31,10 @@ func both(egress, ingress verdicts) verdicts {
 // returns the decision on the model's reading, its sentences, every verdict some reading
 // gives, and why the readings differ.
 func (c *Cluster) judgeTiers(policies []*networkingv1.NetworkPolicy, dir networkingv1.PolicyType, conn Connection) (DirectionDecision, []string, verdicts, []string) {
+	if node, ok := c.ownNode(conn); ok && dir == networkingv1.PolicyTypeIngress {
+		d, why := fromOwnNode(conn, node)
+		return d, why, verdicts{allow: true}, nil
+	}
 	d, npWhy := c.judge(policies, dir, conn)
 	if d.Pod == "" {
 		return d, npWhy, verdicts{allow: true}, nil

@@ -23,8 +23,8 @@ import (
 // Cluster is the snapshot the model judges against. Only these fields are read:
 // namespaces' names and labels; pods' namespace, name, labels, IPs, container ports
 // (with their names and protocols), readiness and hostNetwork; Services' namespace, name,
-// cluster IP, selector and ports; NetworkPolicies; ClusterNetworkPolicies; and the policy
-// kinds the model cannot read. The model never modifies it.
+// cluster IP, selector and ports; NetworkPolicies; ClusterNetworkPolicies; the policy
+// kinds the model cannot read; and nodes' names and addresses. The model never modifies it.
 type Cluster struct {
 	Namespaces []corev1.Namespace
 	Pods       []corev1.Pod
@@ -37,6 +37,9 @@ type Cluster struct {
 	// Unreadable are policy kinds the cluster holds objects of and the model cannot read:
 	// a connection they could affect is undecided.
 	Unreadable []UnreadableKind
+	// Nodes are read for their names and addresses: traffic from a pod's own node is
+	// allowed in whatever the policies say.
+	Nodes []corev1.Node
 }
 
 // UnreadableKind is a policy kind the model cannot read, and where its objects are.
@@ -159,6 +162,9 @@ type DirectionDecision struct {
 	// Undecided is true when this side's verdict depends on what the model cannot
 	// decide; the Decision's Caveats say what.
 	Undecided bool
+	// OwnNode is the node the traffic comes from when it is the destination pod's own
+	// node, which is always allowed in: no tier decides.
+	OwnNode string
 }
 
 // RuleRef points at one rule of a policy.

@@ -13,6 +13,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -44,7 +45,7 @@ func Snapshot(ctx context.Context, r client.Reader, kinds policykinds.Source, ed
 	return SnapshotOf(ctx, r, kinds, NamespacesOf(edges))
 }
 
-// SnapshotOf reads every namespace, the pods, Services and NetworkPolicies of the given
+// SnapshotOf reads every namespace and node, the pods, Services and NetworkPolicies of the given
 // namespaces, the ClusterNetworkPolicies, and the policy kinds the model cannot read
 // (their metadata), as far as kinds says they are served.
 func SnapshotOf(ctx context.Context, r client.Reader, kinds policykinds.Source, namespaces []string) (*netpol.Cluster, error) {
@@ -61,6 +62,9 @@ func SnapshotOf(ctx context.Context, r client.Reader, kinds policykinds.Source, 
 		return nil, fmt.Errorf("listing namespaces: %w", err)
 	}
 	c.Namespaces = nss.Items
+	if c.Nodes, err = readNodes(ctx, r); err != nil {
+		return nil, err
+	}
 	notProbes := client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(notProbePods)}
 	for _, ns := range namespaces {
 		var pods corev1.PodList
@@ -79,6 +83,19 @@ func SnapshotOf(ctx context.Context, r client.Reader, kinds policykinds.Source, 
 		c.Policies = append(c.Policies, pols.Items...)
 	}
 	return c, nil
+}
+
+// readNodes lists the nodes, whose traffic to their own pods is always allowed in. A
+// reader that may not list them gets none: node addresses are then ordinary addresses.
+func readNodes(ctx context.Context, r client.Reader) ([]corev1.Node, error) {
+	var nodes corev1.NodeList
+	if err := r.List(ctx, &nodes); err != nil {
+		if apierrors.IsForbidden(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("listing nodes: %w", err)
+	}
+	return nodes.Items, nil
 }
 
 var notProbePods = func() labels.Requirement {

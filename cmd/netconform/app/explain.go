@@ -20,7 +20,7 @@ import (
 )
 
 const (
-	fromForm = "NAMESPACE or NAMESPACE/key=value,key=value, such as shop/app=web"
+	fromForm = "NAMESPACE, NAMESPACE/key=value,key=value or node/NODENAME, such as shop/app=web"
 	toForm   = "svc/NAMESPACE/NAME:PORT, pod/NAMESPACE/NAME:PORT or ip/ADDRESS:PORT, such as svc/shop/db:5432"
 )
 
@@ -30,7 +30,7 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: netconform explain --from NS[/k=v,...] --to svc/NS/NAME:PORT|pod/NS/NAME:PORT|ip/ADDR:PORT [--protocol TCP|UDP] [--policies DIR] [--kubeconfig PATH] [--context NAME]")
+		fmt.Fprintln(stderr, "Usage: netconform explain --from NS[/k=v,...]|node/NODE --to svc/NS/NAME:PORT|pod/NS/NAME:PORT|ip/ADDR:PORT [--protocol TCP|UDP] [--policies DIR] [--kubeconfig PATH] [--context NAME]")
 		fmt.Fprintln(stderr, "\nSays whether the cluster's NetworkPolicies allow the connection, and why, without sending a packet.")
 		fmt.Fprintln(stderr, "With --policies, answers as if those policies were added to the cluster's, and says whether that changes the answer; nothing is applied.")
 		fmt.Fprintln(stderr, "Exit status: 0 allowed, 1 denied, 2 bad input or no cluster.")
@@ -105,8 +105,13 @@ func explainWhatIf(ctx context.Context, r client.Reader, kinds policykinds.Sourc
 func parseExplain(from, to, protocol string) (explain.Query, error) {
 	var q explain.Query
 	var err error
-	if q.From, err = parseFrom(from); err != nil {
+	if q.FromNode, err = parseFromNode(from); err != nil {
 		return q, err
+	}
+	if q.FromNode == "" { // a node source has no namespace
+		if q.From, err = parseFrom(from); err != nil {
+			return q, err
+		}
 	}
 	if err := parseTo(&q, to); err != nil {
 		return q, err
@@ -118,6 +123,19 @@ func parseExplain(from, to, protocol string) (explain.Query, error) {
 		return q, fmt.Errorf("--protocol %q: use TCP or UDP", protocol)
 	}
 	return q, nil
+}
+
+// parseFromNode reads --from node/NODENAME, "" for another form. A namespace called node
+// with labels is no node: labels have "=", node names never do.
+func parseFromNode(s string) (string, error) {
+	name, ok := strings.CutPrefix(s, "node/")
+	if !ok || strings.Contains(name, "=") {
+		return "", nil
+	}
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return "", fmt.Errorf("--from %q: %q is not a node name (%s); want %s", s, name, strings.Join(errs, "; "), fromForm)
+	}
+	return name, nil
 }
 
 func parseFrom(s string) (v1alpha1.Source, error) {

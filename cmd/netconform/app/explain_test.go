@@ -68,4 +68,16 @@ func TestExplainParse(t *testing.T) {
 	if err != nil || q.From.PodLabels != nil || q.Kind != explain.Service || q.Namespace != "shop" || q.Name != "db" || q.Port != 5432 {
 		t.Errorf("parsed %+v, %v", q, err)
 	}
+	q, err = parseExplain("node/worker-1", "pod/shop/db-0:5432", "TCP")
+	if err != nil || q.FromNode != "worker-1" || q.From.Namespace != "" {
+		t.Errorf("parsed %+v, %v: want the node worker-1 as the source", q, err)
+	}
+	// A namespace called node, with labels, is no node.
+	q, err = parseExplain("node/app=web", "pod/shop/db-0:5432", "TCP")
+	if err != nil || q.FromNode != "" || q.From.Namespace != "node" || q.From.PodLabels["app"] != "web" {
+		t.Errorf("parsed %+v, %v: want pods app=web of namespace node", q, err)
+	}
+	if _, err = parseExplain("node/Worker_1", "pod/shop/db-0:5432", "TCP"); err == nil || !strings.Contains(err.Error(), `"Worker_1" is not a node name`) {
+		t.Errorf("err = %v, want one naming the bad node name", err)
+	}
 }

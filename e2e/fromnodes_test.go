@@ -3,18 +3,14 @@
 package e2e
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/netconform/netconform/api/v1alpha1"
-	"github.com/netconform/netconform/probes"
 )
 
 // TestFromNodes: edges checked from every node (from.nodes all), whose denial is an
@@ -25,7 +21,7 @@ func TestFromNodes(t *testing.T) {
 	if cfg.profile == noop {
 		t.Skip("the noop profile enforces on no node: the other suites cover it")
 	}
-	nodes := schedulableNodes(t)
+	nodes := cfg.nodes
 	ns := namespace("from-nodes")
 	s := newScenario(t, ns)
 	client, server := labels("app", "client"), labels("app", "server")
@@ -47,7 +43,7 @@ func TestFromNodes(t *testing.T) {
 
 	var want []string // the nodes the Deny edge must fail from
 	if cfg.profile == partial {
-		want = []string{openNode(t)}
+		want = []string{cfg.openNode}
 	}
 	results := map[string]v1alpha1.EdgeResult{}
 	for _, r := range rt.Status.Results {
@@ -79,51 +75,6 @@ func TestFromNodes(t *testing.T) {
 	}
 	countEdges(len(edges), runCounts{asExpected: len(edges)})
 	report("from-nodes edges=%d nodes=%d failing-nodes=%s run=%s", len(edges), len(nodes), joinedOrNone(failing), took.Round(100*time.Millisecond))
-}
-
-// schedulableNodes are the nodes from.nodes all checks from: Ready, not cordoned, and
-// without a NoSchedule or NoExecute taint (the suites' probe pods tolerate none).
-func schedulableNodes(t *testing.T) []string {
-	t.Helper()
-	var list corev1.NodeList
-	if err := k8s.List(t.Context(), &list); err != nil {
-		t.Fatalf("listing nodes: %v", err)
-	}
-	picked := probes.SelectNodes(list.Items, v1alpha1.NodeSelection{All: true}, nil)
-	var names []string
-	for _, n := range picked {
-		if n.Unavailable != "" {
-			t.Fatalf("node %s %s: the suite needs every node up", n.Name, n.Unavailable)
-		}
-		names = append(names, n.Name)
-	}
-	if len(names) == 0 {
-		t.Fatal("no node a probe pod may run on")
-	}
-	return names
-}
-
-// openNode is the node the partial profile leaves without an enforcer:
-// NETCONFORM_E2E_OPEN_NODE, or the open-node file of the local cluster.
-func openNode(t *testing.T) string {
-	t.Helper()
-	if n := os.Getenv("NETCONFORM_E2E_OPEN_NODE"); n != "" {
-		return n
-	}
-	dir := os.Getenv("NETCONFORM_CLUSTER_DIR")
-	if dir == "" {
-		cache := os.Getenv("NETCONFORM_CACHE")
-		if cache == "" {
-			home, _ := os.UserHomeDir()
-			cache = filepath.Join(home, ".cache", "netconform")
-		}
-		dir = filepath.Join(cache, "cluster")
-	}
-	data, err := os.ReadFile(filepath.Join(dir, "open-node"))
-	if err != nil {
-		t.Fatalf("the partial profile's open node: set NETCONFORM_E2E_OPEN_NODE or NETCONFORM_CLUSTER_DIR: %v", err)
-	}
-	return strings.TrimSpace(string(data))
 }
 
 func joinedOrNone(nodes []string) string {

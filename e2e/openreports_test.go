@@ -71,7 +71,7 @@ func (s *scenario) waitForReport(rt *v1alpha1.ReachabilityTest, n int) *orv1.Clu
 // report with the test's status, edge by edge.
 func (s *scenario) checkResults(rep *orv1.ClusterReport, rt *v1alpha1.ReachabilityTest) {
 	s.t.Helper()
-	counts, problems := s.compare(phase{name: rt.Name, edges: rt.Spec.Edges}, rt)
+	counts, problems, _ := s.compare(phase{name: rt.Name, edges: rt.Spec.Edges}, rt)
 	countEdges(len(rt.Spec.Edges), counts)
 	if len(problems) > 0 {
 		s.t.Errorf("ReachabilityTest %s on profile %s:\n  %s", rt.Name, cfg.profile, strings.Join(problems, "\n  "))

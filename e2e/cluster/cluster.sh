@@ -607,10 +607,14 @@ cgroups_down() {
 kubelet_up() {
   mkdir -p "$N_DIR/kubelet"
   printf 'nameserver %s\n' "$DNS_IP" | write_file "$DIR/resolv.conf"
-  local cgroup_root=
+  # A node in a namespace has a cgroup root and a pod log folder of its own: a kubelet
+  # removes the log folders of pods it does not know from its folder, so in a shared
+  # /var/log/pods node 1's kubelet deletes the other nodes' pods' logs.
+  local own=
   if [ -n "$N_CGROUP" ]; then
     node_cgroups_up
-    cgroup_root="cgroupRoot: /$N_CGROUP"
+    own="cgroupRoot: /$N_CGROUP
+podLogsDir: $N_DIR/kubelet/pod-logs"
   fi
   write_file "$N_DIR/kubelet/config.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
@@ -631,7 +635,7 @@ serializeImagePulls: false
 imageGCHighThresholdPercent: 100
 evictionHard: {}
 maxPods: 250
-$cgroup_root
+$own
 YAML
   running "${N_PROC}kubelet" || start "${N_PROC}kubelet" "${N_EXEC[@]}" "$BIN/kubelet" --config "$N_DIR/kubelet/config.yaml" \
     --kubeconfig "$N_DIR/kubelet.kubeconfig" --root-dir "$N_DIR/kubelet/root" --cert-dir "$N_DIR/kubelet/pki" \

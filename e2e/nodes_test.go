@@ -85,7 +85,8 @@ func guardDrops(t *testing.T) int {
 }
 
 // TestClusterNodes checks the local cluster itself across its nodes: every node is there
-// and Ready, takes pods in its own range, and reaches every other node's pods directly
+// and Ready, takes pods in its own range, serves their logs, and reaches every other
+// node's pods directly
 // and through Services, the cluster DNS and the off-cluster test host, never an address
 // off the machine; a deny-all ingress policy is enforced exactly on the nodes the profile
 // runs an enforcer on.
@@ -296,6 +297,14 @@ func runClient(ctx context.Context, ns, name, node string, checks []nodeCheck) (
 				}
 				if err != nil {
 					return nil, fmt.Errorf("client pod %s on %s ended (%s) without results: %w", name, node, podState(pod), err)
+				}
+				// The API server reads the log from the node's kubelet, at the node's address.
+				logs, err := clientset.CoreV1().Pods(ns).GetLogs(name, &corev1.PodLogOptions{}).DoRaw(ctx)
+				if err != nil {
+					return nil, fmt.Errorf("reading the log of client pod %s on %s (kubectl logs): %w", name, node, err)
+				}
+				if !strings.Contains(string(logs), "checks in") {
+					return nil, fmt.Errorf("the log of client pod %s on %s (kubectl logs) lacks the probe's closing line: %q", name, node, logs)
 				}
 				return results, nil
 			}

@@ -37,7 +37,7 @@ COREDNS_VERSION=${COREDNS_VERSION:-v1.13.2}
 KUBE_ROUTER_VERSION=${KUBE_ROUTER_VERSION:-v2.1.0}
 
 NODE=netconform-node
-POD_CIDR=10.244.0.0/24
+# GATEWAY is node 1's bridge address: its node IP and the API server's advertise address.
 GATEWAY=10.244.0.1
 # CLUSTER_CIDR holds every node's pod range (10.244.(i-1).0/24).
 CLUSTER_CIDR=10.244.0.0/16
@@ -89,7 +89,6 @@ use_node() {
   N_NAME=$(node_name "$1")
   N_POD_CIDR=10.244.$(($1 - 1)).0/24
   N_GATEWAY=10.244.$(($1 - 1)).1
-  N_CTR=()
   if [ "$1" -eq 1 ]; then
     N_DIR=$DIR N_NETNS= N_PROC= N_IP=$GATEWAY N_NETWORK=netconform
     N_SERVER=https://127.0.0.1:6443 N_KUBECONFIG=$KUBECONFIG N_CGROUP=
@@ -397,9 +396,12 @@ random_token() { head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
 # tokens gives the admin and every node's kubelet a token of its own; a kubelet is
 # system:node:<name> in system:nodes, so the Node authorizer limits it to its own node.
-# The API server reads the file when it starts: tokens sets TOKENS_ADDED when it added one.
+# The API server reads the file only when it starts, so the file holds a token for every
+# node the cluster may grow to: adding nodes then needs no restart, which would leave
+# CoreDNS and the enforcers watching a restarted API server. A file without them (an older
+# cluster) gets them, and tokens sets TOKENS_ADDED.
 tokens() {
-  local n=$1 i admin token
+  local n=$1 i admin token uid
   TOKENS_ADDED=
   if [ ! -f "$DIR/tokens.csv" ]; then
     admin=$(random_token)
@@ -408,18 +410,19 @@ tokens() {
   admin=$(awk -F, '$2 == "admin" {print $1}' "$DIR/tokens.csv")
   kubeconfig "$DIR/admin.kubeconfig" admin "$admin" "https://127.0.0.1:6443"
   kubeconfig "$GATEWAY_KUBECONFIG" admin "$admin" "https://$GATEWAY:6443"
-  for i in $(seq 1 "$n"); do
+  for i in $(seq 1 "$MAX_NODES"); do
     use_node "$i"
     token=$(awk -F, -v u="system:node:$N_NAME" '$2 == u {print $1}' "$DIR/tokens.csv")
     if [ -z "$token" ]; then
-      token=$(random_token)
-      local uid=kubelet
+      token=$(random_token) uid=kubelet
       [ "$i" -gt 1 ] && uid=kubelet-$i
       printf '%s,system:node:%s,%s,"system:nodes"\n' "$token" "$N_NAME" "$uid" >>"$DIR/tokens.csv"
       TOKENS_ADDED=1
     fi
-    mkdir -p "$N_DIR"
-    kubeconfig "$N_DIR/kubelet.kubeconfig" "$N_NAME" "$token" "$N_SERVER"
+    if [ "$i" -le "$n" ]; then
+      mkdir -p "$N_DIR"
+      kubeconfig "$N_DIR/kubelet.kubeconfig" "$N_NAME" "$token" "$N_SERVER"
+    fi
   done
 }
 
@@ -604,10 +607,14 @@ cgroups_down() {
 kubelet_up() {
   mkdir -p "$N_DIR/kubelet"
   printf 'nameserver %s\n' "$DNS_IP" | write_file "$DIR/resolv.conf"
-  local cgroup_root=
+  # A node in a namespace has a cgroup root and a pod log folder of its own: a kubelet
+  # removes the log folders of pods it does not know from its folder, so in a shared
+  # /var/log/pods node 1's kubelet deletes the other nodes' pods' logs.
+  local own=
   if [ -n "$N_CGROUP" ]; then
     node_cgroups_up
-    cgroup_root="cgroupRoot: /$N_CGROUP"
+    own="cgroupRoot: /$N_CGROUP
+podLogsDir: $N_DIR/kubelet/pod-logs"
   fi
   write_file "$N_DIR/kubelet/config.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
@@ -628,7 +635,7 @@ serializeImagePulls: false
 imageGCHighThresholdPercent: 100
 evictionHard: {}
 maxPods: 250
-$cgroup_root
+$own
 YAML
   running "${N_PROC}kubelet" || start "${N_PROC}kubelet" "${N_EXEC[@]}" "$BIN/kubelet" --config "$N_DIR/kubelet/config.yaml" \
     --kubeconfig "$N_DIR/kubelet.kubeconfig" --root-dir "$N_DIR/kubelet/root" --cert-dir "$N_DIR/kubelet/pki" \
@@ -856,7 +863,7 @@ up() {
   running kube-apiserver && apiserver_was_up=1
   tokens "$n"
   if [ -n "$TOKENS_ADDED" ] && [ -n "$apiserver_was_up" ]; then
-    log "restarting the API server to read the new nodes' tokens"
+    log "restarting the API server to read the nodes' tokens (a cluster started by an older cluster.sh)"
     stop kube-apiserver
   fi
   control_plane_up
@@ -916,6 +923,8 @@ down() {
   cgroups_down kubepods
   # The CNI library's cache of the pods' networks (loopback and each node's network).
   rm -f /var/lib/cni/results/cni-loopback-* /var/lib/cni/results/netconform-*
+  # The pods' logs, which every node's kubelet writes to the same folders.
+  rm -rf /var/log/pods/* /var/log/containers/*
   rm -rf "$DIR/containerd/state" "$DIR/etcd" "$DIR/kubelet" "$DIR/cni/data" "$DIR/profile" "$DIR/open-node" "$DIR/run" \
     "$DIR/nodes/count" "$DIR/tokens.csv" "$DIR"/*.kubeconfig "$DIR"/nodes/*/*.kubeconfig
   log "the local cluster is down"
@@ -939,6 +948,7 @@ leftovers() {
   found cgroups "$(compgen -G "/sys/fs/cgroup/*/kubepods" || true; compgen -G "/sys/fs/cgroup/*/$NODE*" || true)"
   found "pod network state" "$(compgen -G "$DIR/cni/data/*" || true; compgen -G "$DIR/nodes/*/cni/data" || true
     compgen -G "/var/lib/cni/results/netconform-*" || true; compgen -G "/var/lib/cni/results/cni-loopback-*" || true)"
+  found "pod logs" "$(compgen -G "/var/log/pods/*" || true; compgen -G "/var/log/containers/*" || true)"
   found "cluster state" "$(for f in etcd run profile open-node tokens.csv nodes/count kubelet containerd/state; do [ -e "$DIR/$f" ] && echo "$DIR/$f"; done; true)"
   [ "$left" -eq 0 ] && echo "nothing left behind"
   return "$left"

@@ -256,9 +256,12 @@ func killEnforcer(c *faultCase) {
 	breakCluster(c.t, "kill-enforcer")
 	c.t.Cleanup(func() { breakCluster(c.t, "start-enforcer") })
 	rt := c.runSpec("e2e-fault-canary", v1alpha1.ReachabilityTestSpec{Canary: &v1alpha1.CanarySpec{}})
+	// The rules kube-router left behind know none of the canary's new pods: where they
+	// meet its traffic across nodes they may stop even what its allows let through, and
+	// the canary then rightly says it cannot tell (CanaryFailed). Never Enforced.
 	cond := meta.FindStatusCondition(rt.Status.Conditions, v1alpha1.ConditionNetworkPolicyEnforced)
-	if cond == nil || cond.Reason != v1alpha1.ReasonNotEnforced {
-		c.t.Errorf("with kube-router down the canary says %+v, want NetworkPolicyEnforced=False (%s)", cond, v1alpha1.ReasonNotEnforced)
+	if cond == nil || (cond.Reason != v1alpha1.ReasonNotEnforced && cond.Reason != v1alpha1.ReasonCanaryFailed) {
+		c.t.Errorf("with kube-router down the canary says %+v, want NetworkPolicyEnforced False (%s) or Unknown (%s)", cond, v1alpha1.ReasonNotEnforced, v1alpha1.ReasonCanaryFailed)
 	} else {
 		c.t.Logf("with kube-router down the canary says %s: %s", cond.Reason, cond.Message)
 	}

@@ -46,7 +46,7 @@ func RunAs(binary string, args []string, stdout, stderr io.Writer) int {
 	}
 	cmd, err := root.ExecuteC()
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", cmd.CommandPath(), err)
+		fmt.Fprintf(stderr, "%s: %s\n", cmd.CommandPath(), strings.TrimRight(err.Error(), "\n"))
 		fmt.Fprintf(stderr, "See '%s --help' for usage.\n", cmd.CommandPath())
 		return ExitUsage
 	}

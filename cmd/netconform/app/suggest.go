@@ -17,7 +17,7 @@ func suggestFlag(cmd *cobra.Command, err error) error {
 		return err
 	}
 	if best := closestFlag(cmd.Flags(), typed); best != "" {
-		return fmt.Errorf("%w\n\nDid you mean this?\n\t--%s\n", err, best)
+		return fmt.Errorf("%w\n\nDid you mean this?\n\t--%s", err, best)
 	}
 	return err
 }

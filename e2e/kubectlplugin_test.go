@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/netconform/netconform/api/v1alpha1"
 )
@@ -45,6 +46,7 @@ func TestKubectlPlugin(t *testing.T) {
 	run := pluginCommand(t, kubectl, dir, "netconform", "run", "-f", file, "-o", "json", "--timeout", "3m")
 	var stdout, stderr bytes.Buffer
 	run.Stdout, run.Stderr = &stdout, &stderr
+	started := time.Now()
 	err := run.Run()
 	code := 0
 	if exit := (*exec.ExitError)(nil); errors.As(err, &exit) {
@@ -52,7 +54,7 @@ func TestKubectlPlugin(t *testing.T) {
 	} else if err != nil {
 		s.fatalf("kubectl netconform run: %v", err)
 	}
-	t.Logf("kubectl netconform run exited %d:\n%s%s", code, stdout.String(), stderr.String())
+	t.Logf("kubectl netconform run exited %d in %s:\n%s%s", code, time.Since(started).Round(time.Second), stdout.String(), stderr.String())
 	want := map[profile]int{enforcing: 0, noop: 1}[cfg.profile]
 	if code != want {
 		s.fatalf("kubectl netconform run exited %d on profile %s, want %d", code, cfg.profile, want)
@@ -63,11 +65,13 @@ func TestKubectlPlugin(t *testing.T) {
 // installPlugin builds the binary as kubectl-netconform into dir and returns kubectl.
 func installPlugin(t *testing.T, dir string) string {
 	t.Helper()
+	// Built as go test built this suite, so that the build cache has every package.
 	build := exec.CommandContext(t.Context(), "go", "build", "-o", filepath.Join(dir, "kubectl-netconform"), "../cmd/netconform")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	started := time.Now()
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building kubectl-netconform: %v\n%s", err, out)
 	}
+	t.Logf("built kubectl-netconform in %s", time.Since(started).Round(time.Second))
 	bins, err := exec.CommandContext(t.Context(), "../hack/k8s-binaries.sh", "kubectl").Output()
 	if err != nil {
 		t.Fatalf("finding kubectl: %v", err)

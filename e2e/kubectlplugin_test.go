@@ -17,7 +17,8 @@ import (
 )
 
 // TestKubectlPlugin: the binary installed as kubectl-netconform on PATH is `kubectl
-// netconform`; `kubectl netconform run -f tests.yaml -o json` runs a test on the cluster
+// netconform`, and kubectl completes its command lines through kubectl_complete-netconform;
+// `kubectl netconform run -f tests.yaml -o json` runs a test on the cluster
 // as a user would, and its JSON holds every edge with its verdict, the policies'
 // prediction and their explanation. On the no-op profile the Deny edge fails, exit 1,
 // diagnosed as the dataplane's fault.
@@ -43,6 +44,10 @@ func TestKubectlPlugin(t *testing.T) {
 	if out, err := help.Output(); err != nil || !strings.Contains(string(out), "kubectl netconform [command]") {
 		s.fatalf("kubectl netconform --help: %v\n%s", err, out)
 	}
+	complete := pluginCommand(t, kubectl, dir, "__complete", "netconform", "run", "-o", "")
+	if out, err := complete.Output(); err != nil || !strings.HasPrefix(string(out), "table\njson\nyaml\nmarkdown\n") {
+		s.fatalf("kubectl completing `kubectl netconform run -o`: %v\n%s", err, out)
+	}
 	run := pluginCommand(t, kubectl, dir, "netconform", "run", "-f", file, "-o", "json", "--timeout", "3m")
 	var stdout, stderr bytes.Buffer
 	run.Stdout, run.Stderr = &stdout, &stderr
@@ -62,7 +67,8 @@ func TestKubectlPlugin(t *testing.T) {
 	checkPluginReport(s, stdout.Bytes())
 }
 
-// installPlugin builds the binary as kubectl-netconform into dir and returns kubectl.
+// installPlugin builds the binary as kubectl-netconform into dir, with the link kubectl
+// runs to complete its command lines, and returns kubectl.
 func installPlugin(t *testing.T, dir string) string {
 	t.Helper()
 	// Built as go test built this suite, so that the build cache has every package.
@@ -72,6 +78,9 @@ func installPlugin(t *testing.T, dir string) string {
 		t.Fatalf("building kubectl-netconform: %v\n%s", err, out)
 	}
 	t.Logf("built kubectl-netconform in %s", time.Since(started).Round(time.Second))
+	if err := os.Link(filepath.Join(dir, "kubectl-netconform"), filepath.Join(dir, "kubectl_complete-netconform")); err != nil {
+		t.Fatal(err)
+	}
 	bins, err := exec.CommandContext(t.Context(), "../hack/k8s-binaries.sh", "kubectl").Output()
 	if err != nil {
 		t.Fatalf("finding kubectl: %v", err)

@@ -21,8 +21,12 @@ const (
 )
 
 // pluginPrefix starts the name of a binary kubectl runs as a plugin: kubectl-netconform
-// is `kubectl netconform`.
-const pluginPrefix = "kubectl-"
+// is `kubectl netconform`. kubectl asks a binary named with completePrefix
+// (kubectl_complete-netconform) to complete the plugin's command lines.
+const (
+	pluginPrefix   = "kubectl-"
+	completePrefix = "kubectl_complete-"
+)
 
 // Run executes the subcommand named by args[0] and returns the process exit code.
 func Run(args []string, stdout, stderr io.Writer) int {
@@ -32,6 +36,9 @@ func Run(args []string, stdout, stderr io.Writer) int {
 // RunAs is Run for a binary called by the path binary (os.Args[0]): installed as
 // kubectl-netconform, its usage text reads `kubectl netconform`.
 func RunAs(binary string, args []string, stdout, stderr io.Writer) int {
+	if strings.HasPrefix(filepath.Base(binary), completePrefix) {
+		args = append([]string{cobra.ShellCompRequestCmd}, args...)
+	}
 	code := ExitOK
 	root := newRootCommand(displayName(binary), &code)
 	root.SetArgs(args)
@@ -57,6 +64,9 @@ func RunAs(binary string, args []string, stdout, stderr io.Writer) int {
 // runs it as a plugin, else netconform, whatever the file is called.
 func displayName(binary string) string {
 	name := strings.TrimSuffix(filepath.Base(binary), ".exe")
+	if plugin, ok := strings.CutPrefix(name, completePrefix); ok && plugin != "" {
+		return "kubectl " + plugin
+	}
 	if plugin, ok := strings.CutPrefix(name, pluginPrefix); ok && plugin != "" {
 		return "kubectl " + strings.ReplaceAll(plugin, "_", "-")
 	}

@@ -257,6 +257,11 @@ func TestKubectlPluginName(t *testing.T) {
 			t.Errorf("help lacks %q:\n%s", want, out.String())
 		}
 	}
+	// kubectl completes `kubectl netconform ...` by running kubectl_complete-netconform.
+	out.Reset()
+	if code := RunAs("/home/u/bin/kubectl_complete-netconform", []string{"run", "-o", ""}, &out, &errOut); code != ExitOK || !strings.HasPrefix(out.String(), "table\njson\nyaml\nmarkdown\n") {
+		t.Errorf("kubectl_complete-netconform run -o: exit %d, %q", code, out.String())
+	}
 	out.Reset()
 	errOut.Reset()
 	if code := RunAs("kubectl-netconform", []string{"rnu"}, &out, &errOut); code != ExitUsage || !strings.Contains(errOut.String(), "See 'kubectl netconform --help' for usage.") {

@@ -27,8 +27,10 @@ help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: ## Build bin/netconform
+build: ## Build bin/netconform, and as links to it bin/kubectl-netconform (`kubectl netconform`) and bin/kubectl_complete-netconform (its shell completion)
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/netconform ./cmd/netconform
+	ln -f bin/netconform bin/kubectl-netconform
+	ln -f bin/netconform bin/kubectl_complete-netconform
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code

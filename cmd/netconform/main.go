@@ -1,4 +1,5 @@
-// Command netconform is the operator, the probe, the fixture server and the CI gate.
+// Command netconform is the operator, the probe, the fixture server and the CI gate;
+// installed as kubectl-netconform, it is the kubectl plugin `kubectl netconform`.
 package main
 
 import (
@@ -8,5 +9,5 @@ import (
 )
 
 func main() {
-	os.Exit(app.Run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(app.RunAs(os.Args[0], os.Args[1:], os.Stdout, os.Stderr))
 }

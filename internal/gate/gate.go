@@ -328,7 +328,13 @@ func Passed(tests []v1alpha1.ReachabilityTest) bool {
 var renderers = map[string]func(io.Writer, []v1alpha1.ReachabilityTest) error{
 	"table":    report.Table,
 	"json":     report.JSON,
+	"yaml":     report.YAML,
 	"markdown": report.Markdown,
+}
+
+// Outputs are the formats Render knows, in the order help text names them.
+func Outputs() []string {
+	return []string{"table", "json", "yaml", "markdown"}
 }
 
 // KnownOutput tells whether Render knows a format.
@@ -337,11 +343,11 @@ func KnownOutput(format string) bool {
 	return ok
 }
 
-// Render prints the tests in a format: table, json or markdown.
+// Render prints the tests in one of the Outputs.
 func Render(w io.Writer, format string, tests []v1alpha1.ReachabilityTest) error {
 	render, ok := renderers[format]
 	if !ok {
-		return fmt.Errorf("unknown output %q: use table, json or markdown", format)
+		return fmt.Errorf("unknown output %q: use %s", format, strings.Join(Outputs(), ", "))
 	}
 	return render(w, tests)
 }

@@ -112,8 +112,9 @@ func TestRender(t *testing.T) {
 	}{
 		{format: "table", known: true, wantOut: "a "},
 		{format: "json", known: true, wantOut: "{"},
+		{format: "yaml", known: true, wantOut: "- name: a\n"},
 		{format: "markdown", known: true, wantOut: "a"},
-		{format: "xml", wantErr: `unknown output "xml": use table, json or markdown`},
+		{format: "xml", wantErr: `unknown output "xml": use table, json, yaml, markdown`},
 		{format: "", wantErr: `unknown output ""`},
 		{format: "Table", wantErr: `unknown output "Table"`},
 	}

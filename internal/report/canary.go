@@ -40,6 +40,16 @@ func safeCanaryStatus(s *v1alpha1.CanaryStatus) *v1alpha1.CanaryStatus {
 	s = s.DeepCopy()
 	s.Ingress = v1alpha1.Enforcement(logsafe.Text(string(s.Ingress)))
 	s.Egress = v1alpha1.Enforcement(logsafe.Text(string(s.Egress)))
+	for i := range s.Phases {
+		p := &s.Phases[i]
+		p.Name, p.Message = logsafe.Text(p.Name), logsafe.Text(oneLine(p.Message))
+		p.Expected = v1alpha1.Expectation(logsafe.Text(string(p.Expected)))
+		p.Observed = v1alpha1.Observation(logsafe.Text(string(p.Observed)))
+	}
+	if a := s.AdminTier; a != nil {
+		a.Admin = v1alpha1.Enforcement(logsafe.Text(string(a.Admin)))
+		a.Baseline = v1alpha1.Enforcement(logsafe.Text(string(a.Baseline)))
+	}
 	return s
 }
 

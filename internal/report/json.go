@@ -5,6 +5,7 @@ import (
 	"io"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/netconform/netconform/api/v1alpha1"
 )
@@ -38,6 +39,10 @@ type jsonCanary struct {
 	Ingress                        string `json:"ingress,omitempty"`
 	Egress                         string `json:"egress,omitempty"`
 	EnforcementLatencyMilliseconds *int32 `json:"enforcementLatencyMilliseconds,omitempty"`
+	// Phases are the canary's steps in order, with what each saw.
+	Phases []v1alpha1.CanaryPhase `json:"phases,omitempty"`
+	// AdminTier is what the canary found about ClusterNetworkPolicy, when it checked.
+	AdminTier *v1alpha1.AdminTierStatus `json:"adminTier,omitempty"`
 }
 
 type jsonResult struct {
@@ -56,20 +61,42 @@ type jsonResult struct {
 	// Nodes and FailingNodes are those of an edge checked from nodes (from.nodes).
 	Nodes        int32    `json:"nodes,omitempty"`
 	FailingNodes []string `json:"failingNodes,omitempty"`
+	// Predicted is what the policies allow, read without a packet; empty when they do
+	// not settle it.
+	Predicted string `json:"predicted,omitempty"`
+	// Diagnosis is PolicyMismatch or DataplaneMismatch when intent, policies and
+	// dataplane disagree.
+	Diagnosis string `json:"diagnosis,omitempty"`
+	// Explanation names the policies and rules that made the prediction.
+	Explanation string `json:"explanation,omitempty"`
 }
 
 // JSON writes a stable, indented JSON document: every test with its summary and one
 // result per declared edge, and whether all passed.
 func JSON(w io.Writer, tests []v1alpha1.ReachabilityTest) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // messages stay readable; this is not embedded in HTML
+	return enc.Encode(newJSONReport(tests))
+}
+
+// YAML writes the document JSON writes, as YAML.
+func YAML(w io.Writer, tests []v1alpha1.ReachabilityTest) error {
+	out, err := yaml.Marshal(newJSONReport(tests))
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(out)
+	return err
+}
+
+func newJSONReport(tests []v1alpha1.ReachabilityTest) jsonReport {
 	ts := newTests(tests)
 	doc := jsonReport{Passed: allPassed(ts), Tests: make([]jsonTest, 0, len(ts))}
 	for _, t := range ts {
 		doc.Tests = append(doc.Tests, newJSONTest(t))
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false) // messages stay readable; this is not embedded in HTML
-	return enc.Encode(doc)
+	return doc
 }
 
 func newJSONTest(t test) jsonTest {
@@ -87,6 +114,7 @@ func newJSONTest(t test) jsonTest {
 		if c.Status != nil {
 			jt.Canary.Ingress, jt.Canary.Egress = string(c.Status.Ingress), string(c.Status.Egress)
 			jt.Canary.EnforcementLatencyMilliseconds = c.Status.EnforcementLatencyMilliseconds
+			jt.Canary.Phases, jt.Canary.AdminTier = c.Status.Phases, c.Status.AdminTier
 		}
 	}
 	for _, e := range t.edges {
@@ -97,6 +125,7 @@ func newJSONTest(t test) jsonTest {
 			Mismatch: e.outcome.mismatch(), Attempts: r.Attempts, Target: r.Target,
 			LatencyMilliseconds: r.LatencyMilliseconds, Message: r.Message,
 			Nodes: r.Nodes, FailingNodes: r.FailingNodes,
+			Predicted: string(r.Predicted), Diagnosis: string(r.Diagnosis), Explanation: r.Explanation,
 		})
 	}
 	return jt

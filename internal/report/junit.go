@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,11 +34,37 @@ type junitSuite struct {
 }
 
 type junitCase struct {
-	Classname string        `xml:"classname,attr"`
-	Name      string        `xml:"name,attr"`
-	Time      string        `xml:"time,attr"`
-	Failure   *junitProblem `xml:"failure,omitempty"`
-	Error     *junitProblem `xml:"error,omitempty"`
+	Classname string `xml:"classname,attr"`
+	Name      string `xml:"name,attr"`
+	Time      string `xml:"time,attr"`
+	// Properties carry the whole result, of a passing case too, first as pytest
+	// writes them, for the GitLab, Jenkins and GitHub reporters.
+	Properties *junitProperties `xml:"properties,omitempty"`
+	Failure    *junitProblem    `xml:"failure,omitempty"`
+	Error      *junitProblem    `xml:"error,omitempty"`
+}
+
+type junitProperties struct {
+	Property []junitProperty `xml:"property"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+// properties are the pairs whose value is not empty, in the order given.
+func properties(pairs ...string) *junitProperties {
+	var ps junitProperties
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] != "" {
+			ps.Property = append(ps.Property, junitProperty{Name: pairs[i], Value: xmlText(pairs[i+1])})
+		}
+	}
+	if len(ps.Property) == 0 {
+		return nil
+	}
+	return &ps
 }
 
 // junitProblem's text is CDATA, so that its lines stay lines for whoever opens the file.
@@ -104,11 +131,11 @@ func newJUnitSuite(t test) junitSuite {
 // newJUnitCanaryCase is the canary as one case: a failure when the dataplane does not
 // enforce, an error when the canary could not tell.
 func newJUnitCanaryCase(testName string, c *canaryResult) junitCase {
-	jc := junitCase{Classname: "netconform." + testName, Name: "enforcement-canary"}
+	jc := junitCase{Classname: "netconform." + testName, Name: "enforcement-canary", Properties: canaryProperties(c)}
 	if c.enforced() {
 		return jc
 	}
-	p := &junitProblem{Type: c.Reason, Message: c.summary(), Text: c.Message}
+	p := &junitProblem{Type: c.Reason, Message: c.summary(), Text: xmlText(strings.Join(append([]string{c.Message}, phaseLines(c.Status)...), "\n"))}
 	if c.failed() {
 		jc.Failure = p
 	} else {
@@ -120,9 +147,10 @@ func newJUnitCanaryCase(testName string, c *canaryResult) junitCase {
 func newJUnitCase(testName string, e edge) junitCase {
 	r := e.result
 	c := junitCase{
-		Classname: "netconform." + testName,
-		Name:      e.Name,
-		Time:      seconds(time.Duration(r.LatencyMilliseconds) * time.Millisecond),
+		Classname:  "netconform." + testName,
+		Name:       e.Name,
+		Time:       seconds(time.Duration(r.LatencyMilliseconds) * time.Millisecond),
+		Properties: edgeProperties(r),
 	}
 	if r.Verdict == v1alpha1.VerdictPass {
 		return c
@@ -157,7 +185,69 @@ func junitText(e edge) string {
 	if r.Message != "" {
 		lines = append(lines, r.Message)
 	}
+	if r.Predicted != "" || r.Diagnosis != "" {
+		lines = append(lines, fmt.Sprintf("predicted: %s, diagnosis: %s", orNone(string(r.Predicted)), orNone(string(r.Diagnosis))))
+	}
+	if r.Explanation != "" {
+		lines = append(lines, "explanation: "+r.Explanation)
+	}
 	return xmlText(strings.Join(lines, "\n"))
+}
+
+// edgeProperties are an edge's whole result.
+func edgeProperties(r v1alpha1.EdgeResult) *junitProperties {
+	attempts := ""
+	if r.Attempts > 0 {
+		attempts = strconv.Itoa(int(r.Attempts))
+	}
+	return properties("expected", string(r.Expected), "observed", string(r.Observed), "verdict", string(r.Verdict),
+		"target", r.Target, "attempts", attempts, "message", r.Message,
+		"predicted", string(r.Predicted), "diagnosis", string(r.Diagnosis), "explanation", r.Explanation)
+}
+
+// canaryProperties are the canary's whole finding: its reason, each direction, the
+// latency, each phase and the ClusterNetworkPolicy tiers.
+func canaryProperties(c *canaryResult) *junitProperties {
+	pairs := []string{"reason", c.Reason, "message", c.Message}
+	if s := c.Status; s != nil {
+		pairs = append(pairs, "ingress", string(s.Ingress), "egress", string(s.Egress),
+			"enforcementLatencyMilliseconds", milliseconds(s.EnforcementLatencyMilliseconds))
+		for _, p := range s.Phases {
+			pairs = append(pairs, "phase."+p.Name, phaseText(p))
+		}
+		if a := s.AdminTier; a != nil {
+			pairs = append(pairs, "adminTier.admin", string(a.Admin), "adminTier.baseline", string(a.Baseline),
+				"adminTier.enforcementLatencyMilliseconds", milliseconds(a.EnforcementLatencyMilliseconds))
+		}
+	}
+	return properties(pairs...)
+}
+
+// phaseLines read "phase Denied: expected Deny, observed Connected: message".
+func phaseLines(s *v1alpha1.CanaryStatus) []string {
+	if s == nil {
+		return nil
+	}
+	var lines []string
+	for _, p := range s.Phases {
+		lines = append(lines, "phase "+p.Name+": "+phaseText(p))
+	}
+	return lines
+}
+
+func phaseText(p v1alpha1.CanaryPhase) string {
+	s := fmt.Sprintf("expected %s, observed %s", p.Expected, orNone(string(p.Observed)))
+	if p.Message != "" {
+		s += ": " + p.Message
+	}
+	return s
+}
+
+func milliseconds(ms *int32) string {
+	if ms == nil {
+		return ""
+	}
+	return strconv.Itoa(int(*ms))
 }
 
 // xmlText drops what XML 1.0 cannot carry at all (most control characters), which

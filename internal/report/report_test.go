@@ -15,6 +15,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/internal/report"
@@ -316,11 +317,13 @@ func TestHostileTextIsEscaped(t *testing.T) {
 				Target: hostile, Message: hostile, Diagnosis: v1alpha1.DiagnosisPolicyMismatch, Predicted: v1alpha1.ExpectDeny, Explanation: hostile,
 			}},
 			Conditions: []metav1.Condition{{Type: v1alpha1.ConditionNetworkPolicyEnforced, Status: metav1.ConditionFalse, Reason: "NotEnforced", Message: hostile}},
-			Canary:     &v1alpha1.CanaryStatus{Ingress: v1alpha1.Enforcement(hostile), Egress: v1alpha1.NotEnforced},
+			Canary: &v1alpha1.CanaryStatus{Ingress: v1alpha1.Enforcement(hostile), Egress: v1alpha1.NotEnforced,
+				Phases:    []v1alpha1.CanaryPhase{{Name: hostile, Expected: v1alpha1.ExpectDeny, Observed: v1alpha1.Observation(hostile), Message: hostile}},
+				AdminTier: &v1alpha1.AdminTierStatus{Admin: v1alpha1.Enforcement(hostile), Baseline: v1alpha1.Unknown}},
 		},
 	}
 	formats := map[string]func(io.Writer, []v1alpha1.ReachabilityTest) error{
-		"table": report.Table, "markdown": report.Markdown, "json": report.JSON, "junit": report.JUnit,
+		"table": report.Table, "markdown": report.Markdown, "json": report.JSON, "yaml": report.YAML, "junit": report.JUnit,
 	}
 	for name, render := range formats {
 		t.Run(name, func(t *testing.T) {
@@ -329,8 +332,15 @@ func TestHostileTextIsEscaped(t *testing.T) {
 				t.Fatal(err)
 			}
 			text := out.String()
-			if name == "json" {
+			switch name {
+			case "json":
 				text = decodedJSONStrings(t, out.Bytes())
+			case "yaml":
+				data, err := yaml.YAMLToJSON(out.Bytes())
+				if err != nil {
+					t.Fatal(err)
+				}
+				text = decodedJSONStrings(t, data)
 			}
 			if !strings.Contains(text, `ok\x1b[2J\r\n`) {
 				t.Errorf("the hostile message is not shown escaped:\n%s", text)

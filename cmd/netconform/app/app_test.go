@@ -35,11 +35,14 @@ func TestRunExitCodes(t *testing.T) {
 		wantNoStdout bool
 	}{
 		{name: "no arguments", args: nil, want: ExitUsage, wantNoStdout: true,
-			wantStderr: []string{"Usage: netconform COMMAND", "run ", "probe ", "serve ", "version "}},
-		{name: "help", args: []string{"--help"}, want: ExitOK, wantNoStdout: true,
-			wantStderr: []string{"Usage: netconform COMMAND"}},
+			wantStderr: []string{"Usage:\n  netconform [command]", "run ", "probe ", "serve ", "version ", "completion "}},
+		// Help is asked for: it goes to stdout, as kubectl's does.
+		{name: "help", args: []string{"--help"}, want: ExitOK,
+			wantStdout: []string{"Usage:\n  netconform [command]", "explain "}},
+		{name: "help of a command", args: []string{"run", "--help"}, want: ExitOK,
+			wantStdout: []string{"netconform run -f FILE|DIR|- [flags]", "-o, --output", "--kubeconfig", "--request-timeout"}},
 		{name: "unknown command", args: []string{"frobnicate"}, want: ExitUsage, wantNoStdout: true,
-			wantStderr: []string{`unknown command "frobnicate"`, "Usage: netconform COMMAND"}},
+			wantStderr: []string{`unknown command "frobnicate"`, "See 'netconform --help'"}},
 		{name: "version", args: []string{"version"}, want: ExitOK,
 			wantStdout: []string{version.Version}},
 		{name: "run without -f", args: []string{"run"}, want: ExitUsage, wantNoStdout: true,
@@ -58,7 +61,7 @@ func TestRunExitCodes(t *testing.T) {
 				"testdata/bad.yaml:29: invalid YAML",
 			}},
 		{name: "run with an unknown output", args: []string{"run", "--output", "xml", "-f", "x"}, want: ExitUsage, wantNoStdout: true,
-			wantStderr: []string{`--output "xml"`, "table, json or markdown"}},
+			wantStderr: []string{`--output "xml"`, "table, json, yaml, markdown"}},
 		{name: "run with a zero timeout", args: []string{"run", "--timeout", "0s", "-f", "testdata/valid.yaml"}, want: ExitUsage, wantNoStdout: true,
 			wantStderr: []string{"--timeout"}},
 		{name: "run without a cluster", args: []string{"run", "-f", "testdata/valid.yaml", "--kubeconfig", "/nonexistent"}, want: ExitUsage, wantNoStdout: true,

@@ -2,15 +2,17 @@ package app
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"os"
 	"time"
 
 	orv1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
+	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -29,11 +31,59 @@ import (
 // readTimeout bounds the reads of explain and generate.
 const readTimeout = 30 * time.Second
 
-// bindClusterFlags binds --kubeconfig and --context, which every command that talks to a
-// cluster reads with kubeConfig.
-func bindClusterFlags(fs *flag.FlagSet, kubeconfig, kubeContext *string) {
-	fs.StringVar(kubeconfig, "kubeconfig", "", "path to a kubeconfig (default: the files in $KUBECONFIG, else ~/.kube/config; with neither, the in-cluster service account)")
-	fs.StringVar(kubeContext, "context", "", "the kubeconfig context to use (default: the kubeconfig's current context)")
+// clusterFlags are kubectl's client flags (--kubeconfig, --context, --as,
+// --request-timeout, ...), for the commands that read or change a cluster as the user
+// who runs them. withNamespace adds -n/--namespace, for a command where a namespace
+// means something.
+func clusterFlags(fs *pflag.FlagSet, withNamespace bool) *genericclioptions.ConfigFlags {
+	cf := genericclioptions.NewConfigFlags(false)
+	cf.CacheDir = nil // only kubectl's discovery cache reads it
+	if !withNamespace {
+		cf.Namespace = nil
+	}
+	client := pflag.NewFlagSet("client", pflag.ContinueOnError)
+	cf.AddFlags(client)
+	markClientFlags(fs, client)
+	return cf
+}
+
+// restConfig is the cluster the client flags name, found as kubectl finds it, except
+// that nothing configured is an error rather than kubectl's http://localhost:8080.
+func restConfig(cf *genericclioptions.ConfigFlags) (*rest.Config, error) {
+	loader := cf.ToRawKubeConfigLoader()
+	cfg, err := loader.ClientConfig()
+	if err == nil {
+		err = configured(loader, cf)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("no cluster to run on: %w (pass --kubeconfig, --context or set KUBECONFIG)", err)
+	}
+	return unthrottled(cfg), nil
+}
+
+// configured says whether a kubeconfig, --server or the pod's service account named a
+// cluster.
+func configured(loader clientcmd.ClientConfig, cf *genericclioptions.ConfigFlags) error {
+	raw, err := loader.RawConfig()
+	if err != nil {
+		return err
+	}
+	if len(raw.Clusters) > 0 || *cf.APIServer != "" {
+		return nil
+	}
+	if _, err := rest.InClusterConfig(); err == nil {
+		return nil
+	}
+	return errors.New("no kubeconfig in --kubeconfig, $KUBECONFIG or ~/.kube/config, and not in a pod")
+}
+
+// bindManagerClusterFlags binds --kubeconfig and --context, which the manager reads with
+// kubeConfig, as controller-runtime's own loader does.
+func bindManagerClusterFlags(fs *pflag.FlagSet, kubeconfig, kubeContext *string) {
+	client := pflag.NewFlagSet("client", pflag.ContinueOnError)
+	defer markClientFlags(fs, client)
+	client.StringVar(kubeconfig, "kubeconfig", "", "path to a kubeconfig (default: the files in $KUBECONFIG, else ~/.kube/config; with neither, the in-cluster service account)")
+	client.StringVar(kubeContext, "context", "", "the kubeconfig context to use (default: the kubeconfig's current context)")
 }
 
 // kubeConfig loads a kubeconfig as kubectl does: --kubeconfig, else the files in
@@ -79,10 +129,10 @@ func newScheme() *runtime.Scheme {
 	return s
 }
 
-// newReader is a client of the cluster the kubeconfig names, and what it serves of the
+// newReader is a client of the cluster the client flags name, and what it serves of the
 // policy kinds beyond NetworkPolicy.
-func newReader(kubeconfig, kubeContext string) (client.Reader, policykinds.Source, error) {
-	cfg, err := kubeConfig(kubeconfig, kubeContext)
+func newReader(cf *genericclioptions.ConfigFlags) (client.Reader, policykinds.Source, error) {
+	cfg, err := restConfig(cf)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,13 +2,14 @@ package app
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/probes"
@@ -25,43 +26,44 @@ var connectFailures = map[v1alpha1.Observation]string{
 	v1alpha1.ObservedError:       "UNKNOWN",
 }
 
+func newConnectCommand(code *int) *cobra.Command {
+	var timeout time.Duration
+	var protocol string
+	cmd := &cobra.Command{
+		Use:   "connect HOST:PORT [--timeout 5s] [--protocol tcp|udp]",
+		Short: "Make one TCP or UDP connection, as agnhost connect does: exit 0 when it connects",
+		Args:  cobra.ArbitraryArgs, // runConnect answers in agnhost's words
+		Run: body(code, func(cmd *cobra.Command, args []string) int {
+			return runConnect(args, timeout, protocol, cmd.ErrOrStderr())
+		}),
+	}
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "time limit of the connection attempt (and the name look-up)")
+	cmd.Flags().StringVar(&protocol, "protocol", "tcp", "tcp, or udp (connected only when a reply comes back)")
+	return cmd
+}
+
 // runConnect makes one connection attempt, as `agnhost connect HOST:PORT` does: exit 0
 // when it connects, 1 otherwise, with the reason on stderr.
-func runConnect(args []string, _, stderr io.Writer) int {
-	fs := flag.NewFlagSet("connect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	timeout := fs.Duration("timeout", 5*time.Second, "time limit of the connection attempt (and the name look-up)")
-	protocol := fs.String("protocol", "tcp", "tcp, or udp (connected only when a reply comes back)")
-	target, rest := splitTarget(args)
-	if err := fs.Parse(rest); err != nil {
+func runConnect(args []string, timeout time.Duration, protocol string, stderr io.Writer) int {
+	if len(args) != 1 {
+		if len(args) == 0 {
+			fmt.Fprintln(stderr, "UNKNOWN: want HOST:PORT")
+		} else {
+			fmt.Fprintf(stderr, "UNKNOWN: unexpected argument %q\n", args[1])
+		}
 		return ExitUsage
 	}
-	if target == "" && fs.NArg() == 1 {
-		target = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "UNKNOWN: unexpected argument %q\n", fs.Arg(0))
-		return ExitUsage
-	}
-	check, err := connectCheck(target, *protocol)
+	check, err := connectCheck(args[0], protocol)
 	if err != nil {
 		fmt.Fprintf(stderr, "UNKNOWN: %v\n", err)
 		return ExitUsage
 	}
-	r := dialer.Run(context.Background(), dialer.Config{Timeout: *timeout, Attempts: 1}, []probes.Check{check})[0]
+	r := dialer.Run(context.Background(), dialer.Config{Timeout: timeout, Attempts: 1}, []probes.Check{check})[0]
 	if r.Observation == v1alpha1.ObservedConnected {
 		return ExitOK
 	}
 	fmt.Fprintf(stderr, "%s: %s\n", connectFailures[r.Observation], r.Message)
 	return ExitFail
-}
-
-// splitTarget takes the destination off the front of args: agnhost's usage puts it
-// before the flags, where the flag package would stop parsing.
-func splitTarget(args []string) (target string, rest []string) {
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		return args[0], args[1:]
-	}
-	return "", args
 }
 
 // connectCheck turns HOST:PORT and a protocol into the check the probe would make.

@@ -2,16 +2,16 @@ package app
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
 
+	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/netconform/netconform/api/v1alpha1"
@@ -24,81 +24,94 @@ const (
 	toForm   = "svc/NAMESPACE/NAME:PORT, pod/NAMESPACE/NAME:PORT or ip/ADDRESS:PORT, such as svc/shop/db:5432"
 )
 
-func runExplain(args []string, stdout, stderr io.Writer) int {
-	var from, to, protocol, kubeconfig, kubeContext string
-	var policies stringList
-	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: netconform explain --from NS[/k=v,...]|node/NODE --to svc/NS/NAME:PORT|pod/NS/NAME:PORT|ip/ADDR:PORT [--protocol TCP|UDP] [--policies DIR] [--kubeconfig PATH] [--context NAME]")
-		fmt.Fprintln(stderr, "\nSays whether the cluster's NetworkPolicies allow the connection, and why, without sending a packet.")
-		fmt.Fprintln(stderr, "With --policies, answers as if those policies were added to the cluster's, and says whether that changes the answer; nothing is applied.")
-		fmt.Fprintln(stderr, "Exit status: 0 allowed, 1 denied, 2 bad input or no cluster.")
-		fs.PrintDefaults()
+type explainFlags struct {
+	from, to, protocol, output string
+	policies                   []string
+	cluster                    *genericclioptions.ConfigFlags
+}
+
+func newExplainCommand(code *int) *cobra.Command {
+	var f explainFlags
+	cmd := &cobra.Command{
+		Use:   "explain --from NS[/k=v,...]|node/NODE --to svc/NS/NAME:PORT|pod/NS/NAME:PORT|ip/ADDR:PORT",
+		Short: "Say whether the cluster's NetworkPolicies allow a connection, and why, without sending a packet",
+		Long: "Says whether the cluster's NetworkPolicies allow the connection, and why, without sending a packet.\n" +
+			"With --policies, answers as if those policies were added to the cluster's, and says whether that changes\n" +
+			"the answer; nothing is applied. Exit status: 0 allowed, 1 denied or undecided, 2 bad input or no cluster.",
+		Example: "  netconform explain --from bookstore/app=storefront --to svc/bookstore/postgres:5432\n" +
+			"  netconform explain --from bookstore/app=storefront --to svc/bookstore/postgres:5432 -o json",
+		Args: noArgs("give the connection with --from and --to"),
+		Run:  body(code, f.run),
 	}
-	fs.StringVar(&from, "from", "", "the source: a pod of namespace NS with these labels ("+fromForm+")")
-	fs.StringVar(&to, "to", "", "the destination ("+toForm+")")
-	fs.StringVar(&protocol, "protocol", "TCP", "TCP or UDP")
-	fs.Var(&policies, "policies", "a file, a directory or - for stdin, holding policies to add to the cluster's (each replacing the one of the same namespace and name) before answering; nothing is applied (repeatable)")
-	bindClusterFlags(fs, &kubeconfig, &kubeContext)
-	if err := fs.Parse(args); err != nil {
-		return ExitUsage
-	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.from, "from", "", "the source: a pod of namespace NS with these labels ("+fromForm+")")
+	fs.StringVar(&f.to, "to", "", "the destination ("+toForm+")")
+	fs.StringVar(&f.protocol, "protocol", "TCP", "TCP or UDP")
+	fs.StringArrayVar(&f.policies, "policies", nil, "a file, a directory or - for stdin, holding policies to add to the cluster's (each replacing the one of the same namespace and name) before answering; nothing is applied (repeatable)")
+	fs.StringVarP(&f.output, "output", "o", "table", "how to print the answer: "+strings.Join(answerFormats, ", "))
+	f.cluster = clusterFlags(fs, false) // --from and --to name their namespaces
+	registerOutputCompletion(cmd, answerFormats)
+	return cmd
+}
+
+func (f *explainFlags) run(cmd *cobra.Command, _ []string) int {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "netconform explain: %v\n", err)
 		return ExitUsage
 	}
-	if fs.NArg() > 0 {
-		return fail(fmt.Errorf("unexpected argument %q: give the connection with --from and --to", fs.Arg(0)))
+	if err := checkOutput(f.output, answerFormats); err != nil {
+		return fail(err)
 	}
-	q, err := parseExplain(from, to, protocol)
+	q, err := parseExplain(f.from, f.to, f.protocol)
 	if err != nil {
 		return fail(err)
 	}
-	r, kinds, err := newReader(kubeconfig, kubeContext)
+	r, kinds, err := newReader(f.cluster)
 	if err != nil {
 		return fail(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
 	defer cancel()
-	answer, err := explainWhatIf(ctx, r, kinds, q, policies, stdout)
+	doc, err := explainWhatIf(ctx, r, kinds, q, f.policies)
 	if err != nil {
 		return fail(err)
 	}
-	for _, l := range answer.Lines() {
-		fmt.Fprintln(stdout, l)
+	doc.From, doc.To, doc.Protocol = f.from, f.to, string(q.Protocol)
+	if err := doc.write(stdout, f.output); err != nil {
+		return fail(err)
 	}
-	if !answer.Allowed {
+	if !doc.Allowed {
 		return ExitFail
 	}
 	return ExitOK
 }
 
 // explainWhatIf answers the query on the cluster, or, with policies, on the cluster with
-// the policies added, first saying whether they change the answer.
-func explainWhatIf(ctx context.Context, r client.Reader, kinds policykinds.Source, q explain.Query, policies []string, stdout io.Writer) (explain.Answer, error) {
+// the policies added, saying whether they change the answer.
+func explainWhatIf(ctx context.Context, r client.Reader, kinds policykinds.Source, q explain.Query, policies []string) (answerDocument, error) {
 	if len(policies) == 0 {
-		return explain.Connection(ctx, r, kinds, q)
+		answer, err := explain.Connection(ctx, r, kinds, q)
+		return newAnswerDocument(answer), err
 	}
 	add, err := readPolicies(policies)
 	if err != nil {
-		return explain.Answer{}, err
+		return answerDocument{}, err
 	}
 	before, err := explain.Connection(ctx, r, kinds, q)
 	if err != nil {
-		return explain.Answer{}, err
+		return answerDocument{}, err
 	}
 	after, err := explain.Connection(ctx, add.Reader(r), kinds, q)
 	if err != nil {
-		return explain.Answer{}, err
+		return answerDocument{}, err
 	}
-	change := "unchanged"
-	if before.Allowed != after.Allowed {
-		change = "changed"
+	doc := newAnswerDocument(after)
+	doc.WhatIf = &whatIf{
+		PoliciesAdded: len(add.NetworkPolicies) + len(add.ClusterNetworkPolicies),
+		Before:        before.Lines()[0], After: after.Lines()[0], Changed: before.Allowed != after.Allowed,
 	}
-	fmt.Fprintf(stdout, "What-if with %d policies added (nothing applied): %s before, %s after (%s)\n",
-		len(add.NetworkPolicies)+len(add.ClusterNetworkPolicies), before.Lines()[0], after.Lines()[0], change)
-	return after, nil
+	return doc, nil
 }
 
 // parseExplain turns the flags into the query they give.

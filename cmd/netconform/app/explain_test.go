@@ -34,7 +34,7 @@ func TestExplainBadInput(t *testing.T) {
 		{"IPv6 without brackets", []string{"--from", "shop", "--to", "ip/fd00::1"}, []string{"in brackets"}},
 		{"bad protocol", []string{"--from", "shop", svc, "--protocol", "ICMP"}, []string{`--protocol "ICMP": use TCP or UDP`}},
 		{"stray argument", []string{"--from", "shop", svc, "extra"}, []string{`unexpected argument "extra"`}},
-		{"unknown flag", []string{"--bogus"}, []string{"bogus", "Usage: netconform explain"}},
+		{"unknown flag", []string{"--bogus"}, []string{"unknown flag: --bogus", "See 'netconform explain --help'"}},
 		{"no cluster", []string{"--from", "shop/app=web", svc, "--kubeconfig", "/nonexistent/kubeconfig"}, []string{"no cluster", "--kubeconfig"}},
 	}
 	for _, tt := range tests {

@@ -1,17 +1,21 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
 
+	"github.com/spf13/cobra"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/internal/generate"
@@ -19,39 +23,57 @@ import (
 	"github.com/netconform/netconform/internal/prediction"
 )
 
-func runGenerate(args []string, stdout, stderr io.Writer) int {
-	var namespace, kubeconfig, kubeContext string
-	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: netconform generate --namespace NS [--kubeconfig PATH] [--context NAME]")
-		fmt.Fprintln(stderr, "\nPrints a ReachabilityTest whose edges expect what the namespace's NetworkPolicies allow today.")
-		fs.PrintDefaults()
+// testFormats are what `generate -o` prints: a ReachabilityTest, as a manifest.
+var testFormats = []string{"yaml", "json"}
+
+type generateFlags struct {
+	output  string
+	cluster *genericclioptions.ConfigFlags
+}
+
+func newGenerateCommand(code *int) *cobra.Command {
+	var f generateFlags
+	cmd := &cobra.Command{
+		Use:   "generate -n NAMESPACE",
+		Short: "Print a ReachabilityTest of the edges a namespace's NetworkPolicies imply, to review and commit",
+		Long: "Prints a ReachabilityTest whose edges expect what the namespace's NetworkPolicies allow today.\n" +
+			"It prints a manifest: -o yaml (the default) or json; a table or markdown would not apply.",
+		Example: "  netconform generate -n bookstore > bookstore-test.yaml",
+		Args:    noArgs("give the namespace with -n/--namespace"),
+		Run:     body(code, f.run),
 	}
-	fs.StringVar(&namespace, "namespace", "", "the namespace whose policies, pods and Services to cover (required)")
-	bindClusterFlags(fs, &kubeconfig, &kubeContext)
-	if err := fs.Parse(args); err != nil {
-		return ExitUsage
-	}
+	f.cluster = clusterFlags(cmd.Flags(), true)
+	cmd.Flags().StringVarP(&f.output, "output", "o", "yaml", "how to print the test: "+strings.Join(testFormats, " or "))
+	registerOutputCompletion(cmd, testFormats)
+	return cmd
+}
+
+func (f *generateFlags) run(cmd *cobra.Command, _ []string) int {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "netconform generate: %v\n", err)
 		return ExitUsage
 	}
+	namespace := *f.cluster.Namespace
 	switch {
-	case fs.NArg() > 0:
-		return fail(fmt.Errorf("unexpected argument %q: give the namespace with --namespace", fs.Arg(0)))
+	case !slices.Contains(testFormats, f.output):
+		return fail(fmt.Errorf("--output %q: generate prints a ReachabilityTest to apply; use yaml or json (table and markdown are for results, of run and explain)", f.output))
 	case namespace == "":
-		return fail(errors.New("--namespace is required: the namespace whose policies to cover, such as --namespace shop"))
+		return fail(errors.New("--namespace is required: the namespace whose policies to cover, such as -n shop"))
 	case len(validation.IsDNS1123Label(namespace)) > 0:
 		return fail(fmt.Errorf("--namespace %q is not a namespace name: %s", namespace, strings.Join(validation.IsDNS1123Label(namespace), "; ")))
 	}
-	r, kinds, err := newReader(kubeconfig, kubeContext)
+	r, kinds, err := newReader(f.cluster)
 	if err != nil {
 		return fail(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
 	defer cancel()
 	out, err := generateYAML(ctx, r, kinds, namespace, stderr)
+	if err == nil && f.output == "json" {
+		fmt.Fprintln(stderr, "netconform generate: every expect restates what the policies allow today; review each against the intended behaviour before committing")
+		out, err = asJSON(out)
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -59,6 +81,20 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	return ExitOK
+}
+
+// asJSON is the YAML manifest as indented JSON; its comments, which JSON cannot hold, go.
+func asJSON(manifest []byte) ([]byte, error) {
+	compact, err := yaml.YAMLToJSON(manifest)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, compact, "", "  "); err != nil {
+		return nil, err
+	}
+	out.WriteByte('\n')
+	return out.Bytes(), nil
 }
 
 // generateYAML reads the namespace and writes its generated test; notes go to stderr.

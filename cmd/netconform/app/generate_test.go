@@ -22,7 +22,7 @@ func TestGenerateBadInput(t *testing.T) {
 		{"no namespace", nil, []string{"--namespace is required"}},
 		{"bad namespace", []string{"--namespace", "Shop"}, []string{`--namespace "Shop" is not a namespace name`}},
 		{"stray argument", []string{"--namespace", "shop", "extra"}, []string{`unexpected argument "extra"`}},
-		{"unknown flag", []string{"--bogus"}, []string{"bogus", "Usage: netconform generate"}},
+		{"unknown flag", []string{"--bogus"}, []string{"unknown flag: --bogus", "See 'netconform generate --help'"}},
 		{"no cluster", []string{"--namespace", "shop", "--kubeconfig", "/nonexistent/kubeconfig"}, []string{"no cluster", "--kubeconfig"}},
 	}
 	for _, tt := range tests {

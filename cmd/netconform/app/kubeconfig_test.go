@@ -1,7 +1,6 @@
 package app
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/pflag"
 	"k8s.io/client-go/rest"
 )
 
@@ -16,7 +16,7 @@ import (
 var clusterOf = map[string]func(args []string) (*rest.Config, error){
 	"manager": func(args []string) (*rest.Config, error) {
 		var f managerFlags
-		fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+		fs := pflag.NewFlagSet("manager", pflag.ContinueOnError)
 		fs.SetOutput(io.Discard)
 		f.bind(fs)
 		if err := fs.Parse(args); err != nil {
@@ -26,7 +26,7 @@ var clusterOf = map[string]func(args []string) (*rest.Config, error){
 	},
 	"run": func(args []string) (*rest.Config, error) {
 		var f runFlags
-		fs := flag.NewFlagSet("run", flag.ContinueOnError)
+		fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
 		fs.SetOutput(io.Discard)
 		f.bind(fs)
 		if err := fs.Parse(args); err != nil {

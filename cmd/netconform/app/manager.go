@@ -3,8 +3,10 @@ package app
 import (
 	"flag"
 	"fmt"
-	"io"
 	"os"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -29,9 +31,23 @@ type managerFlags struct {
 	zap                                            zap.Options
 }
 
-func (f *managerFlags) bind(fs *flag.FlagSet) {
-	bindClusterFlags(fs, &f.kubeconfig, &f.kubeContext)
-	f.metrics.Bind(fs)
+func newManagerCommand(code *int) *cobra.Command {
+	var f managerFlags
+	cmd := &cobra.Command{
+		Use:   "manager [flags]",
+		Short: "Run the operator",
+		Args:  noArgs("the manager takes flags only"),
+		Run:   body(code, f.run),
+	}
+	f.bind(cmd.Flags())
+	return cmd
+}
+
+func (f *managerFlags) bind(fs *pflag.FlagSet) {
+	bindManagerClusterFlags(fs, &f.kubeconfig, &f.kubeContext)
+	// The metrics and zap flags bind to Go's flag package.
+	goflags := flag.NewFlagSet("manager", flag.ContinueOnError)
+	f.metrics.Bind(goflags)
 	fs.StringVar(&f.healthAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	fs.StringVar(&f.pprofAddr, "pprof-bind-address", "0", "address Go's profiles are served on (/debug/pprof); 0 disables them")
 	fs.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles")
@@ -41,7 +57,8 @@ func (f *managerFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.CanaryNamespace, "canary-namespace", defaultCanaryNamespace(o.CanaryNamespace), "namespace of the enforcement canaries of tests that name none (default: the manager's own namespace, $POD_NAMESPACE)")
 	fs.DurationVar(&o.Rerun.MinInterval, "min-rerun-interval", o.Rerun.MinInterval,
 		fmt.Sprintf("least time from the start of a test's last run to a run that changes trigger (spec.rerunOn); at least %s", controllers.MinRerunInterval))
-	f.zap.BindFlags(fs)
+	f.zap.BindFlags(goflags)
+	fs.AddGoFlagSet(goflags)
 }
 
 // validate names the flag and its range when a value cannot work.
@@ -60,20 +77,14 @@ func (f *managerFlags) restConfig() (*rest.Config, error) {
 	return kubeConfig(f.kubeconfig, f.kubeContext)
 }
 
-func runManager(args []string, _, stderr io.Writer) int {
-	var f managerFlags
-	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	f.bind(fs)
-	if err := fs.Parse(args); err != nil {
-		return ExitUsage
-	}
+func (f *managerFlags) run(cmd *cobra.Command, _ []string) int {
+	stderr := cmd.ErrOrStderr()
 	if err := f.validate(); err != nil {
 		fmt.Fprintf(stderr, "netconform manager: %v\n", err)
 		return ExitUsage
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&f.zap), zap.WriteTo(stderr)))
-	if err := startManager(f); err != nil {
+	if err := startManager(*f); err != nil {
 		fmt.Fprintf(stderr, "netconform manager: %v\n", err)
 		return ExitFail
 	}

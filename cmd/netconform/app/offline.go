@@ -3,11 +3,12 @@ package app
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"slices"
+
+	"github.com/spf13/pflag"
 
 	"github.com/netconform/netconform/api/v1alpha1"
 	"github.com/netconform/netconform/internal/logsafe"
@@ -20,11 +21,11 @@ import (
 // cluster) and `netconform run --dry-run --policies` (what policies would change on a
 // live cluster, before they are applied).
 
-func (f *runFlags) bindOffline(fs *flag.FlagSet) {
+func (f *runFlags) bindOffline(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.offline, "offline", false, "predict every edge from --manifests alone: no cluster, no kubeconfig, no network")
-	fs.Var(&f.manifests, "manifests", "with --offline: a file, a directory (read recursively) or - for stdin, holding the manifests to predict from: Namespaces, workloads, Services and policies (repeatable)")
+	fs.StringArrayVar(&f.manifests, "manifests", nil, "with --offline: a file, a directory (read recursively) or - for stdin, holding the manifests to predict from: Namespaces, workloads, Services and policies (repeatable)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "with --policies: apply nothing and list the edges whose predicted verdict the policies would change on the cluster")
-	fs.Var(&f.policies, "policies", "with --dry-run: a file, a directory or - for stdin, holding the policies to add to the cluster's, each replacing the one of the same namespace and name (repeatable)")
+	fs.StringArrayVar(&f.policies, "policies", nil, "with --dry-run: a file, a directory or - for stdin, holding the policies to add to the cluster's, each replacing the one of the same namespace and name (repeatable)")
 }
 
 // validateOffline refuses combinations that cannot mean what they say.
@@ -85,7 +86,7 @@ func (f *runFlags) whatIf(ctx context.Context, tests []v1alpha1.ReachabilityTest
 	if err != nil {
 		return fail(err)
 	}
-	r, kinds, err := newReader(f.kubeconfig, f.kubeContext)
+	r, kinds, err := newReader(f.cluster)
 	if err != nil {
 		return fail(err)
 	}

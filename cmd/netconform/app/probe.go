@@ -2,29 +2,46 @@ package app
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/netconform/netconform/probes"
 	"github.com/netconform/netconform/probes/dialer"
 )
 
-func runProbe(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	timeout := fs.Duration("timeout", 2*time.Second, "time limit of each connection attempt and look-up")
-	attempts := fs.Int("attempts", 3, "attempts per check while what it sees differs from what is expected")
-	checksJSON := fs.String("checks", "", "the checks to run, as the controller encodes them")
-	settle := fs.Duration("settle", 0, "time a check without a policy verdict waits before its first attempt, for the policy enforcer to program this pod")
-	maxSettle := fs.Duration("max-settle", 0, "time after the start a check with a policy verdict is retried while the dataplane disagrees with it")
-	out := fs.String("termination-log", "/dev/termination-log", "file the encoded results are written to")
-	if err := fs.Parse(args); err != nil {
-		return ExitUsage
+// probeFlags are what the controller gives a probe pod (probes.ProbeArgs).
+type probeFlags struct {
+	timeout, settle, maxSettle time.Duration
+	attempts                   int
+	checksJSON, out            string
+}
+
+func newProbeCommand(code *int) *cobra.Command {
+	var f probeFlags
+	cmd := &cobra.Command{
+		Use:   "probe --checks JSON",
+		Short: "Run checks inside a probe pod and report them in the termination message",
+		Args:  noArgs("give the checks with --checks"),
+		Run: body(code, func(cmd *cobra.Command, _ []string) int {
+			return runProbe(f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		}),
 	}
-	checks, err := probes.DecodeChecks(*checksJSON)
+	fs := cmd.Flags()
+	fs.DurationVar(&f.timeout, "timeout", 2*time.Second, "time limit of each connection attempt and look-up")
+	fs.IntVar(&f.attempts, "attempts", 3, "attempts per check while what it sees differs from what is expected")
+	fs.StringVar(&f.checksJSON, "checks", "", "the checks to run, as the controller encodes them")
+	fs.DurationVar(&f.settle, "settle", 0, "time a check without a policy verdict waits before its first attempt, for the policy enforcer to program this pod")
+	fs.DurationVar(&f.maxSettle, "max-settle", 0, "time after the start a check with a policy verdict is retried while the dataplane disagrees with it")
+	fs.StringVar(&f.out, "termination-log", "/dev/termination-log", "file the encoded results are written to")
+	return cmd
+}
+
+func runProbe(f probeFlags, stdout, stderr io.Writer) int {
+	checks, err := probes.DecodeChecks(f.checksJSON)
 	if err != nil {
 		fmt.Fprintf(stderr, "netconform probe: --checks: %v\n", err)
 		return ExitUsage
@@ -35,7 +52,7 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 		return ExitUsage
 	}
 	start := time.Now()
-	cfg := dialer.Config{Timeout: *timeout, Attempts: max(*attempts, 1), Settle: *settle, MaxSettle: *maxSettle}
+	cfg := dialer.Config{Timeout: f.timeout, Attempts: max(f.attempts, 1), Settle: f.settle, MaxSettle: f.maxSettle}
 	results := dialer.Run(context.Background(), cfg, checks)
 	took := time.Since(start)
 	var oneAfterAnother time.Duration
@@ -52,7 +69,7 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "netconform probe: %v\n", err)
 		return ExitFail
 	}
-	if err := os.WriteFile(*out, []byte(encoded), 0o644); err != nil {
+	if err := os.WriteFile(f.out, []byte(encoded), 0o644); err != nil {
 		fmt.Fprintf(stderr, "netconform probe: writing results: %v\n", err)
 		return ExitFail
 	}

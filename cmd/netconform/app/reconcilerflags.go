@@ -2,10 +2,10 @@ package app
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"strings"
 
+	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -20,7 +20,7 @@ type reconcilerFlags struct {
 	opts controllers.Options
 }
 
-func (f *reconcilerFlags) bind(fs *flag.FlagSet) {
+func (f *reconcilerFlags) bind(fs *pflag.FlagSet) {
 	f.opts = controllers.DefaultOptions()
 	o := &f.opts
 	fs.IntVar(&o.MaxConcurrentProbePods, "max-concurrent-probe-pods", o.MaxConcurrentProbePods, "most probe pods running at once across all tests; 0 for no cap")
@@ -40,7 +40,7 @@ func (f *reconcilerFlags) bind(fs *flag.FlagSet) {
 
 // bindBounds binds what a test may ask of its probe pods (spec.probePod) and where they
 // may run; a test beyond these gets a NotAllowed status and no pods.
-func (f *reconcilerFlags) bindBounds(fs *flag.FlagSet) {
+func (f *reconcilerFlags) bindBounds(fs *pflag.FlagSet) {
 	b := &f.opts.Bounds
 	fs.Func("allowed-probe-images", "comma-separated images a test may name in spec.probePod.image, besides the probe image (default: none)", listFlag(&b.AllowedImages))
 	fs.Func("allowed-priority-classes", "comma-separated priority classes a test may name in spec.probePod.priorityClassName (default: none)", listFlag(&b.AllowedPriorityClasses))
@@ -84,7 +84,7 @@ func quantityFlag(into *resource.Quantity) func(string) error {
 }
 
 // bindCheckBounds binds the caps on a run's checks.
-func (f *reconcilerFlags) bindCheckBounds(fs *flag.FlagSet) {
+func (f *reconcilerFlags) bindCheckBounds(fs *pflag.FlagSet) {
 	o := &f.opts
 	fs.IntVar(&o.MaxChecksPerEdge, "max-checks-per-edge", o.MaxChecksPerEdge,
 		"most checks one edge may make (a pods destination makes one per ready pod); a run with an edge over it makes no check and reports why")

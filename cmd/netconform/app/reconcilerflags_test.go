@@ -1,12 +1,12 @@
 package app
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"testing"
 
+	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/api/equality"
 
 	"github.com/netconform/netconform/controllers"
@@ -15,9 +15,9 @@ import (
 
 // The operator and the gate run one reconciler: the same flags, from the same defaults.
 func TestManagerAndRunShareReconcilerOptions(t *testing.T) {
-	parse := func(bind func(*flag.FlagSet), args ...string) {
+	parse := func(bind func(*pflag.FlagSet), args ...string) {
 		t.Helper()
-		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
 		fs.SetOutput(io.Discard)
 		bind(fs)
 		if err := fs.Parse(args); err != nil {
@@ -71,7 +71,7 @@ func TestReconcilerFlagsNameTheFlagOfABadValue(t *testing.T) {
 	}
 	for flagName, args := range tests {
 		var f reconcilerFlags
-		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
 		f.bind(fs)
 		if err := fs.Parse(args); err != nil {
 			t.Fatal(err)
@@ -89,7 +89,7 @@ func TestManagerMinRerunInterval(t *testing.T) {
 		ok   bool
 	}{{nil, true}, {[]string{"--min-rerun-interval", "5s"}, true}, {[]string{"--min-rerun-interval", "1s"}, false}} {
 		var m managerFlags
-		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
 		fs.SetOutput(io.Discard)
 		m.bind(fs)
 		if err := fs.Parse(c.args); err != nil {
@@ -109,8 +109,8 @@ func TestManagerAndRunShareBounds(t *testing.T) {
 		"--namespaces", "a,b", "--namespace-selector", "team in (x,y)"}
 	var m managerFlags
 	var r runFlags
-	for _, bind := range []func(*flag.FlagSet){m.bind, r.bind} {
-		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	for _, bind := range []func(*pflag.FlagSet){m.bind, r.bind} {
+		fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
 		bind(fs)
 		if err := fs.Parse(args); err != nil {
 			t.Fatal(err)
@@ -131,7 +131,7 @@ func TestBoundFlagsNameTheFlagOfABadValue(t *testing.T) {
 		{"--max-probe-cpu", "0"}, {"--max-probe-cpu", "lots"}, {"--max-probe-memory", "-1Mi"}, {"--namespace-selector", "a in (("},
 	} {
 		var f reconcilerFlags
-		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
 		var out strings.Builder
 		fs.SetOutput(&out)
 		f.bind(fs)

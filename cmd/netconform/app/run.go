@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,8 +12,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -32,29 +34,43 @@ import (
 )
 
 type runFlags struct {
-	files                           stringList
-	kubeconfig, kubeContext, output string
-	junit                           string
-	timeout                         time.Duration
-	operatorNamespace               string
-	reconciler                      reconcilerFlags
-	cleanup, waitOnly               bool
-	replace, keepOnError            bool
+	files             []string
+	cluster           *genericclioptions.ConfigFlags
+	output, junit     string
+	timeout           time.Duration
+	operatorNamespace string
+	reconciler        reconcilerFlags
+	cleanup, waitOnly bool
+	replace           bool
+	keepOnError       bool
 	// Offline runs and what-ifs (offline.go).
 	offline, dryRun     bool
-	manifests, policies stringList
+	manifests, policies []string
 }
 
-// stringList is a repeatable string flag.
-type stringList []string
+func newRunCommand(code *int) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run -f FILE|DIR|- [flags]",
+		Short: "Apply ReachabilityTests, run them and exit 0 (passed), 1 (failed) or 2 (could not run)",
+		Long: "Applies the ReachabilityTests, runs them (in this process, or with the installed operator) and\n" +
+			"prints the results. Exit status: 0 every edge passed, 1 a failed or inconclusive edge, 2 could not run.",
+		Example: "  netconform run -f tests/ --junit netconform.xml\n" +
+			"  netconform run -f tests.yaml -o markdown >> \"$GITHUB_STEP_SUMMARY\"\n" +
+			"  netconform run --offline -f config/samples/bookstore/reachabilitytest.yaml --manifests config/samples/bookstore",
+		Args: noArgs("give files with -f"),
+		Run:  body(code, f.run),
+	}
+	f.bind(cmd.Flags())
+	registerOutputCompletion(cmd, reportFormats)
+	return cmd
+}
 
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
-func (f *runFlags) bind(fs *flag.FlagSet) {
-	fs.Var(&f.files, "f", "a file, a directory of files, or - for stdin, holding ReachabilityTests (repeatable)")
-	bindClusterFlags(fs, &f.kubeconfig, &f.kubeContext)
-	fs.StringVar(&f.output, "output", "table", "how to print the results: table, json or markdown")
+func (f *runFlags) bind(fs *pflag.FlagSet) {
+	fs.StringArrayVarP(&f.files, "filename", "f", nil, "a file, a directory of files, or - for stdin, holding ReachabilityTests (repeatable)")
+	fs.SetNormalizeFunc(aliases(map[string]string{"f": "filename"}))
+	f.cluster = clusterFlags(fs, false) // tests are cluster-scoped
+	fs.StringVarP(&f.output, "output", "o", "table", "how to print the results: "+strings.Join(reportFormats, ", "))
 	fs.StringVar(&f.junit, "junit", "", "also write JUnit XML to this path")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up (exit 2) when the runs have not completed by then")
 	fs.BoolVar(&f.cleanup, "cleanup", false, "delete the tests afterwards")
@@ -75,18 +91,12 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 
 // restConfig is the cluster the flags name.
 func (f *runFlags) restConfig() (*rest.Config, error) {
-	return kubeConfig(f.kubeconfig, f.kubeContext)
+	return restConfig(f.cluster)
 }
 
-func runRun(args []string, stdout, stderr io.Writer) int {
-	var f runFlags
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	f.bind(fs)
-	if err := fs.Parse(args); err != nil {
-		return ExitUsage
-	}
-	if err := f.validate(fs); err != nil {
+func (f *runFlags) run(cmd *cobra.Command, _ []string) int {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if err := f.validate(); err != nil {
 		fmt.Fprintf(stderr, "netconform run: %v\n", err)
 		return ExitUsage
 	}
@@ -130,15 +140,12 @@ func (f *runFlags) report(results []v1alpha1.ReachabilityTest, stdout, stderr io
 	return ExitOK
 }
 
-func (f *runFlags) validate(fs *flag.FlagSet) error {
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q: give files with -f", fs.Arg(0))
-	}
+func (f *runFlags) validate() error {
 	if len(f.files) == 0 {
 		return errors.New("no tests: give a file, a directory or - (stdin) with -f")
 	}
-	if !gate.KnownOutput(f.output) {
-		return fmt.Errorf("--output %q: use table, json or markdown", f.output)
+	if err := checkOutput(f.output, reportFormats); err != nil {
+		return err
 	}
 	if f.timeout <= 0 {
 		return fmt.Errorf("--timeout %s: give a positive duration such as 10m", f.timeout)

@@ -2,32 +2,44 @@ package app
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
 
 	"github.com/netconform/netconform/internal/serve"
 )
 
-func runServe(args []string, _, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	tcp := fs.String("tcp", "", "comma-separated TCP ports to accept connections on, such as 8080,5432")
-	udp := fs.String("udp", "", "comma-separated UDP ports to echo datagrams on")
-	addr := fs.String("address", "", "address to bind (default: all)")
-	if err := fs.Parse(args); err != nil {
-		return ExitUsage
+func newServeCommand(code *int) *cobra.Command {
+	var tcp, udp []string
+	var addr string
+	cmd := &cobra.Command{
+		Use:   "serve --tcp PORTS [--udp PORTS]",
+		Short: "Listen on TCP ports and echo UDP, for fixtures and canaries",
+		Args:  noArgs("give the ports with --tcp or --udp"),
+		Run: body(code, func(cmd *cobra.Command, _ []string) int {
+			return runServe(strings.Join(tcp, ","), strings.Join(udp, ","), addr, cmd.ErrOrStderr())
+		}),
 	}
-	cfg := serve.Config{Addr: *addr}
+	fs := cmd.Flags()
+	fs.StringArrayVar(&tcp, "tcp", nil, "comma-separated TCP ports to accept connections on, such as 8080,5432 (repeatable)")
+	fs.StringArrayVar(&udp, "udp", nil, "comma-separated UDP ports to echo datagrams on (repeatable)")
+	fs.StringVar(&addr, "address", "", "address to bind (default: all)")
+	return cmd
+}
+
+func runServe(tcp, udp, addr string, stderr io.Writer) int {
+	cfg := serve.Config{Addr: addr}
 	var err error
-	if cfg.TCPPorts, err = parseOptionalPorts(*tcp); err != nil {
+	if cfg.TCPPorts, err = parseOptionalPorts(tcp); err != nil {
 		fmt.Fprintf(stderr, "netconform serve: --tcp: %v\n", err)
 		return ExitUsage
 	}
-	if cfg.UDPPorts, err = parseOptionalPorts(*udp); err != nil {
+	if cfg.UDPPorts, err = parseOptionalPorts(udp); err != nil {
 		fmt.Fprintf(stderr, "netconform serve: --udp: %v\n", err)
 		return ExitUsage
 	}

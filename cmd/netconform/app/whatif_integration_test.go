@@ -180,6 +180,14 @@ func TestREADMEOfflineExamples(t *testing.T) {
 // readmeCommands are the netconform command lines in the sh blocks of a README section.
 func readmeCommands(t *testing.T, heading string) []string {
 	t.Helper()
+	return readmeLines(t, heading, func(line string) bool {
+		return strings.HasPrefix(line, "netconform ") || strings.Contains(line, " | netconform ")
+	})
+}
+
+// readmeLines are the lines of the sh blocks of a README section that accept takes.
+func readmeLines(t *testing.T, heading string, accept func(line string) bool) []string {
+	t.Helper()
 	data, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +204,7 @@ func readmeCommands(t *testing.T, heading string) []string {
 		switch {
 		case strings.HasPrefix(line, "```"):
 			inBlock = line == "```sh"
-		case inBlock && (strings.HasPrefix(line, "netconform ") || strings.Contains(line, " | netconform ")):
+		case inBlock && accept(line):
 			out = append(out, line)
 		}
 	}

@@ -75,7 +75,7 @@ unit: envtest-assets ## Run the unit and API-server tests with the race detector
 	hack/run-tests.sh -race
 
 .PHONY: test
-test: verify-generated lint rules unit ## Run every test: generated code, lint, alert rules, unit and API-server (make unit), end-to-end
+test: verify-generated lint rules release-check unit ## Run every test: generated code, lint, alert rules, unit and API-server (make unit), end-to-end
 	e2e/run.sh
 
 PROFILE ?= enforcing
@@ -136,7 +136,6 @@ release-check: $(GORELEASER) $(ACTIONLINT) ## Validate .goreleaser.yaml; actionl
 	$(GORELEASER) check
 	hack/lint-actions.sh $(ACTIONLINT)
 
-test: release-check
 
 $(GORELEASER):
 	GOBIN=$(dir $@) go install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)

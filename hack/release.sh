@@ -2,7 +2,7 @@
 # make release: a snapshot release in dist/, published nowhere. goreleaser builds the
 # binaries (linux and darwin, amd64 and arm64), archives, checksums and SBOMs; then the
 # image index is written as an OCI layout without Docker, and the manifests and the
-# chart's values name that index by digest.
+# chart's values name that index by digest; the krew manifest names the archives by checksum.
 #   GORELEASER=path hack/release.sh     (cyclonedx-gomod must be on PATH)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,5 +37,10 @@ kubectl=$(hack/k8s-binaries.sh kubectl)/kubectl
 rm -r "$overlay"
 grep -q "image: $REPOSITORY@$digest" dist/install.yaml ||
   { echo "release: dist/install.yaml does not run $REPOSITORY@$digest" >&2; exit 1; }
+
+log "dist/krew/netconform.yaml: the krew manifest with the archives' checksums"
+mkdir -p dist/krew
+go run ./hack/release-krew --dist dist --out dist/krew/netconform.yaml
+go -C hack/krewcheck tool validate-krew-manifest -manifest "$ROOT/dist/krew/netconform.yaml" -skip-install >&2
 
 echo "release: $REPOSITORY@$digest ($(grep -o 'tag: .*' dist/values-release.yaml)), an OCI layout in dist/image, not pushed; dist/install.yaml and dist/values-release.yaml take it by digest"

@@ -38,7 +38,7 @@ func TestKrewValidationRejectsBrokenManifests(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, broken := range map[string]string{
-		"no binary":  strings.Replace(string(data), "      bin: kubectl-netconform\n", "", 1),
+		"no binary":  strings.Replace(string(data), "      bin: netconform\n", "", 1),
 		"wrong name": strings.Replace(string(data), "  name: netconform\n", "  name: netconform-other\n", 1),
 	} {
 		if broken == string(data) {
@@ -54,7 +54,8 @@ func TestKrewValidationRejectsBrokenManifests(t *testing.T) {
 	}
 }
 
-// The manifest installs the binary the Makefile builds, under the name kubectl runs.
+// The manifest installs the binary of goreleaser's archives; krew links it as
+// kubectl-netconform, the name by which the binary is the plugin.
 func TestManifestInstallsThePlugin(t *testing.T) {
 	data, err := os.ReadFile("netconform.yaml")
 	if err != nil {
@@ -65,10 +66,17 @@ func TestManifestInstallsThePlugin(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := string(data)
-	if n := strings.Count(text, "bin: kubectl-netconform\n"); n != 4 || strings.Count(text, "- selector:") != 4 {
-		t.Errorf("want 4 platforms, each installing kubectl-netconform; got %d", n)
+	if n := strings.Count(text, "bin: netconform\n"); n != 4 || strings.Count(text, "- selector:") != 4 {
+		t.Errorf("want 4 platforms, each installing the netconform binary; got %d", n)
+	}
+	goreleaser, err := os.ReadFile("../.goreleaser.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(goreleaser), "binary: netconform\n") || !strings.Contains(string(goreleaser), `name_template: "{{ .ProjectName }}_{{ .Version }}_{{ .Os }}_{{ .Arch }}"`) {
+		t.Error(".goreleaser.yaml no longer builds netconform_VERSION_OS_ARCH archives of the netconform binary, which the manifest installs")
 	}
 	if !strings.Contains(string(makefile), "bin/kubectl-netconform") {
-		t.Error("the Makefile does not build bin/kubectl-netconform, the binary the manifest installs")
+		t.Error("the Makefile does not build bin/kubectl-netconform, the plugin's name for local use")
 	}
 }

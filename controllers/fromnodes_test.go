@@ -55,6 +55,18 @@ func setNodeReady(t *testing.T, name string, status corev1.ConditionStatus) {
 	}
 }
 
+func joinPool(t *testing.T, name, pool string) {
+	t.Helper()
+	node := &corev1.Node{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Name: name}, node); err != nil {
+		t.Fatal(err)
+	}
+	node.Labels = map[string]string{"pool": pool}
+	if err := k8s.Update(context.Background(), node); err != nil {
+		t.Fatalf("labelling node %s pool=%s: %v", name, pool, err)
+	}
+}
+
 func cordon(t *testing.T, name string) {
 	t.Helper()
 	node := &corev1.Node{}
@@ -244,7 +256,10 @@ func TestFromNodesWithoutMatchIsAnErrorUntilANodeMatches(t *testing.T) {
 		t.Fatalf("%d probe pods for a test whose from.nodes matches no node", len(pods))
 	}
 
-	createNode(t, ns+"-late", map[string]string{"pool": ns})
+	// The node comes Ready first and then joins the pool: a node that matches while not
+	// yet Ready is rightly reported as such by a run that starts then.
+	createNode(t, ns+"-late", nil)
+	joinPool(t, ns+"-late", ns)
 	byNode := pinnedNodes(t, waitForPods(t, rt, 2))
 	for _, pod := range byNode {
 		finishPod(t, &pod, asExpected)

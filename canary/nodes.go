@@ -1,12 +1,10 @@
 package canary
 
 import (
-	"slices"
-
-	"github.com/go-logr/logr"
-
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/netconform/netconform/api/v1alpha1"
+	"github.com/netconform/netconform/probes"
 )
 
 // MaxNodes bounds the nodes one canary checks: two pods per node, and one entry each in
@@ -14,42 +12,17 @@ import (
 const MaxNodes = 100
 
 // Schedulable returns, sorted, the names of the nodes a canary pod with this node
-// selector and these tolerations can run on: Ready, not cordoned, and without a taint
-// that keeps such a pod off.
+// selector and these tolerations can run on now: those an edge checked from every node
+// would be (probes.SelectNodes) that are Ready and not cordoned.
 func Schedulable(nodes []corev1.Node, nodeSelector map[string]string, tolerations []corev1.Toleration) []string {
+	pod := &v1alpha1.ProbePodSpec{NodeSelector: nodeSelector, Tolerations: tolerations}
 	var names []string
-	for i := range nodes {
-		n := &nodes[i]
-		if ready(n) && !n.Spec.Unschedulable && labels.SelectorFromSet(nodeSelector).Matches(labels.Set(n.Labels)) && tolerated(n.Spec.Taints, tolerations) {
+	for _, n := range probes.SelectNodes(nodes, v1alpha1.NodeSelection{All: true}, pod) {
+		if n.Unavailable == "" {
 			names = append(names, n.Name)
 		}
 	}
-	slices.Sort(names)
 	return names
-}
-
-func ready(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
-// tolerated is false when a taint that keeps pods off (NoSchedule, NoExecute) has no
-// toleration; PreferNoSchedule only steers the scheduler.
-func tolerated(taints []corev1.Taint, tolerations []corev1.Toleration) bool {
-	for i := range taints {
-		t := &taints[i]
-		if t.Effect == corev1.TaintEffectPreferNoSchedule {
-			continue
-		}
-		if !slices.ContainsFunc(tolerations, func(tol corev1.Toleration) bool { return tol.ToleratesTaint(logr.Discard(), t, false) }) {
-			return false
-		}
-	}
-	return true
 }
 
 // Pair is a client and the server it probes, each pinned to a node ("" where the

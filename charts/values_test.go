@@ -151,6 +151,11 @@ func TestChartRejectsBadValues(t *testing.T) {
 		"manager.bounds.maxProbeCPU=lots":  "/manager/bounds/maxProbeCPU",
 		"image.pullPolicy=Sometimes":       "/image/pullPolicy",
 		"metrics.serviceMonitor.enabled=1": "/metrics/serviceMonitor/enabled",
+		// The admission policies are rendered with the canary namespace: a value that is
+		// not a namespace name, or a flag that changes it behind their back, is refused.
+		"manager.canaryNamespace=x' || true || 'y":         "/manager/canaryNamespace",
+		"manager.extraArgs[0]=--canary-namespace=tenant-a": "/manager/extraArgs/0",
+		"manager.extraArgs[0]=--allowed-probe-images=*":    "/manager/extraArgs/0",
 	} {
 		_, err := helm(t, "template", release, chartDir, "--set", set)
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -138,6 +138,21 @@ func TestAction(t *testing.T) {
 	if code == 0 || !strings.Contains(log, "binary-dir:") {
 		s.fatalf("with no binary in binary-dir the action exited %d, want a failure naming binary-dir:\n%s", code, log)
 	}
+
+	// A version that is not a release, such as one climbing out of the release's path,
+	// fails before anything is downloaded. A curl that only says it was called stands in
+	// for the real one, so a failing check sends nothing anywhere.
+	fake := t.TempDir()
+	if err := os.WriteFile(filepath.Join(fake, "curl"), []byte("#!/bin/sh\necho 'curl was called' >&2\nexit 7\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", fake+string(os.PathListSeparator)+os.Getenv("PATH"))
+	for _, version := range []string{"1.2.3/../../../attacker/netconform/releases/download/v1.2.3", "1.2.3 ", "latest"} {
+		code, log = runAction(t, meta, dir, summary, map[string]string{"files": files[0], "version": version})
+		if code != 2 || !strings.Contains(log, "::error::version:") || strings.Contains(log, "curl was called") {
+			s.fatalf("with version %q the action exited %d, want 2 naming the version input before any download:\n%s", version, code, log)
+		}
+	}
 }
 
 // readAction decodes the repository's action.yml strictly and checks it is what

@@ -147,7 +147,30 @@ func Connection(ctx context.Context, r client.Reader, kinds policykinds.Source, 
 	case Address:
 		decisions = []netpol.Decision{c.Evaluate(netpol.Connection{From: src, To: netpol.AddressPeer(q.IP), Port: q.Port, Protocol: q.Protocol})}
 	}
+	if q.FromNode != "" {
+		notes = append(notes, otherNodeNotes(q.FromNode, src.Address(), decisions)...)
+	}
 	return answerOf(c, decisions, notes), nil
+}
+
+// otherNodeNotes warn where a node's traffic reaches a pod on another node: the model
+// takes it to come from the node's InternalIP, which an overlay's tunnel address,
+// masquerading, or a CNI that keeps ipBlock rules off nodes' addresses can change.
+func otherNodeNotes(node, address string, decisions []netpol.Decision) []string {
+	for _, d := range decisions {
+		if pod := d.Connection.To.Pod; pod != nil && d.Ingress.OwnNode == "" {
+			return []string{fmt.Sprintf("from node %s to a pod on another node (%s/%s on %s) the answer takes the packets to come from %s, the node's InternalIP: an overlay's tunnel address, masquerading, or a CNI that keeps ipBlock rules off nodes' addresses can make the destination see another source; only a connection from the node shows what its dataplane does",
+				node, pod.Namespace, pod.Name, orUnscheduled(pod.Spec.NodeName), address)}
+		}
+	}
+	return nil
+}
+
+func orUnscheduled(node string) string {
+	if node == "" {
+		return "no node yet"
+	}
+	return node
 }
 
 // source is the query's source: a node at its InternalIP, or a pod of the source

@@ -155,11 +155,14 @@ func TestConnectionFromANode(t *testing.T) {
 		node    string
 		allowed bool
 		want    []string
+		notWant string
 		wantErr string
 	}{
 		{node: "node-1", allowed: true, want: []string{"ALLOWED", "192.168.0.1 to shop/db-0 port 5432/TCP is allowed",
-			"allowed: traffic from the pod's own node is always allowed in (NetworkPolicy does not apply to it)"}},
-		{node: "node-2", want: []string{"DENIED", "192.168.0.2 to shop/db-0 port 5432/TCP is denied", "shop/default-deny"}},
+			"allowed: traffic from the pod's own node is always allowed in (NetworkPolicy does not apply to it)"}, notWant: "another node"},
+		// From another node the source address is the model's assumption: it says so.
+		{node: "node-2", want: []string{"DENIED", "192.168.0.2 to shop/db-0 port 5432/TCP is denied", "shop/default-deny",
+			"from node node-2 to a pod on another node (shop/db-0 on node-1) the answer takes the packets to come from 192.168.0.2"}},
 		{node: "nope", wantErr: "--from: node nope not found"},
 		{node: "no-address", wantErr: "--from: node no-address has no InternalIP"},
 	}
@@ -179,6 +182,9 @@ func TestConnectionFromANode(t *testing.T) {
 			out := strings.Join(a.Lines(), "\n")
 			if a.Allowed != tt.allowed {
 				t.Errorf("allowed = %v, want %v:\n%s", a.Allowed, tt.allowed, out)
+			}
+			if tt.notWant != "" && strings.Contains(out, tt.notWant) {
+				t.Errorf("output has %q:\n%s", tt.notWant, out)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(out, w) {

@@ -108,12 +108,20 @@ func Results(test *v1alpha1.ReachabilityTest) []orv1.ReportResult {
 	return append(results, CanaryResults(test.Name, status, at)...)
 }
 
-// refusal is the Passed condition of a test the manager refused to run (NotAllowed),
-// when that is what the status says of the current generation: the skips name the
-// edges of the spec the manager refused.
+// notRunReasons are the Passed reasons of a spec the manager will not run as it stands:
+// the results on the status, if any, are an older spec's and must not stand for it.
+var notRunReasons = map[string]bool{
+	v1alpha1.ReasonNotAllowed:      true,
+	v1alpha1.ReasonNoMatchingNodes: true,
+	v1alpha1.ReasonInvalidSchedule: true,
+}
+
+// refusal is the Passed condition of a test the manager refused to run (NotAllowed, a
+// from.nodes that selects no node, a schedule it cannot follow), when that is what the
+// status says of the current generation: the skips name the edges of the spec refused.
 func refusal(test *v1alpha1.ReachabilityTest) *metav1.Condition {
 	c := meta.FindStatusCondition(test.Status.Conditions, v1alpha1.ConditionPassed)
-	if c == nil || c.Reason != v1alpha1.ReasonNotAllowed || c.ObservedGeneration != test.Generation {
+	if c == nil || !notRunReasons[c.Reason] || c.ObservedGeneration != test.Generation {
 		return nil
 	}
 	return c

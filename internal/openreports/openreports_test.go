@@ -168,6 +168,28 @@ func TestARefusedTestSkipsEveryEdge(t *testing.T) {
 	}
 }
 
+// A spec the manager will not run as it stands (here a from.nodes that selects no node)
+// is reported as skips, not as the passes an older spec's run left on the status.
+func TestASpecThatCannotRunHidesTheOlderResults(t *testing.T) {
+	for _, reason := range []string{v1alpha1.ReasonNoMatchingNodes, v1alpha1.ReasonInvalidSchedule} {
+		test := completedTest()
+		test.Generation = 2
+		test.Status.Conditions = []metav1.Condition{{
+			Type: v1alpha1.ConditionPassed, Status: metav1.ConditionFalse, Reason: reason, ObservedGeneration: 2,
+			Message: "spec.edges[0].from.nodes matches no node", LastTransitionTime: metav1.NewTime(time.Unix(1700000100, 0)),
+		}}
+		rep := Build(test)
+		if rep == nil || rep.Summary != (orv1.ReportSummary{Skip: 2}) {
+			t.Fatalf("%s: report %+v, want a skip per edge instead of the older run's results", reason, rep)
+		}
+		for _, r := range rep.Results {
+			if r.Properties["reason"] != reason {
+				t.Errorf("%s: result %+v does not say why it was skipped", reason, r)
+			}
+		}
+	}
+}
+
 func TestTrustedRefusesOthersReports(t *testing.T) {
 	test := completedTest()
 	mine := Build(test)

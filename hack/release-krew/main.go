@@ -106,8 +106,11 @@ func releaseVersion(path string) (string, error) {
 	var meta struct {
 		Version string `json:"version"`
 	}
-	if err := json.Unmarshal(data, &meta); err != nil || meta.Version == "" {
-		return "", fmt.Errorf("%s: no version (%v)", path, err)
+	if err := json.Unmarshal(data, &meta); err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	if meta.Version == "" {
+		return "", fmt.Errorf("%s: no version (run goreleaser first: make release)", path)
 	}
 	return strings.TrimPrefix(meta.Version, "v"), nil
 }

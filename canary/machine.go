@@ -115,12 +115,19 @@ func (m *Machine) Advance(timeline []Change, now time.Time) bool {
 func (m *Machine) Changed(t time.Time) { m.since = t }
 
 // Fail ends the canary without a finding, for faults outside the dataplane. In the
-// admin-tier phases, the NetworkPolicy finding stands and the admin tier's fails.
+// admin-tier phases, the NetworkPolicy finding stands and the admin tier's fails. Before,
+// a direction found enforced turns Unknown: the fault (a server gone) may have caused
+// the denials it rests on; one found not enforced stands, since traffic got through.
 func (m *Machine) Fail(why string) {
 	if m.step >= stepAdminAllowed {
 		m.tiers.failure = why
 	} else {
 		m.failure = why
+		for _, d := range []*v1alpha1.Enforcement{&m.ingress, &m.egress} {
+			if *d == v1alpha1.Enforced {
+				*d = v1alpha1.Unknown
+			}
+		}
 	}
 	m.step = stepDone
 }

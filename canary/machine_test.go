@@ -176,6 +176,28 @@ func TestMachineFailsWithTheGivenReason(t *testing.T) {
 	}
 }
 
+// A fault during the NetworkPolicy phases leaves no direction Enforced: the denials it
+// rests on may be the fault's (a server gone refuses like a deny).
+func TestMachineFailedMidPhasesFindsNothingEnforced(t *testing.T) {
+	m := Machine{Timeout: time.Second}
+	start := time.Now()
+	m.Start(start)
+	m.Advance([]Change{{At: start, Observed: v1alpha1.ObservedConnected}}, start)
+	m.Changed(start)
+	denied := []Change{{At: start, Observed: v1alpha1.ObservedConnected}, {At: start.Add(time.Millisecond), Observed: v1alpha1.ObservedRefused}}
+	m.Advance(denied, start.Add(time.Millisecond)) // Denied: the deny applied
+	m.Changed(start.Add(time.Millisecond))
+	m.Advance(denied, start.Add(5*time.Second)) // IngressAllowOnly held: egress found enforced
+	if m.egress != v1alpha1.Enforced {
+		t.Fatalf("egress = %s after the ingress-only phase held, want Enforced", m.egress)
+	}
+	m.Fail("the canary server pod x/y went away")
+	f := m.Finding()
+	if f.Reason != v1alpha1.ReasonCanaryFailed || f.Status.Ingress != v1alpha1.Unknown || f.Status.Egress != v1alpha1.Unknown {
+		t.Fatalf("finding %s (ingress %s, egress %s), want CanaryFailed with both Unknown", f.Reason, f.Status.Ingress, f.Status.Egress)
+	}
+}
+
 // Each step asks for the allows its phase needs, and the one-sided phases never follow
 // each other without a step with no allow in between.
 func TestMachinePolicySequence(t *testing.T) {

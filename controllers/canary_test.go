@@ -452,8 +452,8 @@ func TestCanaryAdminTierNotServed(t *testing.T) {
 	if cond == nil || cond.Status != metav1.ConditionUnknown || cond.Reason != v1alpha1.ReasonNotServed || !strings.Contains(cond.Message, "not served") {
 		t.Fatalf("ClusterNetworkPolicyEnforced = %+v, want Unknown/NotServed", cond)
 	}
-	if c := rt.Status.Canary; c == nil || c.AdminTier != nil || len(c.Phases) != 4 {
-		t.Fatalf("status.canary = %+v, want the 4 NetworkPolicy phases and no admin tier", c)
+	if c := rt.Status.Canary; c == nil || c.AdminTier != nil || len(c.Phases) != 5 {
+		t.Fatalf("status.canary = %+v, want the 5 NetworkPolicy phases and no admin tier", c)
 	}
 	if cond := condition(rt, v1alpha1.ConditionNetworkPolicyEnforced); cond.Reason != v1alpha1.ReasonEnforced {
 		t.Fatalf("NetworkPolicyEnforced = %+v", cond)

@@ -20,7 +20,8 @@ type PairFinding struct {
 // Combine turns the pairs' findings into one per node and one for the cluster: a node's
 // egress is what its client found, its ingress what the client probing its server found.
 // The cluster enforces a direction only where every node does. unchecked counts the
-// schedulable nodes beyond MaxNodes, which the message owns up to.
+// schedulable nodes beyond MaxNodes: where some went unchecked, nothing is known to be
+// enforced cluster-wide.
 func Combine(pairs []PairFinding, unchecked int) Finding {
 	if len(pairs) == 1 && pairs[0].Pair.ClientNode == "" {
 		return pairs[0].Finding // unpinned: no node to speak of
@@ -43,9 +44,26 @@ func Combine(pairs []PairFinding, unchecked int) Finding {
 	}
 	f.Reason, f.Message = nodesVerdict(pairs, nodes, f.Latency)
 	if unchecked > 0 {
-		f.Message += fmt.Sprintf(" %d more schedulable nodes were not checked: the canary checks at most %d.", unchecked, MaxNodes)
+		ownUpToUnchecked(&f, unchecked)
 	}
 	return f
+}
+
+// ownUpToUnchecked turns what the checked nodes enforce into Unknown, since the
+// unchecked nodes may not: a finding that some node does not enforce stands.
+func ownUpToUnchecked(f *Finding, unchecked int) {
+	for _, d := range []*v1alpha1.Enforcement{&f.Status.Ingress, &f.Status.Egress} {
+		if *d == v1alpha1.Enforced {
+			*d = v1alpha1.Unknown
+		}
+	}
+	gap := fmt.Sprintf("%d more schedulable nodes were not checked: one canary checks at most %d. To check them, split the nodes across several tests' canaries, each selecting at most %d with spec.probePod.nodeSelector.", unchecked, MaxNodes, MaxNodes)
+	if f.Reason != v1alpha1.ReasonEnforced {
+		f.Message += " " + gap
+		return
+	}
+	f.Reason = v1alpha1.ReasonCanaryFailed
+	f.Message = fmt.Sprintf("NetworkPolicy is enforced on each of the %d nodes checked, but whether the whole cluster enforces it is unknown: %s", len(f.Status.Nodes), gap)
 }
 
 // nodeFindings are the nodes' findings, in the ring's order.

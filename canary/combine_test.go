@@ -18,12 +18,23 @@ type nodePlane struct{ ingress, egress bool }
 // egress as its node does and the server's ingress as its node does, and combines.
 func simulateRing(t *testing.T, nodes map[string]nodePlane, names ...string) Finding {
 	t.Helper()
+	return Combine(ringFindings(t, nodes, names), 0)
+}
+
+// combineRing combines the ring over every node, with unchecked nodes beyond it.
+func combineRing(t *testing.T, nodes map[string]nodePlane, unchecked int) Finding {
+	t.Helper()
+	return Combine(ringFindings(t, nodes, slices.Sorted(maps.Keys(nodes))), unchecked)
+}
+
+func ringFindings(t *testing.T, nodes map[string]nodePlane, names []string) []PairFinding {
+	t.Helper()
 	var pairs []PairFinding
 	for _, p := range Ring(names) {
 		d := dataplane{egressEnforced: nodes[p.ClientNode].egress, ingressEnforced: nodes[p.ServerNode].ingress}
 		pairs = append(pairs, PairFinding{Pair: p, Finding: simulate(t, d)})
 	}
-	return Combine(pairs, 0)
+	return pairs
 }
 
 func TestCombineFindsEachNodesDirections(t *testing.T) {
@@ -108,6 +119,31 @@ func TestCombineWithAFailedPairSaysWhichNodesAreUnknown(t *testing.T) {
 	}
 	if f = Combine(pairs, 7); !strings.Contains(f.Message, "7 more schedulable nodes were not checked") {
 		t.Errorf("message %q does not own up to the unchecked nodes", f.Message)
+	}
+}
+
+// Nodes beyond MaxNodes are never checked: the cluster is then never found to enforce,
+// while a node found open still makes it not enforce.
+func TestCombineWithUncheckedNodesIsNeverEnforced(t *testing.T) {
+	both := nodePlane{true, true}
+	all := map[string]nodePlane{"a": both, "b": both, "c": both}
+	f := combineRing(t, all, 5)
+	if f.Enforced() || f.Reason != v1alpha1.ReasonCanaryFailed || f.Status.Ingress != v1alpha1.Unknown || f.Status.Egress != v1alpha1.Unknown {
+		t.Fatalf("finding %s (ingress %s, egress %s), want CanaryFailed with both Unknown: %s", f.Reason, f.Status.Ingress, f.Status.Egress, f.Message)
+	}
+	for _, want := range []string{"each of the 3 nodes checked", "5 more schedulable nodes were not checked", "spec.probePod.nodeSelector"} {
+		if !strings.Contains(f.Message, want) {
+			t.Errorf("message %q does not say %q", f.Message, want)
+		}
+	}
+	for _, n := range f.Status.Nodes {
+		if n.Ingress != v1alpha1.Enforced || n.Egress != v1alpha1.Enforced {
+			t.Errorf("checked node %+v lost its finding", n)
+		}
+	}
+	all["b"] = nodePlane{ingress: true}
+	if f = combineRing(t, all, 5); f.Reason != v1alpha1.ReasonPartiallyEnforced || f.Status.Egress != v1alpha1.NotEnforced || f.Status.Ingress != v1alpha1.Unknown {
+		t.Fatalf("finding %s (ingress %s, egress %s), want PartiallyEnforced, ingress Unknown, egress NotEnforced: %s", f.Reason, f.Status.Ingress, f.Status.Egress, f.Message)
 	}
 }
 

@@ -13,6 +13,8 @@ const (
 	PhaseDenied      = "Denied"
 	PhaseIngressOnly = "IngressAllowOnly"
 	PhaseEgressOnly  = "EgressAllowOnly"
+	// PhaseAllowedAgain proves the server still serves once the denials are over.
+	PhaseAllowedAgain = "AllowedAgain"
 	// The admin-tier phases, where ClusterNetworkPolicy is checked.
 	PhaseAdminAllowed = "AdminTierAllowed"
 	PhaseAdminDeny    = "AdminTierDeny"
@@ -31,6 +33,9 @@ const (
 	stepIngressOnly
 	stepReset
 	stepEgressOnly
+	// stepAllowedAgain puts both allows back: a client that gets through again proves
+	// that its server served all along, so the denials before were the policies'.
+	stepAllowedAgain
 	// The admin-tier steps: each Deny starts from traffic seen to flow, so that only the
 	// Deny can stop it.
 	stepAdminAllowed
@@ -42,11 +47,12 @@ const (
 
 // policiesOf is the allow set each step runs under.
 var policiesOf = map[step]Policies{
-	stepAllowed:     {Ingress: true, Egress: true},
-	stepDenied:      {},
-	stepIngressOnly: {Ingress: true},
-	stepReset:       {},
-	stepEgressOnly:  {Egress: true},
+	stepAllowed:      {Ingress: true, Egress: true},
+	stepDenied:       {},
+	stepIngressOnly:  {Ingress: true},
+	stepReset:        {},
+	stepEgressOnly:   {Egress: true},
+	stepAllowedAgain: {Ingress: true, Egress: true},
 	// Deleting the deny-all before the allows (see Objects) never leaves it alone, so
 	// the way to no NetworkPolicy passes through no deny.
 	stepAdminAllowed: {Ingress: true, Egress: true},
@@ -102,6 +108,8 @@ func (m *Machine) Advance(timeline []Change, now time.Time) bool {
 		m.advanceOneSided(timeline, now)
 	case stepReset:
 		m.advanceReset(timeline, now)
+	case stepAllowedAgain:
+		m.advanceAllowedAgain(timeline, now)
 	case stepAdminAllowed, stepBaselineOpen:
 		m.advanceFlowing(timeline, now)
 	case stepAdminDeny, stepBaselineDeny:
@@ -115,12 +123,19 @@ func (m *Machine) Advance(timeline []Change, now time.Time) bool {
 func (m *Machine) Changed(t time.Time) { m.since = t }
 
 // Fail ends the canary without a finding, for faults outside the dataplane. In the
-// admin-tier phases, the NetworkPolicy finding stands and the admin tier's fails.
+// admin-tier phases, the NetworkPolicy finding stands and the admin tier's fails. Before,
+// a direction found enforced turns Unknown: the fault (a server gone) may have caused
+// the denials it rests on; one found not enforced stands, since traffic got through.
 func (m *Machine) Fail(why string) {
 	if m.step >= stepAdminAllowed {
 		m.tiers.failure = why
 	} else {
 		m.failure = why
+		for _, d := range []*v1alpha1.Enforcement{&m.ingress, &m.egress} {
+			if *d == v1alpha1.Enforced {
+				*d = v1alpha1.Unknown
+			}
+		}
 	}
 	m.step = stepDone
 }
@@ -184,7 +199,23 @@ func (m *Machine) nextAfterOneSided() {
 		m.step = stepReset
 		return
 	}
-	m.networkPolicyFound()
+	m.step = stepAllowedAgain
+}
+
+// advanceAllowedAgain waits for the client to get through under both allows again; if
+// it does not, the server may have stopped serving during the phases, and their denials
+// say nothing.
+func (m *Machine) advanceAllowedAgain(timeline []Change, now time.Time) {
+	if c, ok := current(timeline); ok && c.Connected() {
+		m.record(PhaseAllowedAgain, v1alpha1.ExpectAllow, c.Observed, fmt.Sprintf("with %s back in place the client connected again", policiesOf[stepAllowedAgain]))
+		m.networkPolicyFound()
+		return
+	}
+	if now.Sub(m.since) >= m.Timeout {
+		observed := lastObserved(timeline)
+		m.record(PhaseAllowedAgain, v1alpha1.ExpectAllow, observed, fmt.Sprintf("with %s back in place the client did not connect within %s", policiesOf[stepAllowedAgain], m.Timeout))
+		m.Fail(fmt.Sprintf("with both allows back in place the canary client could not reach the canary server again within %s (it saw %s): the server may have stopped serving, so the denials before say nothing", m.Timeout, orNothing(observed)))
+	}
 }
 
 // networkPolicyFound moves on once NetworkPolicy has a finding: to the admin tier, or

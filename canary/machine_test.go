@@ -24,6 +24,9 @@ type dataplane struct {
 	openBlip time.Duration
 	// stopsAfterPolicies is a client pod that stops once the NetworkPolicy phases end.
 	stopsAfterPolicies bool
+	// serverDiesAfterAllowed is a server that stops serving once the Allowed phase is
+	// over, unnoticed: its client is refused from then on, whatever the policies.
+	serverDiesAfterAllowed bool
 }
 
 func (d dataplane) connected(p Policies) bool {
@@ -71,7 +74,8 @@ func simulateTiers(t *testing.T, d dataplane, tier TierCheck) Finding {
 		}
 		obs := v1alpha1.ObservedRefused
 		blipping := applied.Open && now.Sub(openedAt) < d.openBlip
-		if d.connected(applied) && !blipping {
+		serverGone := d.serverDiesAfterAllowed && m.step > stepAllowed
+		if d.connected(applied) && !blipping && !serverGone {
 			obs = v1alpha1.ObservedConnected
 		}
 		if d.stopsAfterPolicies && m.step >= stepAdminAllowed {
@@ -103,15 +107,15 @@ func TestMachineFindings(t *testing.T) {
 		latencyWithin [2]time.Duration
 	}{
 		{"enforcing", dataplane{ingressEnforced: true, egressEnforced: true, delay: 300 * time.Millisecond},
-			v1alpha1.ReasonEnforced, v1alpha1.Enforced, v1alpha1.Enforced, 4, [2]time.Duration{300 * time.Millisecond, 400 * time.Millisecond}},
+			v1alpha1.ReasonEnforced, v1alpha1.Enforced, v1alpha1.Enforced, 5, [2]time.Duration{300 * time.Millisecond, 400 * time.Millisecond}},
 		{"enforcing at once", dataplane{ingressEnforced: true, egressEnforced: true},
-			v1alpha1.ReasonEnforced, v1alpha1.Enforced, v1alpha1.Enforced, 4, [2]time.Duration{0, 100 * time.Millisecond}},
+			v1alpha1.ReasonEnforced, v1alpha1.Enforced, v1alpha1.Enforced, 5, [2]time.Duration{0, 100 * time.Millisecond}},
 		{"no enforcement", dataplane{},
 			v1alpha1.ReasonNotEnforced, v1alpha1.NotEnforced, v1alpha1.NotEnforced, 2, [2]time.Duration{-1, -1}},
 		{"ingress only", dataplane{ingressEnforced: true, delay: 200 * time.Millisecond},
-			v1alpha1.ReasonEgressNotEnforced, v1alpha1.Enforced, v1alpha1.NotEnforced, 4, [2]time.Duration{200 * time.Millisecond, 300 * time.Millisecond}},
+			v1alpha1.ReasonEgressNotEnforced, v1alpha1.Enforced, v1alpha1.NotEnforced, 5, [2]time.Duration{200 * time.Millisecond, 300 * time.Millisecond}},
 		{"egress only", dataplane{egressEnforced: true, delay: 200 * time.Millisecond},
-			v1alpha1.ReasonIngressNotEnforced, v1alpha1.NotEnforced, v1alpha1.Enforced, 4, [2]time.Duration{200 * time.Millisecond, 300 * time.Millisecond}},
+			v1alpha1.ReasonIngressNotEnforced, v1alpha1.NotEnforced, v1alpha1.Enforced, 5, [2]time.Duration{200 * time.Millisecond, 300 * time.Millisecond}},
 		{"server unreachable", dataplane{neverConnects: true},
 			v1alpha1.ReasonCanaryFailed, v1alpha1.Unknown, v1alpha1.Unknown, 1, [2]time.Duration{-1, -1}},
 	}
@@ -176,6 +180,41 @@ func TestMachineFailsWithTheGivenReason(t *testing.T) {
 	}
 }
 
+// A server that stops serving mid-phases, unnoticed, refuses like a deny: its client not
+// getting through again once both allows are back makes the finding Unknown.
+func TestMachineServerGoneMidPhasesIsNotEnforced(t *testing.T) {
+	f := simulate(t, dataplane{ingressEnforced: true, egressEnforced: true, serverDiesAfterAllowed: true})
+	if f.Reason != v1alpha1.ReasonCanaryFailed || f.Status.Ingress != v1alpha1.Unknown || f.Status.Egress != v1alpha1.Unknown {
+		t.Fatalf("finding %s (ingress %s, egress %s), want CanaryFailed with both Unknown: %s", f.Reason, f.Status.Ingress, f.Status.Egress, f.Message)
+	}
+	last := f.Status.Phases[len(f.Status.Phases)-1]
+	if last.Name != PhaseAllowedAgain || last.Observed == v1alpha1.ObservedConnected || !strings.Contains(f.Message, "could not reach the canary server again") {
+		t.Errorf("last phase %+v, message %q: want AllowedAgain not connecting, said in the message", last, f.Message)
+	}
+}
+
+// A fault during the NetworkPolicy phases leaves no direction Enforced: the denials it
+// rests on may be the fault's (a server gone refuses like a deny).
+func TestMachineFailedMidPhasesFindsNothingEnforced(t *testing.T) {
+	m := Machine{Timeout: time.Second}
+	start := time.Now()
+	m.Start(start)
+	m.Advance([]Change{{At: start, Observed: v1alpha1.ObservedConnected}}, start)
+	m.Changed(start)
+	denied := []Change{{At: start, Observed: v1alpha1.ObservedConnected}, {At: start.Add(time.Millisecond), Observed: v1alpha1.ObservedRefused}}
+	m.Advance(denied, start.Add(time.Millisecond)) // Denied: the deny applied
+	m.Changed(start.Add(time.Millisecond))
+	m.Advance(denied, start.Add(5*time.Second)) // IngressAllowOnly held: egress found enforced
+	if m.egress != v1alpha1.Enforced {
+		t.Fatalf("egress = %s after the ingress-only phase held, want Enforced", m.egress)
+	}
+	m.Fail("the canary server pod x/y went away")
+	f := m.Finding()
+	if f.Reason != v1alpha1.ReasonCanaryFailed || f.Status.Ingress != v1alpha1.Unknown || f.Status.Egress != v1alpha1.Unknown {
+		t.Fatalf("finding %s (ingress %s, egress %s), want CanaryFailed with both Unknown", f.Reason, f.Status.Ingress, f.Status.Egress)
+	}
+}
+
 // Each step asks for the allows its phase needs, and the one-sided phases never follow
 // each other without a step with no allow in between.
 func TestMachinePolicySequence(t *testing.T) {
@@ -183,7 +222,7 @@ func TestMachinePolicySequence(t *testing.T) {
 	start := time.Unix(0, 0)
 	m.Start(start)
 	m.Timeout = 5 * time.Second
-	want := []Policies{{Ingress: true, Egress: true}, {}, {Ingress: true}, {}, {Egress: true}}
+	want := []Policies{{Ingress: true, Egress: true}, {}, {Ingress: true}, {}, {Egress: true}, {Ingress: true, Egress: true}}
 	got := []Policies{m.Policies()}
 	timeline := []Change{{At: start, Observed: v1alpha1.ObservedConnected}}
 	for now := start; !m.Done(); now = now.Add(Interval) {
@@ -229,24 +268,24 @@ func TestMachineAdminTierFindings(t *testing.T) {
 		adminLatencyRange [2]time.Duration
 	}{
 		{"both tiers enforced", both, TierRun, v1alpha1.ReasonEnforced, v1alpha1.Enforced, v1alpha1.Enforced,
-			v1alpha1.ReasonEnforced, 6, [2]time.Duration{300 * time.Millisecond, 400 * time.Millisecond}},
+			v1alpha1.ReasonEnforced, 7, [2]time.Duration{300 * time.Millisecond, 400 * time.Millisecond}},
 		// kube-router: NetworkPolicy enforced, ClusterNetworkPolicy stored but ignored.
 		{"no tier enforced", enforcing, TierRun, v1alpha1.ReasonNotEnforced, v1alpha1.NotEnforced, v1alpha1.NotEnforced,
-			v1alpha1.ReasonEnforced, 6, [2]time.Duration{-1, -1}},
+			v1alpha1.ReasonEnforced, 7, [2]time.Duration{-1, -1}},
 		{"admin tier only", adminOnly, TierRun, v1alpha1.ReasonBaselineTierNotEnforced, v1alpha1.Enforced, v1alpha1.NotEnforced,
-			v1alpha1.ReasonEnforced, 6, [2]time.Duration{300 * time.Millisecond, 400 * time.Millisecond}},
+			v1alpha1.ReasonEnforced, 7, [2]time.Duration{300 * time.Millisecond, 400 * time.Millisecond}},
 		{"baseline tier only", baselineOnly, TierRun, v1alpha1.ReasonAdminTierNotEnforced, v1alpha1.NotEnforced, v1alpha1.Enforced,
-			v1alpha1.ReasonEnforced, 6, [2]time.Duration{-1, -1}},
+			v1alpha1.ReasonEnforced, 7, [2]time.Duration{-1, -1}},
 		// The admin tier is checked even where NetworkPolicy is not enforced.
 		{"tiers without NetworkPolicy", noPolicy, TierRun, v1alpha1.ReasonEnforced, v1alpha1.Enforced, v1alpha1.Enforced,
 			v1alpha1.ReasonNotEnforced, 4, [2]time.Duration{0, 100 * time.Millisecond}},
 		// Removing the NetworkPolicies denies for a moment: that is not the Baseline Deny.
 		{"a deny on the way to no NetworkPolicy", blip, TierRun, v1alpha1.ReasonNotEnforced, v1alpha1.NotEnforced, v1alpha1.NotEnforced,
-			v1alpha1.ReasonEnforced, 6, [2]time.Duration{-1, -1}},
+			v1alpha1.ReasonEnforced, 7, [2]time.Duration{-1, -1}},
 		{"client gone in the admin-tier phases", stops, TierRun, v1alpha1.ReasonCanaryFailed, v1alpha1.Unknown, v1alpha1.Unknown,
-			v1alpha1.ReasonEnforced, 4, [2]time.Duration{-1, -1}},
+			v1alpha1.ReasonEnforced, 5, [2]time.Duration{-1, -1}},
 		{"not served", enforcing, TierNotServed, v1alpha1.ReasonNotServed, v1alpha1.Unknown, v1alpha1.Unknown,
-			v1alpha1.ReasonEnforced, 4, [2]time.Duration{-1, -1}},
+			v1alpha1.ReasonEnforced, 5, [2]time.Duration{-1, -1}},
 		{"NetworkPolicy canary failed", dataplane{neverConnects: true}, TierRun, v1alpha1.ReasonCanaryFailed, v1alpha1.Unknown, v1alpha1.Unknown,
 			v1alpha1.ReasonCanaryFailed, 1, [2]time.Duration{-1, -1}},
 	}
@@ -287,7 +326,7 @@ func TestMachineAdminTierFindings(t *testing.T) {
 
 func TestMachineSkipsTheAdminTier(t *testing.T) {
 	f := simulate(t, dataplane{ingressEnforced: true, egressEnforced: true})
-	if f.AdminTier != nil || f.Status.AdminTier != nil || len(f.Status.Phases) != 4 {
+	if f.AdminTier != nil || f.Status.AdminTier != nil || len(f.Status.Phases) != 5 {
 		t.Fatalf("a test that skips the admin tier got %+v, phases %+v", f.AdminTier, f.Status.Phases)
 	}
 }
@@ -316,7 +355,7 @@ func TestMachineAdminTierPolicySequence(t *testing.T) {
 	start := time.Unix(0, 0)
 	m.Start(start)
 	want := []Policies{{Ingress: true, Egress: true}, {}, {Ingress: true}, {}, {Egress: true},
-		{Ingress: true, Egress: true}, {Ingress: true, Egress: true, AdminDeny: true},
+		{Ingress: true, Egress: true}, {Ingress: true, Egress: true}, {Ingress: true, Egress: true, AdminDeny: true},
 		{Open: true}, {Open: true, BaselineDeny: true}}
 	got := []Policies{m.Policies()}
 	// A dataplane that enforces NetworkPolicy only.

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -45,6 +47,9 @@ type canaryPair struct {
 	applied *canary.Policies
 	// probing is true once the client runs and the phases have started.
 	probing bool
+	// clientUID and serverUID are the pods the phases started with: a pod recreated
+	// under the same name is not the one the timeline speaks of.
+	clientUID, serverUID types.UID
 }
 
 // canaries holds the canary of each active run, by plan key.
@@ -145,10 +150,23 @@ func (r *ReachabilityTestReconciler) stepCanary(ctx context.Context, test *v1alp
 	if !state.probing {
 		return r.setUpCanary(ctx, test, run, state, pods)
 	}
-	client := findPod(pods, state.names.Namespace, state.names.Client())
-	if client == nil || client.Status.Phase != corev1.PodRunning {
-		state.machine.Fail(fmt.Sprintf("the canary client pod %s/%s stopped before the canary finished", state.names.Namespace, state.names.Client()))
-		return nil
+	// A client that cannot reach a server that is gone sees what a deny looks like: each
+	// step needs both pods still serving, or no phase's finding holds.
+	for _, p := range []struct {
+		role, name, node string
+		uid              types.UID
+	}{
+		{"client", state.names.Client(), state.pair.ClientNode, state.clientUID},
+		{"server", state.names.Server(), state.pair.ServerNode, state.serverUID},
+	} {
+		pod, node := findPod(pods, state.names.Namespace, p.name), p.node
+		if pod != nil && pod.Spec.NodeName != "" {
+			node = pod.Spec.NodeName
+		}
+		if why := r.canaryPodLost(ctx, pod, p.uid, node); why != "" {
+			state.machine.Fail(fmt.Sprintf("the canary %s pod %s/%s%s %s before the canary finished, so what its client saw says nothing about the policies", p.role, state.names.Namespace, p.name, onNode(node), why))
+			return nil
+		}
 	}
 	log, err := r.PodLogs(ctx, state.names.Namespace, state.names.Client(), canary.ContainerName)
 	if err != nil {
@@ -216,9 +234,68 @@ func (r *ReachabilityTestReconciler) setUpCanary(ctx context.Context, test *v1al
 	}
 	if client.Status.Phase == corev1.PodRunning {
 		state.probing = true
+		state.clientUID, state.serverUID = client.UID, server.UID
 		state.machine.Start(r.Now())
 	}
 	return nil
+}
+
+// canaryPodLost says how a canary pod stopped serving since the phases started (gone or
+// replaced, not Running, not Ready, its node NotReady or gone), or "" while it serves.
+func (r *ReachabilityTestReconciler) canaryPodLost(ctx context.Context, pod *corev1.Pod, uid types.UID, nodeName string) string {
+	switch {
+	case pod == nil || pod.UID != uid:
+		return "went away"
+	case pod.Status.Phase != corev1.PodRunning:
+		return fmt.Sprintf("stopped running (%s)", pod.Status.Phase)
+	case !podReady(pod):
+		return "stopped being Ready"
+	case nodeName == "":
+		return ""
+	}
+	node := &corev1.Node{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: nodeName}, node); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "lost its node, which is gone"
+		}
+		return "" // cannot tell: the other checks and the pods' own deadline still hold
+	}
+	if why := nodeDown(node); why != "" {
+		return "lost its node, which " + why
+	}
+	return ""
+}
+
+// nodeDown says why a node no longer runs its pods, or "". A cordoned node still does.
+func nodeDown(n *corev1.Node) string {
+	if n.DeletionTimestamp != nil {
+		return "is being deleted"
+	}
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+			return ""
+		}
+		if c.Type == corev1.NodeReady {
+			return fmt.Sprintf("is NotReady (%s)", cmp.Or(c.Reason, string(c.Status)))
+		}
+	}
+	return "reports no Ready condition"
+}
+
+func podReady(pod *corev1.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func onNode(name string) string {
+	if name == "" {
+		return ""
+	}
+	return " on node " + name
 }
 
 func (r *ReachabilityTestReconciler) createCanaryPod(ctx context.Context, test *v1alpha1.ReachabilityTest, state *canaryPair, pod *corev1.Pod) error {

@@ -130,7 +130,7 @@ func runRing(t *testing.T, rt *v1alpha1.ReachabilityTest, namespace string, node
 			t.Fatalf("server of pair %d is pinned to %q, want %q", i, got, pair.ServerNode)
 		}
 		ip := fmt.Sprintf("10.244.%d.10", i)
-		setPodStatus(t, server, corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip})
+		setPodStatus(t, server, servingStatus(ip))
 		client := waitForPod(t, namespace, names.Client())
 		if got := pinnedNode(client); got != pair.ClientNode {
 			t.Fatalf("client of pair %d is pinned to %q, want %q", i, got, pair.ClientNode)
@@ -138,7 +138,7 @@ func runRing(t *testing.T, rt *v1alpha1.ReachabilityTest, namespace string, node
 		if args := strings.Join(client.Spec.Containers[0].Args, " "); !strings.Contains(args, "--target="+ip+":8080") {
 			t.Fatalf("client of pair %d: args %q do not target its server %s", i, args, ip)
 		}
-		setPodStatus(t, client, corev1.PodStatus{Phase: corev1.PodRunning, PodIP: fmt.Sprintf("10.244.%d.11", i)})
+		setPodStatus(t, client, servingStatus(fmt.Sprintf("10.244.%d.11", i)))
 	}
 }
 
@@ -248,6 +248,46 @@ func TestCanaryChecksEveryNode(t *testing.T) {
 				return len(canaryPolicies(t, ns)) == 0, nil
 			})
 		})
+	}
+}
+
+// A node that goes NotReady mid-run takes its pods' pairs with it: the node before it
+// (whose client probed a server there) and the node itself are not found to enforce, and
+// the cluster is not Enforced.
+func TestCanaryWithANodeLostMidRunIsNotEnforced(t *testing.T) {
+	nodes := []string{"canary-lost-a", "canary-lost-b", "canary-lost-c"}
+	createNodes(t, nodes...)
+	ns := newNamespace(t, "canary")
+	plane := &nodesDataplane{}
+	startManager(t, SetupOptions{PodLogs: plane.logs})
+	rt := canaryTest(t, "canary-lost-node", ns)
+	runRing(t, rt, ns, nodes...)
+	waitForDenyPhases(t, ns)
+	node := &corev1.Node{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Name: "canary-lost-b"}, node); err != nil {
+		t.Fatal(err)
+	}
+	node.Status.Conditions[0].Status, node.Status.Conditions[0].Reason = corev1.ConditionUnknown, "NodeStatusUnknown"
+	if err := k8s.Status().Update(context.Background(), node); err != nil {
+		t.Fatal(err)
+	}
+	rt = waitForCompleted(t, rt.Name)
+	cond := condition(rt, v1alpha1.ConditionNetworkPolicyEnforced)
+	if cond.Status != metav1.ConditionUnknown || cond.Reason != v1alpha1.ReasonCanaryFailed {
+		t.Fatalf("NetworkPolicyEnforced = %+v, want Unknown/CanaryFailed", cond)
+	}
+	// a's client probed b's server, b's client c's server.
+	want := map[string]string{"canary-lost-a": "Enforced/Unknown", "canary-lost-b": "Unknown/Unknown", "canary-lost-c": "Unknown/Enforced"}
+	for _, n := range rt.Status.Canary.Nodes {
+		if got := string(n.Ingress) + "/" + string(n.Egress); got != want[n.Name] {
+			t.Errorf("node %s: %s, want %s", n.Name, got, want[n.Name])
+		}
+		if n.Name != "canary-lost-c" && !strings.Contains(n.Message, "on node canary-lost-b") {
+			t.Errorf("node %s: message %q does not name the lost node", n.Name, n.Message)
+		}
+	}
+	if !strings.Contains(rt.Status.Canary.Nodes[0].Message, "server pod") || !strings.Contains(rt.Status.Canary.Nodes[0].Message, "NotReady (NodeStatusUnknown)") {
+		t.Errorf("node canary-lost-a: message %q does not say its server's node went NotReady", rt.Status.Canary.Nodes[0].Message)
 	}
 }
 

@@ -122,13 +122,29 @@ func runCanaryPods(t *testing.T, rt *v1alpha1.ReachabilityTest, namespace string
 	t.Helper()
 	names := canary.NamesFor(rt, namespace)
 	server = waitForPod(t, namespace, names.Server(), notUIDs...)
-	setPodStatus(t, server, corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.244.0.10"})
+	setPodStatus(t, server, servingStatus("10.244.0.10"))
 	client = waitForPod(t, namespace, names.Client(), notUIDs...)
 	if args := strings.Join(client.Spec.Containers[0].Args, " "); !strings.Contains(args, "--target=10.244.0.10:8080") {
 		t.Fatalf("client args %q do not target the server's address", args)
 	}
-	setPodStatus(t, client, corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.244.0.11"})
+	setPodStatus(t, client, servingStatus("10.244.0.11"))
 	return server, client
+}
+
+// servingStatus is a pod's status once its container runs: Running and Ready.
+func servingStatus(ip string) corev1.PodStatus {
+	return corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
+}
+
+// waitForDenyPhases waits until every pair of the canary is past its Allowed phase: the
+// deny-all is in place and no egress allow is, so a client's denials now count.
+func waitForDenyPhases(t *testing.T, namespace string) {
+	t.Helper()
+	eventually(t, 20*time.Second, "the canary's deny phases", func(context.Context) (bool, error) {
+		names := canaryPolicies(t, namespace)
+		deny := slices.ContainsFunc(names, func(n string) bool { return strings.HasSuffix(n, "-deny") })
+		return deny && !slices.ContainsFunc(names, func(n string) bool { return strings.HasSuffix(n, "-allow-egress") }), nil
+	})
 }
 
 // waitForPod waits for a live pod of that name, other than the pods notUIDs name.
@@ -267,6 +283,49 @@ func TestCanaryAndEdgesCompleteTogether(t *testing.T) {
 	}
 }
 
+// A client whose server stopped serving mid-run sees refusals that look like denials:
+// the canary must not call them enforcement.
+func TestCanaryWhoseServerStopsMidRunIsNotEnforced(t *testing.T) {
+	tests := []struct {
+		name string
+		stop func(t *testing.T, server *corev1.Pod)
+		// mention must be in the condition's message.
+		mention string
+	}{
+		{"deleted", func(t *testing.T, server *corev1.Pod) {
+			if err := k8s.Delete(context.Background(), server); err != nil {
+				t.Fatal(err)
+			}
+		}, "went away"},
+		{"not ready", func(t *testing.T, server *corev1.Pod) {
+			status := servingStatus("10.244.0.10")
+			status.Conditions[0].Status = corev1.ConditionFalse
+			setPodStatus(t, server, status)
+		}, "stopped being Ready"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := newNamespace(t, "canary")
+			plane := &simulatedDataplane{ingressEnforced: true, egressEnforced: true}
+			startManager(t, SetupOptions{PodLogs: plane.logs})
+			rt := canaryTest(t, "canary-server-"+strings.ReplaceAll(tt.name, " ", "-"), ns)
+			server, _ := runCanaryPods(t, rt, ns)
+			waitForDenyPhases(t, ns)
+			tt.stop(t, server)
+			rt = waitForCompleted(t, rt.Name)
+			cond := condition(rt, v1alpha1.ConditionNetworkPolicyEnforced)
+			want := fmt.Sprintf("canary server pod %s/%s %s", ns, server.Name, tt.mention)
+			if cond.Status != metav1.ConditionUnknown || cond.Reason != v1alpha1.ReasonCanaryFailed || !strings.Contains(cond.Message, want) {
+				t.Fatalf("NetworkPolicyEnforced = %+v, want Unknown/CanaryFailed saying %q", cond, want)
+			}
+			if c := rt.Status.Canary; c.Ingress != v1alpha1.Unknown || c.Egress != v1alpha1.Unknown {
+				t.Errorf("status.canary = %+v, want both directions Unknown", c)
+			}
+			waitForEvent(t, rt, EventCanaryFailed)
+		})
+	}
+}
+
 func TestCanaryPodThatCannotStartEndsInCanaryFailed(t *testing.T) {
 	ns := newNamespace(t, "canary")
 	plane := &simulatedDataplane{}
@@ -393,8 +452,8 @@ func TestCanaryAdminTierNotServed(t *testing.T) {
 	if cond == nil || cond.Status != metav1.ConditionUnknown || cond.Reason != v1alpha1.ReasonNotServed || !strings.Contains(cond.Message, "not served") {
 		t.Fatalf("ClusterNetworkPolicyEnforced = %+v, want Unknown/NotServed", cond)
 	}
-	if c := rt.Status.Canary; c == nil || c.AdminTier != nil || len(c.Phases) != 4 {
-		t.Fatalf("status.canary = %+v, want the 4 NetworkPolicy phases and no admin tier", c)
+	if c := rt.Status.Canary; c == nil || c.AdminTier != nil || len(c.Phases) != 5 {
+		t.Fatalf("status.canary = %+v, want the 5 NetworkPolicy phases and no admin tier", c)
 	}
 	if cond := condition(rt, v1alpha1.ConditionNetworkPolicyEnforced); cond.Reason != v1alpha1.ReasonEnforced {
 		t.Fatalf("NetworkPolicyEnforced = %+v", cond)

@@ -620,7 +620,7 @@ const (
 // CanaryPhase is one step of the canary: a policy set and what the client saw under it.
 type CanaryPhase struct {
 	// name: Allowed (both allows), Denied (no allow), IngressAllowOnly, EgressAllowOnly,
-	// and where ClusterNetworkPolicy is checked AdminTierDeny (both allows under an
+	// AllowedAgain (both allows back: the server still serves), and where ClusterNetworkPolicy is checked AdminTierDeny (both allows under an
 	// Admin-tier Deny) and BaselineTierDeny (no NetworkPolicy, a Baseline-tier Deny).
 	// +kubebuilder:validation:MaxLength=32
 	// +required

@@ -103,7 +103,7 @@ func setUp(ctx context.Context) error {
 		clusterRole("slice-reader", rbacv1.PolicyRule{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list"}}),
 		clusterRole("policy-reader", rbacv1.PolicyRule{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"networkpolicies"}, Verbs: []string{"list"}}),
 		clusterRole("node-reader", rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"list"}}),
-		clusterBinding("node-reader", "node-reader", user("bob")),
+		clusterBinding("node-reader", "node-reader", user("bob"), group(nodeReaders)),
 		clusterBinding("test-author", "test-author", user("alice"), user("bob"), user(managerSA)),
 		clusterBinding("pod-creator", "pod-creator", user("bob"), user(managerSA), user(gateSA)),
 	}
@@ -224,6 +224,14 @@ func requireAPIServer(t *testing.T) {
 	if admin == nil {
 		t.Fatal(noAPIServer)
 	}
+}
+
+// nodeReaders is a group that may list nodes, which a canary needs of its author: alice
+// in it may add a canary wherever she may create pods.
+const nodeReaders = "node-readers"
+
+func group(name string) rbacv1.Subject {
+	return rbacv1.Subject{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: name}
 }
 
 func user(name string) rbacv1.Subject {

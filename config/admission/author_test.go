@@ -13,11 +13,12 @@ import (
 )
 
 // TestAuthorNeedsPodRightsWhereTheTestPutsPods: a test is admitted only if its author may
-// create pods in every namespace its edges and canary would put pods in.
+// create pods in every namespace its edges and canary would put pods in. She may list
+// nodes here, which a canary also needs.
 func TestAuthorNeedsPodRightsWhereTheTestPutsPods(t *testing.T) {
 	requireAPIServer(t)
 	ctx := context.Background()
-	alice := as("alice")
+	alice := as("alice", nodeReaders)
 	canaryIn := func(ns string) *v1alpha1.ReachabilityTest {
 		rt := testWith("", edgesFrom("a"))
 		rt.Spec.Canary = &v1alpha1.CanarySpec{Namespace: ns}
@@ -52,7 +53,7 @@ func TestAuthorNeedsPodRightsWhereTheTestPutsPods(t *testing.T) {
 func TestAuthorNeedsPodRightsOnUpdate(t *testing.T) {
 	requireAPIServer(t)
 	ctx := context.Background()
-	alice := as("alice")
+	alice := as("alice", nodeReaders)
 	rt := testWith("author-update", edgesFrom("a"))
 	if err := alice.Create(ctx, rt); err != nil {
 		t.Fatal(err)
@@ -240,4 +241,26 @@ func TestAuthorNeedsNodeRightsToCheckFromNodes(t *testing.T) {
 		"alice may not list nodes", "spec.edges[].from.nodes", "nodes: list", "or remove from.nodes")
 	wantAdmitted(t, "bob, who may list nodes", as("bob").Create(ctx, fromNodes("nodes-bob"), client.DryRunAll))
 	wantAdmitted(t, "alice without from.nodes", as("alice").Create(ctx, testWith("nodes-none", edgesFrom("a")), client.DryRunAll))
+}
+
+// TestAuthorNeedsNodeRightsForACanary: the canary reports each schedulable node's name
+// and finding, so its author must be able to list nodes too, even with no edge at all.
+func TestAuthorNeedsNodeRightsForACanary(t *testing.T) {
+	requireAPIServer(t)
+	ctx := context.Background()
+	withCanary := func(name string, edges []v1alpha1.Edge) *v1alpha1.ReachabilityTest {
+		rt := testWith(name, edges)
+		// alice may start pods in a, where the canary's pods then run.
+		rt.Spec.Canary = &v1alpha1.CanarySpec{Namespace: "a"}
+		return rt
+	}
+	wantRejected(t, "alice's canary, alice may not list nodes", as("alice").Create(ctx, withCanary("canary-alice", nil), client.DryRunAll),
+		"alice may not list nodes", "(spec.canary)", "nodes: list", "or remove spec.canary")
+	both := withCanary("canary-nodes-alice", edgesFrom("a"))
+	both.Spec.Edges[0].From.Nodes = &v1alpha1.NodeSelection{All: true}
+	wantRejected(t, "alice's canary and from.nodes", as("alice").Create(ctx, both, client.DryRunAll),
+		"(spec.canary, spec.edges[].from.nodes)", "or remove spec.canary and from.nodes")
+	wantAdmitted(t, "alice's canary, once she may list nodes", as("alice", nodeReaders).Create(ctx, withCanary("canary-alice-nodes", nil), client.DryRunAll))
+	wantAdmitted(t, "bob's canary, bob may list nodes", as("bob").Create(ctx, withCanary("canary-bob", nil), client.DryRunAll))
+	wantAdmitted(t, "alice's test without a canary", as("alice").Create(ctx, testWith("canary-none", edgesFrom("a")), client.DryRunAll))
 }

@@ -306,7 +306,7 @@ guard_up() {
     echo ':NETCONFORM-GUARD - [0:0]'
     echo ':NETCONFORM-GUARD-DST - [0:0]'
     echo ':NETCONFORM-GUARD-OUT - [0:0]'
-    for iface in "${GUARD_IFACES[@]}"; do echo "-A NETCONFORM-GUARD -o $iface -j NETCONFORM-GUARD-DST"; done
+    for iface in "${GUARD_IFACES[@]}"; do echo "-A NETCONFORM-GUARD -o $iface -g NETCONFORM-GUARD-DST"; done
     echo '-A NETCONFORM-GUARD -j DROP'
     for dst in "${allowed[@]}"; do echo "-A NETCONFORM-GUARD-DST -d $dst -j RETURN"; done
     echo '-A NETCONFORM-GUARD-DST -j DROP'

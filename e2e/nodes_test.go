@@ -30,6 +30,14 @@ import (
 // local cluster's forwarding guard must drop what a pod sends there.
 const offMachineAddress = "203.0.113.1"
 
+// spoofedSource and spoofTarget are documentation addresses (TEST-NET-3, TEST-NET-2) that
+// the local cluster routes into a sink namespace that forwards nothing: a packet the
+// guard let through would still not leave the machine.
+const (
+	spoofedSource = "203.0.113.5"
+	spoofTarget   = "198.51.100.7"
+)
+
 // localNodes is what the local cluster's script says of its nodes.
 type localNodes struct {
 	podCIDR  map[string]netip.Prefix // node name → its pod range
@@ -115,11 +123,14 @@ func TestClusterNodes(t *testing.T) {
 	for _, name := range local.order {
 		open[name] = true
 	}
+	unused := unusedServiceIP(s)
+	checkServiceRangeProhibited(s, local, servers, unused)
 	dropsBefore := guardDrops(t)
-	checkFromEveryNode(s, local, servers, "open", open)
+	checkFromEveryNode(s, local, servers, "open", open, unused)
 	if drops := guardDrops(t) - dropsBefore; drops < len(local.order) {
 		s.fatalf("the forwarding guard dropped %d packets while %d pods dialed %s: want at least one per pod", drops, len(local.order), offMachineAddress)
 	}
+	checkSpoofedSourceDropped(s, local, servers)
 
 	// Deny-all ingress: only the nodes without an enforcer let traffic into their servers.
 	s.create(&networkingv1.NetworkPolicy{
@@ -134,7 +145,7 @@ func TestClusterNodes(t *testing.T) {
 			s.fatalf("the partial profile's open node is %q: want the last node, %s", local.openNode, name)
 		}
 	}
-	checkFromEveryNode(s, local, servers, "deny-ingress", open)
+	checkFromEveryNode(s, local, servers, "deny-ingress", open, unused)
 	report("nodes=%d open-node=%s deny-enforced-on=%s", len(local.order), cmp.Or(local.openNode, "none"), namesWhere(local.order, denied))
 }
 
@@ -194,8 +205,8 @@ type nodeCheck struct {
 
 // checksFrom lists what a client pod checks: every server by address and by Service
 // name (connecting where the server's node is open), the cluster DNS, the off-cluster
-// test host, and an address off the machine.
-func checksFrom(ns string, local localNodes, servers map[string]*corev1.Pod, open map[string]bool) []nodeCheck {
+// test host, an address off the machine and a Service address no Service owns.
+func checksFrom(ns string, local localNodes, servers map[string]*corev1.Pod, open map[string]bool, unused netip.Addr) []nodeCheck {
 	var cs []nodeCheck
 	for i, name := range local.order {
 		want := "blocked"
@@ -210,16 +221,17 @@ func checksFrom(ns string, local localNodes, servers map[string]*corev1.Pod, ope
 	return append(cs,
 		nodeCheck{probes.Check{Edge: "dns", Kind: probes.KindDNS, Host: "kubernetes.default.svc." + cfg.clusterDomain}, "connect"},
 		nodeCheck{probes.Check{Edge: "test-host", Kind: probes.KindTCP, Host: cfg.externalHost, Port: cfg.externalPort}, "connect"},
-		nodeCheck{probes.Check{Edge: "off-machine", Kind: probes.KindTCP, Host: offMachineAddress, Port: 80, Deny: true}, "blocked"})
+		nodeCheck{probes.Check{Edge: "off-machine", Kind: probes.KindTCP, Host: offMachineAddress, Port: 80, Deny: true}, "blocked"},
+		nodeCheck{probes.Check{Edge: "unused-service-ip", Kind: probes.KindTCP, Host: unused.String(), Port: 80, Deny: true}, "blocked"})
 }
 
 // checkFromEveryNode runs a client pod on every node, each making every check, and
 // polls with new clients until each sees what it must or the wait gives up: a new
 // policy takes the enforcers a moment.
-func checkFromEveryNode(s *scenario, local localNodes, servers map[string]*corev1.Pod, round string, open map[string]bool) {
+func checkFromEveryNode(s *scenario, local localNodes, servers map[string]*corev1.Pod, round string, open map[string]bool, unused netip.Addr) {
 	s.t.Helper()
 	ns := s.namespaces[0]
-	checks := checksFrom(ns, local, servers, open)
+	checks := checksFrom(ns, local, servers, open, unused)
 	for i, name := range local.order {
 		attempt := 0
 		s.waitUntil(fmt.Sprintf("the %s checks from a pod on %s", round, name), func(ctx context.Context) (bool, string, error) {
@@ -328,4 +340,118 @@ func namesWhere(names []string, in map[string]bool) string {
 		return "none"
 	}
 	return strings.Join(out, ",")
+}
+
+// serviceCIDR is the local cluster's Service range.
+var serviceCIDR = netip.MustParsePrefix("10.96.0.0/24")
+
+// unusedServiceIP is the highest address of the Service range that no Service owns.
+func unusedServiceIP(s *scenario) netip.Addr {
+	s.t.Helper()
+	var services corev1.ServiceList
+	if err := k8s.List(s.t.Context(), &services); err != nil {
+		s.fatalf("listing Services: %v", err)
+	}
+	owned := map[netip.Addr]bool{}
+	for _, svc := range services.Items {
+		for _, ip := range svc.Spec.ClusterIPs {
+			if a, err := netip.ParseAddr(ip); err == nil {
+				owned[a] = true
+			}
+		}
+	}
+	for a := netip.MustParseAddr("10.96.0.254"); serviceCIDR.Contains(a); a = a.Prev() {
+		if !owned[a] {
+			return a
+		}
+	}
+	s.fatalf("every address of %s is a Service's", serviceCIDR)
+	return netip.Addr{}
+}
+
+// nodeInterface is the host interface a node's pods' traffic arrives on: node 1's pods sit
+// on the host's bridge, node i's behind the veth ncn<i>.
+func nodeInterface(i int) string {
+	if i == 0 {
+		return "cni0"
+	}
+	return fmt.Sprintf("ncn%d", i+1)
+}
+
+// checkServiceRangeProhibited asks the host's routing, without sending anything, where a
+// packet from each node's pod to a Service address no Service owns would go: kube-proxy
+// leaves it as it is, and the host must refuse to route it rather than follow its default
+// route off the machine.
+func checkServiceRangeProhibited(s *scenario, local localNodes, servers map[string]*corev1.Pod, unused netip.Addr) {
+	s.t.Helper()
+	for i, name := range local.order {
+		args := []string{"route", "get", unused.String(), "from", servers[serverName(i)].Status.PodIP, "iif", nodeInterface(i)}
+		out, err := exec.CommandContext(s.t.Context(), "ip", args...).CombinedOutput()
+		// A prohibit rule answers EACCES; a route would print its next hop.
+		if err == nil || !strings.Contains(string(out), "Permission denied") {
+			s.fatalf("ip %s (a pod on %s to an unused Service address): %s %v: want the route prohibited (Permission denied)", strings.Join(args, " "), name, out, err)
+		}
+	}
+}
+
+// checkSpoofedSourceDropped sends, from the network namespace of the server pods on the
+// first and the last node, a UDP packet from a forged source address (as a pod with
+// CAP_NET_RAW could) to a documentation address, and checks that the guard drops it. The
+// host routes that address into the cluster's sink namespace, which forwards nothing, and
+// the test checks that first: were the guard to fail, the packet would still stay here.
+func checkSpoofedSourceDropped(s *scenario, local localNodes, servers map[string]*corev1.Pod) {
+	s.t.Helper()
+	ctx := s.t.Context()
+	route, err := exec.CommandContext(ctx, "ip", "route", "get", spoofTarget).CombinedOutput()
+	if err != nil || !strings.Contains(string(route), "dev ncsink") {
+		s.fatalf("ip route get %s: %s %v: want the host to route it into the sink (dev ncsink), or the test would send it off the machine", spoofTarget, route, err)
+	}
+	for _, i := range []int{0, len(local.order) - 1} {
+		pod := servers[serverName(i)]
+		netns := podNetns(s, pod.Status.PodIP)
+		run := func(args ...string) {
+			s.t.Helper()
+			out, err := exec.CommandContext(ctx, "nsenter", append([]string{"--net=/run/netns/" + netns, "--"}, args...)...).CombinedOutput()
+			if err != nil {
+				s.fatalf("in the network namespace of %s: %s: %s %v", pod.Name, strings.Join(args, " "), out, err)
+			}
+		}
+		// The forged address and a route that picks it as the source, as a raw socket would.
+		run("ip", "addr", "add", spoofedSource+"/32", "dev", "eth0")
+		run("ip", "route", "add", spoofTarget+"/32", "via", local.gatewayOf(i), "dev", "eth0", "src", spoofedSource)
+		before := guardDrops(s.t)
+		run("bash", "-c", "echo spoofed >/dev/udp/"+spoofTarget+"/9")
+		s.waitUntil(fmt.Sprintf("the guard to drop the packet from %s (forged source %s on %s)", pod.Name, spoofedSource, local.order[i]), func(context.Context) (bool, string, error) {
+			drops := guardDrops(s.t) - before
+			return drops >= 1, fmt.Sprintf("the guard dropped %d packets since", drops), nil
+		})
+		run("ip", "route", "del", spoofTarget+"/32")
+		run("ip", "addr", "del", spoofedSource+"/32", "dev", "eth0")
+	}
+}
+
+// gatewayOf is the first address of node i's pod range, its bridge: the pods' next hop.
+func (l localNodes) gatewayOf(i int) string {
+	return l.podCIDR[l.order[i]].Addr().Next().String()
+}
+
+// podNetns finds the network namespace (one of containerd's cni-*) holding a pod address.
+func podNetns(s *scenario, podIP string) string {
+	s.t.Helper()
+	out, err := exec.CommandContext(s.t.Context(), "ip", "netns", "list").Output()
+	if err != nil {
+		s.fatalf("ip netns list: %v", err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		name, _, _ := strings.Cut(line, " ")
+		if !strings.HasPrefix(name, "cni-") {
+			continue
+		}
+		addrs, err := exec.CommandContext(s.t.Context(), "ip", "-n", name, "-4", "-o", "addr", "show").Output()
+		if err == nil && strings.Contains(string(addrs), " "+podIP+"/") {
+			return name
+		}
+	}
+	s.fatalf("no network namespace holds the pod address %s", podIP)
+	return ""
 }

@@ -224,6 +224,7 @@ wait_for() {
 network_up() {
   local n=$1 i
   sysctl -qw net.ipv4.ip_forward=1
+  sysctl -qw net.ipv6.conf.all.forwarding=0
   modprobe br_netfilter 2>/dev/null || true
   sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || true
   if ! ip link show cni0 >/dev/null 2>&1; then
@@ -257,6 +258,7 @@ node_network_up() {
   ip -n "$N_NETNS" link set cni0 up
   "${N_EXEC[@]}" sysctl -qw net.ipv4.ip_forward=1
   "${N_EXEC[@]}" sysctl -qw net.bridge.bridge-nf-call-iptables=1
+  "${N_EXEC[@]}" sysctl -qw net.ipv6.conf.all.forwarding=0
   ip route replace "$N_POD_CIDR" via "$N_IP" dev "$N_VETH"
 }
 
@@ -267,58 +269,129 @@ node_network_down() {
   ip netns del "$N_NETNS" 2>/dev/null || true
 }
 
-# guard keeps every packet from the cluster on the machine: traffic forwarded from a pod
-# range or a node address may only go to pods, node addresses, Services and the test
-# hosts' addresses. It sits in the mangle table, which the policy enforcer and kube-proxy do not
-# touch, ahead of their filter rules, and is rewritten in one iptables-restore so it is
-# never open while it changes. Nodes in network namespaces send everything through the
-# host, so this one guard covers every node.
+# guard keeps every packet from the cluster on the machine. It judges packets by the
+# interfaces they cross, not by their addresses, which a pod with CAP_NET_RAW can forge:
+# - forwarded IPv4 may leave only through the cluster's own interfaces (cni0, the node
+#   veths ncn*, the test hosts' veths nch*), and there only to pods, node addresses,
+#   Services and the test hosts' own addresses; whatever would leave through any other
+#   interface (eth0, the sink) is dropped, whatever its source;
+# - the host itself sends nothing from a pod, node or Service address out of any other
+#   interface;
+# - forwarded IPv6 is dropped: the cluster is IPv4 only;
+# - a ClusterIP no Service owns is not rewritten by kube-proxy and would follow the default
+#   route: routing rules for what arrives on the cluster's interfaces answer it with
+#   "prohibited" (kube-proxy's DNAT comes first, so real Services still route).
+# The rules sit in the mangle table, which the policy enforcer and kube-proxy do not
+# touch, ahead of their filter rules, and are rewritten in one iptables-restore so they
+# are never open while they change. Nodes in network namespaces send everything through
+# the host, so this one guard covers every node.
+GUARD_IFACES=(cni0 "ncn+" "nch+")
+GUARD_RULE_PRIORITY=90
+# The documentation ranges tests send to as addresses off the machine are routed into a
+# sink namespace that forwards nothing: should the guard fail, they still go nowhere.
+SINK_NS=nc-sink SINK_VETH=ncsink
+SINK_ROUTES=(203.0.113.0/24 198.51.100.0/24)
+
 guard_up() {
-  local n=$1 i entry sources=() allowed=("$SERVICE_CIDR")
+  local n=$1 i entry iface src dst allowed=("$SERVICE_CIDR")
   for entry in "${TEST_HOSTS[@]}"; do entry=${entry#*=}; allowed+=("${entry%:*}/32"); done
   for i in $(seq 1 "$n"); do
     use_node "$i"
-    sources+=("$N_POD_CIDR"); allowed+=("$N_POD_CIDR")
-    if [ "$i" -gt 1 ]; then sources+=("$N_HOST_IP/30"); allowed+=("$N_HOST_IP/30"); fi
+    allowed+=("$N_POD_CIDR")
+    if [ "$i" -gt 1 ]; then allowed+=("$N_HOST_IP/30"); fi
   done
-  iptables -t mangle -N NETCONFORM-GUARD 2>/dev/null || true
-  iptables -t mangle -N NETCONFORM-GUARD-DST 2>/dev/null || true
+  sink_up
   {
     echo '*mangle'
     echo ':NETCONFORM-GUARD - [0:0]'
     echo ':NETCONFORM-GUARD-DST - [0:0]'
-    for src in "${sources[@]}"; do echo "-A NETCONFORM-GUARD -s $src -j NETCONFORM-GUARD-DST"; done
+    echo ':NETCONFORM-GUARD-OUT - [0:0]'
+    for iface in "${GUARD_IFACES[@]}"; do echo "-A NETCONFORM-GUARD -o $iface -g NETCONFORM-GUARD-DST"; done
+    echo '-A NETCONFORM-GUARD -j DROP'
     for dst in "${allowed[@]}"; do echo "-A NETCONFORM-GUARD-DST -d $dst -j RETURN"; done
     echo '-A NETCONFORM-GUARD-DST -j DROP'
+    for iface in lo "${GUARD_IFACES[@]}"; do echo "-A NETCONFORM-GUARD-OUT -o $iface -j RETURN"; done
+    for src in "$CLUSTER_CIDR" 10.250.0.0/16 "$SERVICE_CIDR"; do echo "-A NETCONFORM-GUARD-OUT -s $src -j DROP"; done
     echo 'COMMIT'
   } | iptables-restore --noflush
-  iptables -t mangle -C FORWARD -j NETCONFORM-GUARD 2>/dev/null ||
-    iptables -t mangle -I FORWARD 1 -j NETCONFORM-GUARD
-  # A guard of an older layout jumped from FORWARD by source: drop those jumps.
-  local rule
+  guard_jump iptables FORWARD NETCONFORM-GUARD
+  guard_jump iptables OUTPUT NETCONFORM-GUARD-OUT
+  printf '*mangle\n:NETCONFORM-GUARD - [0:0]\n-A NETCONFORM-GUARD -j DROP\nCOMMIT\n' | ip6tables-restore --noflush
+  guard_jump ip6tables FORWARD NETCONFORM-GUARD
+  guard_rules_up "$n"
+}
+
+# guard_jump makes CHAIN the first rule of the mangle table's HOOK, and removes any other
+# jump to it (a guard of an older layout jumped by source).
+guard_jump() {
+  local family=$1 hook=$2 chain=$3 rule
+  "$family" -t mangle -C "$hook" -j "$chain" 2>/dev/null || "$family" -t mangle -I "$hook" 1 -j "$chain"
   while read -r rule; do
-    [ "$rule" = "-A FORWARD -j NETCONFORM-GUARD" ] && continue
-    eval "iptables -t mangle ${rule/-A/-D}" 2>/dev/null || true
-  done < <(iptables -t mangle -S FORWARD | grep -- '-j NETCONFORM-GUARD$' || true)
+    [ "$rule" = "-A $hook -j $chain" ] && continue
+    eval "$family -t mangle ${rule/-A/-D}" 2>/dev/null || true
+  done < <("$family" -t mangle -S "$hook" | grep -- "-j $chain\$" || true)
+}
+
+# guard_rules_up answers a Service address with "prohibited" for what arrives on each of
+# the cluster's interfaces (a routing rule matches one interface by name).
+guard_rules_up() {
+  local n=$1 i iface ifaces=(cni0)
+  for i in $(seq 2 "$n"); do ifaces+=("ncn$i"); done
+  for i in "${!TEST_HOSTS[@]}"; do ifaces+=("nch$i"); done
+  guard_rules_down
+  for iface in "${ifaces[@]}"; do
+    ip rule add priority "$GUARD_RULE_PRIORITY" iif "$iface" to "$SERVICE_CIDR" prohibit
+  done
+}
+
+guard_rules_down() {
+  while ip rule del priority "$GUARD_RULE_PRIORITY" 2>/dev/null; do :; done
+}
+
+# sink_up routes the documentation ranges into a namespace that forwards nothing.
+sink_up() {
+  if [ ! -e "/run/netns/$SINK_NS" ]; then
+    ip netns add "$SINK_NS"
+    ip link add "$SINK_VETH" type veth peer name eth0 netns "$SINK_NS"
+  fi
+  ip link set "$SINK_VETH" up
+  ip -n "$SINK_NS" link set eth0 up
+  "${SINK_EXEC[@]}" sysctl -qw net.ipv4.ip_forward=0
+  local r
+  for r in "${SINK_ROUTES[@]}"; do ip route replace "$r" dev "$SINK_VETH"; done
+}
+SINK_EXEC=(nsenter "--net=/run/netns/$SINK_NS" --)
+
+sink_down() {
+  ip link del "$SINK_VETH" 2>/dev/null || true
+  ip netns del "$SINK_NS" 2>/dev/null || true
 }
 
 guard_down() {
-  local rule
-  while read -r rule; do
-    eval "iptables -t mangle ${rule/-A/-D}" 2>/dev/null || true
-  done < <(iptables -t mangle -S FORWARD 2>/dev/null | grep -- '-j NETCONFORM-GUARD$' || true)
-  for chain in NETCONFORM-GUARD NETCONFORM-GUARD-DST; do
-    iptables -t mangle -F "$chain" 2>/dev/null || true
+  local family rule chain
+  for family in iptables ip6tables; do
+    while read -r rule; do
+      eval "$family -t mangle ${rule/-A/-D}" 2>/dev/null || true
+    done < <("$family" -t mangle -S 2>/dev/null | grep -E -- '^-A (FORWARD|OUTPUT) .*-j NETCONFORM-GUARD' || true)
+    for chain in NETCONFORM-GUARD NETCONFORM-GUARD-DST NETCONFORM-GUARD-OUT; do
+      "$family" -t mangle -F "$chain" 2>/dev/null || true
+    done
+    for chain in NETCONFORM-GUARD NETCONFORM-GUARD-DST NETCONFORM-GUARD-OUT; do
+      "$family" -t mangle -X "$chain" 2>/dev/null || true
+    done
   done
-  for chain in NETCONFORM-GUARD NETCONFORM-GUARD-DST; do
-    iptables -t mangle -X "$chain" 2>/dev/null || true
-  done
+  guard_rules_down
+  sink_down
 }
 
-# guard_drops prints how many packets the guard dropped.
+# guard_drops prints how many IPv4 packets the guard dropped, forwarded or sent by the host.
 guard_drops() {
-  iptables -t mangle -L NETCONFORM-GUARD-DST -v -x -n 2>/dev/null | awk '$3 == "DROP" {print $1; found=1} END {if (!found) exit 1}' ||
+  iptables -t mangle -S NETCONFORM-GUARD >/dev/null 2>&1 ||
     die "the forwarding guard is not set up: is the local cluster up?"
+  local chain
+  for chain in NETCONFORM-GUARD NETCONFORM-GUARD-DST NETCONFORM-GUARD-OUT; do
+    iptables -t mangle -L "$chain" -v -x -n 2>/dev/null | awk '$3 == "DROP" {print $1}'
+  done | awk '{s += $1} END {print s + 0}'
 }
 
 # Each test host is a network namespace with one address, reached through a veth pair
@@ -940,9 +1013,10 @@ leftovers() {
   }
   found processes "$(pgrep -a -f "(etcd|kube-[a-z-]+|kubelet|containerd[a-z0-9-]*|netconform) .*$DIR/" || true)"
   found mounts "$(awk -v d="$DIR/" 'index($2, d) == 1 {print $2}' /proc/mounts)"
-  found "network namespaces" "$(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^(cni-|nc-host-|$NODE)" || true)"
-  found interfaces "$(ip -o link show | awk -F': ' '{print $2}' | grep -E '^(cni0|ncn[0-9]+|nch[0-9]+)(@|$)' || true)"
-  found routes "$(ip route show | grep -E '^(10\.244\.|10\.250\.)|dev (cni0|ncn[0-9]+|nch[0-9]+) ' || true)"
+  found "network namespaces" "$(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^(cni-|nc-host-|$SINK_NS\$|$NODE)" || true)"
+  found interfaces "$(ip -o link show | awk -F': ' '{print $2}' | grep -E '^(cni0|ncn[0-9]+|nch[0-9]+|ncsink)(@|$)' || true)"
+  found routes "$(ip route show | grep -E '^(10\.244\.|10\.250\.)|dev (cni0|ncn[0-9]+|nch[0-9]+|ncsink) ' || true)"
+  found "routing rules" "$(ip rule show | grep -E "^$GUARD_RULE_PRIORITY:" || true)"
   found "iptables rules" "$({ iptables-save; ip6tables-save; } 2>/dev/null | grep -E 'KUBE-|NETCONFORM' || true)"
   found ipsets "$(ipset list -n 2>/dev/null | grep -E '^KUBE-' || true)"
   found cgroups "$(compgen -G "/sys/fs/cgroup/*/kubepods" || true; compgen -G "/sys/fs/cgroup/*/$NODE*" || true)"
